@@ -1,0 +1,77 @@
+/**
+ * The context types handed to actions and lifecycle hooks (`c`). Implemented by
+ * `instance/context.ts`; declared here so definitions and helper types can name them.
+ */
+import type { Client } from "../client/types.js";
+import type { Logger } from "../log.js";
+import type { ActorKv } from "./kv-types.js";
+
+export interface Conn<TConnParams = unknown, TConnState = unknown> {
+  readonly id: string;
+  readonly params: TConnParams;
+  state: TConnState;
+  /** Sends an event to this connection only. */
+  send(eventName: string, ...args: unknown[]): void;
+  /** Closes this connection, telling the client why. */
+  disconnect(reason?: string): Promise<void>;
+}
+
+export interface ActorContext<
+  TState = any,
+  TConnParams = any,
+  TConnState = any,
+  TVars = any,
+  TInput = any,
+> {
+  /** Persistent state. Changes are tracked and written to storage. */
+  state: TState;
+  /** Ephemeral variables: never persisted, rebuilt by `createVars` on every wake. */
+  vars: TVars;
+  readonly key: string[];
+  readonly name: string;
+  readonly actorId: string;
+  readonly region: string;
+  readonly kv: ActorKv;
+  readonly log: Logger;
+  /** Live connections, by connection id. */
+  readonly conns: Map<string, Conn<TConnParams, TConnState>>;
+  /** Fires when the actor starts to sleep or is destroyed. */
+  readonly abortSignal: AbortSignal;
+  /** Sends an event to every connection. */
+  broadcast(eventName: string, ...args: unknown[]): void;
+  /**
+   * Writes the state now. Resolves once it is durable. `immediate` is accepted for compatibility:
+   * every save is written with the next group commit, which happens within one event-loop turn.
+   */
+  saveState(opts?: { immediate?: boolean }): Promise<void>;
+  /** Destroys the actor for good after the current action: runs `onDestroy`, deletes its data. */
+  destroy(): void;
+  /** Asks the actor to sleep as soon as it is idle. */
+  sleep(): void;
+  /** Keeps the actor awake until the promise settles (bounded by `waitUntilTimeout` at stop). */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Same as `waitUntil`; errors are logged. */
+  runInBackground(promise: Promise<unknown>): void;
+  /** A client that calls other actors of this registry in-process. */
+  client<R = any>(): Client<R>;
+  /** Phantom: carries the input type for helper types. */
+  readonly __input?: TInput;
+}
+
+export interface ActionContext<
+  TState = any,
+  TConnParams = any,
+  TConnState = any,
+  TVars = any,
+  TInput = any,
+> extends ActorContext<TState, TConnParams, TConnState, TVars, TInput> {
+  /** The connection that called this action. Throws for calls without a connection. */
+  readonly conn: Conn<TConnParams, TConnState>;
+}
+
+/**
+ * Context of `createState` and `createVars`. Deliberately not generic: their return types are
+ * what TypeScript infers the state and vars types from, so their context cannot depend on them.
+ */
+export type InitContext = Omit<ActorContext<unknown, unknown, unknown, unknown, unknown>, "vars">;
+export type CreateVarsContext = InitContext;

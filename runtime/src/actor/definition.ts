@@ -1,0 +1,156 @@
+/**
+ * `actor({...})`: an actor's definition. It only captures the config; instances are made by the
+ * registry's engine. The generic parameters are inferred from the config so that contexts and the
+ * typed client know the state, connection, vars, input and action types.
+ *
+ * @example
+ * const counter = actor({
+ *   state: { count: 0 },
+ *   actions: { increment: (c, amount: number) => (c.state.count += amount) },
+ * });
+ */
+import type { ActionContext, ActorContext, Conn, InitContext } from "./context.js";
+import type { ActorOptions } from "./options.js";
+
+export type AnyActionFn = (c: any, ...args: any[]) => any;
+
+export type Actions<TState, TConnParams, TConnState, TVars, TInput> = Record<
+  string,
+  (c: ActionContext<TState, TConnParams, TConnState, TVars, TInput>, ...args: any[]) => any
+>;
+
+export interface ActorConfig<
+  TState,
+  TConnParams,
+  TConnState,
+  TVars,
+  TInput,
+  TActions extends Actions<TState, TConnParams, TConnState, TVars, TInput>,
+> {
+  /** Initial state, copied for every new actor. Ignored when `createState` is given. */
+  state?: TState;
+  /** Builds the initial state from the creation input. Runs once, when the actor is created. */
+  createState?: (c: InitContext, input: TInput) => TState | Promise<TState>;
+  /** Runs once after the actor is created, before its first wake. */
+  onCreate?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    input: TInput,
+  ) => void | Promise<void>;
+  /** Initial ephemeral vars, copied with `structuredClone` on every wake. */
+  vars?: TVars;
+  createVars?: (c: InitContext, driverCtx: any) => TVars | Promise<TVars>;
+  /** Initial state of each connection. */
+  connState?: TConnState;
+  createConnState?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput> & { request?: Request },
+    params: TConnParams,
+  ) => TConnState | Promise<TConnState>;
+  onBeforeConnect?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput> & { request?: Request },
+    params: TConnParams,
+  ) => void | Promise<void>;
+  onConnect?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    conn: Conn<TConnParams, TConnState>,
+  ) => void | Promise<void>;
+  onDisconnect?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    conn: Conn<TConnParams, TConnState>,
+  ) => void | Promise<void>;
+  /** Runs on every start: after creation, and after each sleep, restart or crash. */
+  onWake?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+  ) => void | Promise<void>;
+  onSleep?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+  ) => void | Promise<void>;
+  onDestroy?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+  ) => void | Promise<void>;
+  /** Called after state changes (once per burst of synchronous changes). Cannot be async. */
+  onStateChange?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    newState: TState,
+  ) => void;
+  onBeforeActionResponse?: <Out>(
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    actionName: string,
+    args: unknown[],
+    output: Out,
+  ) => Out | Promise<Out>;
+  /** Raw HTTP requests sent through `handle.fetch()`. */
+  onRequest?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    request: Request,
+  ) => Response | undefined | void | Promise<Response | undefined | void>;
+  onWebSocket?: (
+    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    websocket: WebSocket,
+  ) => void | Promise<void>;
+  actions: TActions;
+  options?: Partial<ActorOptions>;
+}
+
+/** What `actor()` returns. The type parameters carry the inferred types to clients and helpers. */
+export class ActorDefinition<
+  TState = any,
+  TConnParams = any,
+  TConnState = any,
+  TVars = any,
+  TInput = any,
+  TActions extends Actions<TState, TConnParams, TConnState, TVars, TInput> = any,
+> {
+  readonly config: ActorConfig<TState, TConnParams, TConnState, TVars, TInput, TActions>;
+  constructor(config: ActorConfig<TState, TConnParams, TConnState, TVars, TInput, TActions>) {
+    this.config = config;
+  }
+}
+
+export type AnyActorDefinition = ActorDefinition<any, any, any, any, any, any>;
+
+export function actor<
+  TState,
+  TConnParams,
+  TConnState,
+  TVars,
+  TInput,
+  TActions extends Actions<TState, TConnParams, TConnState, TVars, TInput>,
+>(
+  config: ActorConfig<TState, TConnParams, TConnState, TVars, TInput, TActions>,
+): ActorDefinition<TState, TConnParams, TConnState, TVars, TInput, TActions> {
+  if (!config || typeof config !== "object") {
+    throw new TypeError("actor() expects a config object with an `actions` field.");
+  }
+  // `state` next to `createState` (and the same for vars and connState) is allowed, as in the
+  // spec's full lifecycle example: the constant then only serves as a type hint; the function wins.
+  for (const [name, fn] of Object.entries(config.actions ?? {})) {
+    if (typeof fn !== "function") throw new TypeError(`Action "${name}" is not a function.`);
+  }
+  return new ActorDefinition(config);
+}
+
+// ---- helper types --------------------------------------------------------------------------
+
+type Params<D> =
+  D extends ActorDefinition<infer S, infer CP, infer CS, infer V, infer I, any>
+    ? [S, CP, CS, V, I]
+    : never;
+
+/** The context type of an actor's hooks, for helper functions. */
+export type ActorContextOf<D> =
+  Params<D> extends [infer S, infer CP, infer CS, infer V, infer I]
+    ? ActorContext<S, CP, CS, V, I>
+    : never;
+
+/** The context type of an actor's actions, for helper functions. */
+export type ActionContextOf<D> =
+  Params<D> extends [infer S, infer CP, infer CS, infer V, infer I]
+    ? ActionContext<S, CP, CS, V, I>
+    : never;
+
+export type ActorStateOf<D> = Params<D>[0];
+export type ConnParamsOf<D> = Params<D>[1];
+export type ConnStateOf<D> = Params<D>[2];
+export type VarsOf<D> = Params<D>[3];
+export type InputOf<D> = Params<D>[4];
+export type ActionsOf<D> = D extends ActorDefinition<any, any, any, any, any, infer A> ? A : never;

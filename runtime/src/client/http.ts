@@ -1,0 +1,83 @@
+/** The HTTP transport: the routes of runtime/PROTOCOL.md, over `fetch`. Works in Node and browsers. */
+import { ActorError } from "./errors.js";
+import type { Transport, WireQuery } from "./transport.js";
+
+export function httpTransport(
+  base: string,
+  fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
+): Transport {
+  const send = async (url: string, init: RequestInit): Promise<Response> => {
+    try {
+      return await fetchImpl(url, init);
+    } catch (err) {
+      throw new ActorError(
+        "network_error",
+        `Could not reach ${url}: ${(err as Error)?.message ?? err}`,
+        undefined,
+        { cause: err },
+      );
+    }
+  };
+
+  const postJson = async (path: string, body: unknown): Promise<any> => {
+    const res = await send(`${base}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: any;
+    try {
+      parsed = text.length ? JSON.parse(text) : {};
+    } catch {
+      throw new ActorError(
+        "invalid_response",
+        `Expected JSON from ${base}${path}, got HTTP ${res.status}: ${text.slice(0, 200)}`,
+      );
+    }
+    if (!res.ok || parsed?.error) {
+      const e = parsed?.error;
+      if (e && typeof e.code === "string")
+        throw new ActorError(e.code, e.message ?? e.code, e.metadata);
+      throw new ActorError("invalid_response", `HTTP ${res.status} from ${base}${path}`);
+    }
+    return parsed;
+  };
+
+  return {
+    async action(query: WireQuery, action: string, args: unknown[]) {
+      const out = await postJson(`/actors/action/${encodeURIComponent(action)}`, {
+        actor: query,
+        args,
+      });
+      return out.output;
+    },
+    async resolve(query: WireQuery) {
+      const out = await postJson("/actors/resolve", query);
+      return out.actorId as string;
+    },
+    async fetch(actorId: string, _name: string, path: string, init?: RequestInit) {
+      const rel = path.startsWith("/") ? path : `/${path}`;
+      return send(`${base}/gateway/${encodeURIComponent(actorId)}/request${rel}`, init ?? {});
+    },
+    gatewayUrl(actorId: string) {
+      return `${base}/gateway/${encodeURIComponent(actorId)}`;
+    },
+  };
+}
+
+/** `createClient()` endpoint rules: argument, else the page's origin, else TROUPE_ENDPOINT, else :6420. */
+export function resolveEndpoint(endpoint?: string): string {
+  let ep = endpoint;
+  if (!ep) {
+    const loc = (globalThis as { location?: { origin?: string } }).location;
+    if (loc?.origin && loc.origin !== "null") ep = loc.origin;
+    else {
+      const env = typeof process !== "undefined" ? process.env?.TROUPE_ENDPOINT : undefined;
+      ep = env || "http://localhost:6420";
+    }
+  }
+  const url = new URL(ep);
+  if (url.pathname === "/" || url.pathname === "") url.pathname = "/api/troupe";
+  return url.toString().replace(/\/+$/, "");
+}

@@ -1,0 +1,38 @@
+/**
+ * `troupe/client`: call actors from Node 20+ or a browser.
+ *
+ * @example
+ * import { createClient } from "troupe/client";
+ * import type { registry } from "./actors";
+ * const client = createClient<typeof registry>("http://localhost:6420");
+ * const count = await client.counter.getOrCreate(["my-counter"]).increment(1);
+ */
+import { clientOver } from "./client.js";
+import { httpTransport, resolveEndpoint } from "./http.js";
+import type { Client } from "./types.js";
+
+export interface ClientOptions {
+  /** Server root (`http://host:6420`, `/api/troupe` is added) or the full API base URL. */
+  endpoint?: string;
+  /** Custom fetch (for tests or instrumentation). */
+  fetch?: typeof fetch;
+}
+
+export function createClient<R = any>(endpointOrOptions?: string | ClientOptions): Client<R> {
+  const opts =
+    typeof endpointOrOptions === "string"
+      ? { endpoint: endpointOrOptions }
+      : (endpointOrOptions ?? {});
+  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch));
+}
+
+export { ActorError } from "./errors.js";
+export type {
+  ActorAccessor,
+  ActorActionFunction,
+  ActorHandle,
+  Client,
+  CreateOptions,
+  GetOptions,
+  GetOrCreateOptions,
+} from "./types.js";

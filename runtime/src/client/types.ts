@@ -1,0 +1,70 @@
+/**
+ * Types of the typed client: `createClient<typeof registry>()` gives `client.counter` (an
+ * accessor), whose handles expose each action with the actor's own parameter and return types.
+ */
+import type { ActionsOf, AnyActorDefinition, ConnParamsOf, InputOf } from "../actor/definition.js";
+
+/** A registry as the client sees it: only its actor definitions matter. */
+export interface RegistryLike<TUse extends Record<string, AnyActorDefinition>> {
+  readonly config: { readonly use: TUse };
+}
+
+export type ActorActionFunction<F> = F extends (c: any, ...args: infer A) => infer R
+  ? (...args: A) => Promise<Awaited<R>>
+  : never;
+
+export interface FetchOptions extends RequestInit {
+  /** Deliver even while the actor is starting or stopping (see the client spec). */
+  skipReadyWait?: boolean;
+}
+
+export interface ActorHandleMethods {
+  /** The actor's id, creating the actor first if this handle came from getOrCreate. */
+  resolve(): Promise<string>;
+  /** Sends a raw HTTP request to the actor's `onRequest`. `path` is relative to the actor. */
+  fetch(path: string | URL | Request, init?: FetchOptions): Promise<Response>;
+  /** Base URL of the actor's raw HTTP gateway: `${url}/request/...` reaches `onRequest`. */
+  getGatewayUrl(): Promise<string>;
+  /** Calls an action by name (for dynamic names). */
+  action(opts: { name: string; args?: unknown[] }): Promise<unknown>;
+}
+
+export type ActorHandle<D> = {
+  [K in keyof ActionsOf<D> & string]: ActorActionFunction<ActionsOf<D>[K]>;
+} & ActorHandleMethods;
+
+export type ActorKeyInput = string | string[];
+
+export interface GetOptions<D> {
+  params?: ConnParamsOf<D>;
+  getParams?: () => ConnParamsOf<D> | Promise<ConnParamsOf<D>>;
+}
+
+export interface GetOrCreateOptions<D> extends GetOptions<D> {
+  /** Input for `createState` / `onCreate`, used only if the actor has to be created. */
+  createWithInput?: InputOf<D>;
+}
+
+export interface CreateOptions<D> extends GetOptions<D> {
+  input?: InputOf<D>;
+}
+
+export interface ActorAccessor<D> {
+  /** A handle to an existing actor; calls fail with `actor_not_found` if there is none. */
+  get(key?: ActorKeyInput, opts?: GetOptions<D>): ActorHandle<D>;
+  /** A handle that creates the actor on first use if it does not exist. */
+  getOrCreate(key?: ActorKeyInput, opts?: GetOrCreateOptions<D>): ActorHandle<D>;
+  /** Creates the actor now; fails with `actor_already_exists` if the key is taken. */
+  create(key?: ActorKeyInput, opts?: CreateOptions<D>): Promise<ActorHandle<D>>;
+  /** A handle to an actor by its id. */
+  getForId(actorId: string, opts?: GetOptions<D>): ActorHandle<D>;
+}
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+export type Client<R> =
+  IsAny<R> extends true
+    ? { [name: string]: ActorAccessor<any> }
+    : R extends RegistryLike<infer U>
+      ? { [N in keyof U]: ActorAccessor<U[N]> }
+      : { [name: string]: ActorAccessor<any> };

@@ -1,0 +1,461 @@
+/**
+ * One live actor. This file coordinates the per-concern parts — tracked state (`state.ts`), KV
+ * (`kv.ts`), the persisted format (`persisted.ts`) — and owns the lifecycle:
+ *
+ *   create:  createState -> (stored) -> onCreate -> createVars -> onWake -> ready
+ *   wake:    (loaded) -> createVars -> onWake -> ready
+ *   sleep:   onSleep -> wait for background work -> save -> stopped
+ *   destroy: onDestroy -> delete data -> stopped
+ *
+ * Durability rule: an action's reply is released only after every state write the actor queued
+ * up to that point is durable (see `storage/commit.ts` for how writes are batched).
+ */
+import type { ActionContext, ActorContext, Conn } from "../actor/context.js";
+import type { AnyActorDefinition } from "../actor/definition.js";
+import { type ActorOptions, DEFAULT_ACTOR_OPTIONS } from "../actor/options.js";
+import type { Client } from "../client/types.js";
+import type { Clock, TimerHandle } from "../clock.js";
+import { TroupeError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { GroupCommitter } from "../storage/commit.js";
+import type { ActorRecord, StorageDriver } from "../storage/driver.js";
+import { call, TimeoutError, withTimeout } from "../util.js";
+import { KvStore } from "./kv.js";
+import {
+  CURRENT_VERSION,
+  decodePersisted,
+  encodePersisted,
+  type ScheduledEvent,
+} from "./persisted.js";
+import { TrackedState } from "./state.js";
+
+/** What an instance needs from the engine that hosts it. */
+export interface InstanceHost {
+  readonly driver: StorageDriver;
+  readonly committer: GroupCommitter;
+  readonly clock: Clock;
+  readonly log: Logger;
+  client(): Client<any>;
+  /** Called once the instance has fully stopped, so placement can forget it. */
+  instanceStopped(instance: ActorInstance): void;
+}
+
+export type InstanceStatus = "starting" | "ready" | "stopping" | "stopped";
+export type StopReason = "sleep" | "destroy" | "shutdown";
+
+export class ActorInstance {
+  readonly id: string;
+  readonly name: string;
+  readonly key: string[];
+  readonly options: ActorOptions;
+  status: InstanceStatus = "starting";
+  /** Resolves when the instance has stopped (after sleep, destroy or shutdown). */
+  readonly stopped: Promise<void>;
+
+  readonly conns = new Map<string, Conn>();
+  readonly kv: KvStore;
+  private readonly host: InstanceHost;
+  private readonly def: AnyActorDefinition;
+  private readonly log: Logger;
+  private tracked!: TrackedState;
+  private vars: unknown = undefined;
+  private initialized = false;
+  private schedule: ScheduledEvent[] = [];
+  private readonly abort = new AbortController();
+  private readonly ctx: ActorContext;
+
+  private dirty = false;
+  private lastWrite: Promise<void> = Promise.resolve();
+  private saveTimer: TimerHandle | undefined;
+  private stateChangeQueued = false;
+  private inStateChange = false;
+
+  private running = 0;
+  private readonly background = new Set<Promise<unknown>>();
+  private sleepTimer: TimerHandle | undefined;
+  private sleepRequested = false;
+  private destroyRequested = false;
+  private stopping: Promise<void> | undefined;
+  private resolveStopped!: () => void;
+
+  constructor(
+    host: InstanceHost,
+    def: AnyActorDefinition,
+    record: Pick<ActorRecord, "id" | "name" | "key">,
+  ) {
+    this.host = host;
+    this.def = def;
+    this.id = record.id;
+    this.name = record.name;
+    this.key = record.key;
+    this.options = { ...DEFAULT_ACTOR_OPTIONS, ...def.config.options };
+    this.log = host.log.child({ actor: this.name, key: this.key, actorId: this.id });
+    this.kv = new KvStore(this.id, host.driver, host.committer);
+    this.stopped = new Promise((r) => {
+      this.resolveStopped = r;
+    });
+    this.ctx = this.makeContext();
+  }
+
+  // ---- creation and wake ------------------------------------------------------------------
+
+  /** Builds the initial state of a new actor and returns the data to store with its record. */
+  async initialData(input: unknown): Promise<string> {
+    const cfg = this.def.config;
+    let state: unknown;
+    if (cfg.createState) {
+      state = await call(() => cfg.createState!(this.ctx as any, input));
+    } else {
+      state = cfg.state === undefined ? undefined : structuredClone(cfg.state);
+    }
+    this.tracked = new TrackedState(state, () => this.stateChanged());
+    return this.serialize();
+  }
+
+  /** Starts a new actor (after its record is stored): onCreate, then the wake sequence. */
+  async startNew(input: unknown): Promise<void> {
+    if (this.def.config.onCreate)
+      await call(() => this.def.config.onCreate!(this.ctx as any, input));
+    this.initialized = true;
+    this.markDirty();
+    await this.saveState();
+    await this.wakeSequence();
+  }
+
+  /** Starts an actor loaded from storage. */
+  async startExisting(data: string): Promise<void> {
+    const persisted = decodePersisted(data);
+    this.tracked = new TrackedState(persisted.state, () => this.stateChanged());
+    this.initialized = persisted.initialized;
+    this.schedule = persisted.schedule;
+    if (!this.initialized) {
+      // The process stopped between storing the actor and finishing onCreate; the input is gone,
+      // so onCreate cannot be replayed. Mark it done rather than retrying forever.
+      this.log.warn("actor was stored before onCreate finished; continuing without it");
+      this.initialized = true;
+      this.markDirty();
+    }
+    await this.wakeSequence();
+  }
+
+  private async wakeSequence(): Promise<void> {
+    const cfg = this.def.config;
+    if (cfg.createVars) {
+      this.vars = await withTimeout(
+        this.host.clock,
+        call(() => cfg.createVars!(this.ctx as any, undefined)),
+        this.options.createVarsTimeout,
+        () => new TimeoutError("createVars", this.options.createVarsTimeout),
+      );
+    } else if (cfg.vars !== undefined) {
+      this.vars = structuredClone(cfg.vars);
+    }
+    if (cfg.onWake) await call(() => cfg.onWake!(this.ctx as any));
+    this.status = "ready";
+    this.armSleep();
+  }
+
+  // ---- state -----------------------------------------------------------------------------
+
+  private serialize(): string {
+    return encodePersisted({
+      v: CURRENT_VERSION,
+      state: this.tracked.value,
+      initialized: this.initialized,
+      schedule: this.schedule,
+    });
+  }
+
+  private stateChanged(): void {
+    this.markDirty();
+    if (this.def.config.onStateChange && !this.inStateChange && !this.stateChangeQueued) {
+      this.stateChangeQueued = true;
+      queueMicrotask(() => {
+        this.stateChangeQueued = false;
+        if (this.status === "stopped") return;
+        this.inStateChange = true;
+        try {
+          this.def.config.onStateChange!(this.ctx as any, this.tracked.proxy);
+        } catch (err) {
+          this.log.error("onStateChange threw", { error: err });
+        } finally {
+          this.inStateChange = false;
+        }
+      });
+    }
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    // Changes made outside actions (timers, background work) are saved within stateSaveInterval.
+    if (!this.saveTimer && this.status !== "stopped") {
+      this.saveTimer = this.host.clock.setTimeout(() => {
+        this.saveTimer = undefined;
+        this.saveState().catch((err) =>
+          this.log.error("periodic state save failed", { error: err }),
+        );
+      }, this.options.stateSaveInterval);
+    }
+  }
+
+  /** Queues the state if changed; resolves when every write queued so far is durable. */
+  saveState(): Promise<void> {
+    if (this.dirty && this.status !== "stopped") {
+      this.dirty = false;
+      this.host.clock.clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      const write = this.host.committer.writeState(this.id, () => this.serialize());
+      write.catch(() => {
+        // Not durable: keep it dirty so the next save retries.
+        if (this.status !== "stopped") this.markDirty();
+      });
+      this.lastWrite = write;
+      return write;
+    }
+    return this.lastWrite;
+  }
+
+  // ---- actions ---------------------------------------------------------------------------
+
+  async executeAction(name: string, args: unknown, conn?: Conn): Promise<unknown> {
+    const fn = Object.hasOwn(this.def.config.actions, name)
+      ? this.def.config.actions[name]
+      : undefined;
+    if (typeof fn !== "function") {
+      throw new TroupeError(
+        "action_not_found",
+        `The actor "${this.name}" has no action "${name}".`,
+      );
+    }
+    if (!Array.isArray(args)) {
+      throw new TroupeError("invalid_arguments", "Action arguments must be a JSON array.");
+    }
+    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    this.beginActivity();
+    let failure: unknown;
+    let output: unknown;
+    try {
+      const ctx = this.actionContext(conn);
+      output = await withTimeout(
+        this.host.clock,
+        call(() => fn(ctx, ...args)),
+        this.options.actionTimeout,
+        () =>
+          new TroupeError(
+            "action_timeout",
+            `The action "${name}" did not finish within ${this.options.actionTimeout} ms.`,
+          ),
+      );
+      if (this.def.config.onBeforeActionResponse) {
+        output = await this.def.config.onBeforeActionResponse(ctx, name, args, output);
+      }
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      // Whether it succeeded or not, what the action changed is stored before anyone hears back.
+      await this.saveState();
+    } finally {
+      this.endActivity();
+    }
+    if (failure !== undefined) throw failure;
+    return output;
+  }
+
+  /** Raw HTTP through `onRequest`. */
+  async handleRequest(request: Request): Promise<Response | undefined> {
+    const handler = this.def.config.onRequest;
+    if (!handler) return undefined;
+    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    this.beginActivity();
+    let failure: unknown;
+    let response: Response | undefined | void;
+    try {
+      response = await call(() => handler(this.ctx as any, request));
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      await this.saveState();
+    } finally {
+      this.endActivity();
+    }
+    if (failure !== undefined) throw failure;
+    return response ?? undefined;
+  }
+
+  private actionContext(conn: Conn | undefined): ActionContext {
+    const ctx = Object.create(this.ctx) as ActionContext;
+    Object.defineProperty(ctx, "conn", {
+      get: () => {
+        if (!conn) {
+          throw new Error(
+            "c.conn is only available in actions called over a connection (handle.connect()).",
+          );
+        }
+        return conn;
+      },
+    });
+    return ctx;
+  }
+
+  // ---- activity and sleep ----------------------------------------------------------------
+
+  private beginActivity(): void {
+    this.running++;
+    this.clearSleep();
+  }
+
+  private endActivity(): void {
+    this.running--;
+    this.armSleep();
+  }
+
+  private isIdle(): boolean {
+    return this.running === 0 && this.background.size === 0 && this.conns.size === 0;
+  }
+
+  private clearSleep(): void {
+    this.host.clock.clearTimeout(this.sleepTimer);
+    this.sleepTimer = undefined;
+  }
+
+  /** Starts the idle countdown if nothing keeps the actor awake. */
+  private armSleep(): void {
+    if (this.status !== "ready" || !this.isIdle()) return;
+    if (this.destroyRequested) {
+      queueMicrotask(() => void this.stop("destroy"));
+      return;
+    }
+    if (this.sleepRequested) {
+      setImmediate(() => {
+        if (this.isIdle()) void this.stop("sleep");
+      });
+      return;
+    }
+    if (this.options.noSleep || this.sleepTimer) return;
+    this.sleepTimer = this.host.clock.setTimeout(() => {
+      this.sleepTimer = undefined;
+      if (this.status === "ready" && this.isIdle()) void this.stop("sleep");
+    }, this.options.sleepTimeout);
+  }
+
+  private track(promise: Promise<unknown>, what: string): void {
+    const p = Promise.resolve(promise)
+      .catch((err) => this.log.error(`${what} rejected`, { error: err }))
+      .finally(() => {
+        this.background.delete(p);
+        this.armSleep();
+      });
+    this.background.add(p);
+    this.clearSleep();
+  }
+
+  // ---- stop ------------------------------------------------------------------------------
+
+  /** Stops the instance. Safe to call more than once; later calls share the first stop. */
+  stop(reason: StopReason): Promise<void> {
+    this.stopping ??= this.runStop(reason);
+    return this.stopping;
+  }
+
+  private async runStop(reason: StopReason): Promise<void> {
+    this.status = "stopping";
+    this.clearSleep();
+    this.abort.abort(new Error(reason === "destroy" ? "Actor destroyed" : "Actor stopping"));
+    const hook = reason === "destroy" ? this.def.config.onDestroy : this.def.config.onSleep;
+    const timeout =
+      reason === "destroy" ? this.options.onDestroyTimeout : this.options.onSleepTimeout;
+    try {
+      if (hook) {
+        await withTimeout(
+          this.host.clock,
+          call(() => hook(this.ctx as any)),
+          timeout,
+          () => new TimeoutError(reason === "destroy" ? "onDestroy" : "onSleep", timeout),
+        );
+      }
+    } catch (err) {
+      this.log.error(`${reason === "destroy" ? "onDestroy" : "onSleep"} failed`, { error: err });
+    }
+    if (this.background.size > 0) {
+      await withTimeout(
+        this.host.clock,
+        Promise.allSettled([...this.background]),
+        this.options.waitUntilTimeout,
+        () => new TimeoutError("waitUntil", this.options.waitUntilTimeout),
+      ).catch((err) => this.log.warn("background work still running at stop", { error: err }));
+    }
+    for (const conn of this.conns.values()) await conn.disconnect(reason).catch(() => {});
+    try {
+      if (reason === "destroy") {
+        this.host.clock.clearTimeout(this.saveTimer);
+        await this.host.committer.destroy(this.id);
+      } else {
+        await this.saveState();
+      }
+    } catch (err) {
+      this.log.error("final save failed", { error: err });
+    } finally {
+      this.host.clock.clearTimeout(this.saveTimer);
+      this.status = "stopped";
+      this.host.instanceStopped(this);
+      this.resolveStopped();
+    }
+  }
+
+  // ---- context ---------------------------------------------------------------------------
+
+  private makeContext(): ActorContext {
+    const self = this;
+    const ctx: ActorContext = {
+      get state() {
+        if (!self.tracked) throw new Error("c.state is not available before createState returns.");
+        return self.tracked.proxy;
+      },
+      set state(next: unknown) {
+        self.tracked.replace(next);
+      },
+      get vars() {
+        return self.vars;
+      },
+      set vars(next: unknown) {
+        self.vars = next;
+      },
+      key: this.key,
+      name: this.name,
+      actorId: this.id,
+      region: "local",
+      kv: this.kv,
+      log: this.log,
+      conns: this.conns,
+      abortSignal: this.abort.signal,
+      broadcast(eventName: string, ...args: unknown[]) {
+        for (const conn of self.conns.values()) conn.send(eventName, ...args);
+      },
+      saveState(_opts?: { immediate?: boolean }) {
+        self.markDirty();
+        return self.saveState();
+      },
+      destroy() {
+        self.destroyRequested = true;
+        // Runs once the calling action (and anything else running) has finished.
+        queueMicrotask(() => self.armSleep());
+      },
+      sleep() {
+        self.sleepRequested = true;
+        queueMicrotask(() => self.armSleep());
+      },
+      waitUntil(promise: Promise<unknown>) {
+        self.track(promise, "waitUntil promise");
+      },
+      runInBackground(promise: Promise<unknown>) {
+        self.track(promise, "runInBackground promise");
+      },
+      client<R>() {
+        return self.host.client() as Client<R>;
+      },
+    };
+    return ctx;
+  }
+}

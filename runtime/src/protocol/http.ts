@@ -1,0 +1,139 @@
+/**
+ * The HTTP routes of runtime/PROTOCOL.md, as a Hono app. Every route answers JSON; every error
+ * has the shape `{ "error": { code, message, metadata? } }` and the header `x-troupe-error: code`.
+ */
+
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { TroupeError } from "../errors.js";
+import type { Engine } from "../registry/engine.js";
+import type { ActorQuery } from "../registry/placement.js";
+
+export interface HttpOptions {
+  basePath: string;
+  maxIncomingMessageSize: number;
+}
+
+export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
+  const app = new Hono().basePath(opts.basePath);
+
+  const fail = (c: Context, err: unknown, context: Record<string, unknown> = {}) => {
+    const { status, body } = engine.errorBody(err, { path: c.req.path, ...context });
+    return c.json({ error: body }, status as 400, { "x-troupe-error": body.code });
+  };
+
+  const limit = bodyLimit({
+    maxSize: opts.maxIncomingMessageSize,
+    onError: (c) =>
+      fail(
+        c,
+        new TroupeError(
+          "payload_too_large",
+          `The request body is larger than ${opts.maxIncomingMessageSize} bytes (maxIncomingMessageSize).`,
+        ),
+      ),
+  });
+
+  const readJson = async (c: Context): Promise<unknown> => {
+    const text = await c.req.text();
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new TroupeError("invalid_request", "The request body is not valid JSON.");
+    }
+  };
+
+  app.get("/metadata", (c) =>
+    c.json({ runtime: "troupe", version: 1, actorNames: engine.actorNames }),
+  );
+
+  app.post("/actors/resolve", limit, async (c) => {
+    try {
+      const query = parseQuery(await readJson(c));
+      const inst = await engine.resolve(query);
+      return c.json({ actorId: inst.id });
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.post("/actors/action/:action", limit, async (c) => {
+    const action = c.req.param("action");
+    let actorName: string | undefined;
+    try {
+      const body = await readJson(c);
+      if (!isObject(body)) throw new TroupeError("invalid_request", "Expected a JSON object body.");
+      const query = parseQuery(body.actor);
+      actorName = query.name;
+      if (!Array.isArray(body.args)) {
+        throw new TroupeError(
+          "invalid_arguments",
+          'Action arguments must be sent as a JSON array in "args".',
+        );
+      }
+      const output = await engine.callAction(query, action, body.args);
+      return c.json({ output: output === undefined ? null : output });
+    } catch (err) {
+      return fail(c, err, { actor: actorName, action });
+    }
+  });
+
+  app.all("/gateway/:actorId/request/*", limit, async (c) => {
+    const actorId = c.req.param("actorId");
+    try {
+      const name = await actorNameForId(engine, actorId);
+      const incoming = new URL(c.req.url);
+      const prefix = `${opts.basePath}/gateway/${encodeURIComponent(actorId)}/request`;
+      const rest = incoming.pathname.startsWith(prefix)
+        ? incoming.pathname.slice(prefix.length)
+        : "/";
+      const url = new URL(`${rest || "/"}${incoming.search}`, incoming.origin);
+      const method = c.req.method;
+      const hasBody = method !== "GET" && method !== "HEAD";
+      const request = new Request(url, {
+        method,
+        headers: c.req.raw.headers,
+        body: hasBody ? await c.req.arrayBuffer() : undefined,
+      });
+      return await engine.forwardRequest({ name, id: actorId }, request);
+    } catch (err) {
+      return fail(c, err, { actorId });
+    }
+  });
+
+  app.notFound((c) =>
+    fail(c, new TroupeError("not_found", `No Troupe route for ${c.req.method} ${c.req.path}.`)),
+  );
+  app.onError((err, c) => fail(c, err));
+  return app;
+}
+
+async function actorNameForId(engine: Engine, id: string): Promise<string> {
+  const live = engine.placement.liveById(id);
+  if (live) return live.name;
+  const record = await engine.driver.findActorById(id);
+  if (!record) throw new TroupeError("actor_not_found", `No actor has the id "${id}".`);
+  return record.name;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Validates an actor query from the wire. Keys are checked by placement (normalizeKey). */
+export function parseQuery(v: unknown): ActorQuery {
+  if (!isObject(v) || typeof v.name !== "string") {
+    throw new TroupeError("invalid_request", 'Expected an actor query: { "name": string, ... }.');
+  }
+  if ("id" in v) {
+    if (typeof v.id !== "string")
+      throw new TroupeError("invalid_request", '"id" must be a string.');
+    return { name: v.name, id: v.id };
+  }
+  const mode = v.mode ?? "get";
+  if (mode !== "get" && mode !== "getOrCreate" && mode !== "create") {
+    throw new TroupeError("invalid_request", '"mode" must be "get", "getOrCreate" or "create".');
+  }
+  return { name: v.name, key: v.key, mode, input: v.input };
+}

@@ -1,0 +1,157 @@
+/**
+ * `setup({ use })`: the registry. It holds the actor definitions and, on first use, starts an
+ * engine (storage, placement, clock). It serves the HTTP protocol as a standard fetch handler
+ * (`registry.handler`, mountable in any framework) or as its own Node server (`serve`/`start`).
+ *
+ * @example
+ * const registry = setup({ use: { counter } });
+ * registry.serve(); // http://localhost:6420/api/troupe
+ */
+import { type ServerType, serve as serveNode } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { AnyActorDefinition } from "../actor/definition.js";
+import { type Clock, systemClock } from "../clock.js";
+import { createLogger, type Logger } from "../log.js";
+import { createHttpApp } from "../protocol/http.js";
+import type { StorageDriver } from "../storage/driver.js";
+import { openStorage, type StorageOption } from "../storage/open.js";
+import { Engine } from "./engine.js";
+
+export const DEFAULT_PORT = 6420;
+export const DEFAULT_BASE_PATH = "/api/troupe";
+export const DEFAULT_MAX_INCOMING_MESSAGE_SIZE = 1024 * 1024;
+
+export interface RegistryConfig<TUse extends Record<string, AnyActorDefinition>> {
+  use: TUse;
+  /** Where actor state lives. Default: `TROUPE_STORAGE` env, else the file driver in `.troupe/`. */
+  storage?: StorageOption;
+  /** Where the protocol is mounted. Default `/api/troupe`. */
+  basePath?: string;
+  /** Largest request body accepted, in bytes. Default 1 MiB. */
+  maxIncomingMessageSize?: number;
+  /** Show internal error messages to clients. Default: on when NODE_ENV=development or TROUPE_EXPOSE_ERRORS=1. */
+  exposeErrors?: boolean;
+  logger?: Logger;
+}
+
+export interface RuntimeOverrides {
+  storage?: StorageOption;
+  clock?: Clock;
+}
+
+export interface ServeOptions extends RuntimeOverrides {
+  /** Port to listen on. Default: `PORT` env, else 6420. 0 picks a free port. */
+  port?: number;
+  hostname?: string;
+}
+
+export interface RunningServer {
+  /** Resolves once the server listens. */
+  readonly ready: Promise<void>;
+  /** The listening port (after `ready`). */
+  port: number;
+  /** Server root, e.g. `http://localhost:6420` (after `ready`). */
+  url: string;
+  /** The registry's fetch handler. */
+  fetch(request: Request): Promise<Response>;
+  /** Stops accepting requests, stops every actor (saving state) and closes storage. */
+  close(): Promise<void>;
+}
+
+export class Registry<TUse extends Record<string, AnyActorDefinition>> {
+  readonly config: RegistryConfig<TUse>;
+  private runtime: Promise<{ engine: Engine; app: Hono }> | undefined;
+
+  constructor(config: RegistryConfig<TUse>) {
+    if (!config || typeof config.use !== "object") {
+      throw new TypeError("setup() expects { use: { actorName: actor({...}) } }.");
+    }
+    this.config = config;
+  }
+
+  get basePath(): string {
+    return (this.config.basePath ?? DEFAULT_BASE_PATH).replace(/\/+$/, "");
+  }
+
+  /** Starts this registry's engine (once). Overrides apply only to the first start. */
+  ensureRuntime(overrides: RuntimeOverrides = {}): Promise<{ engine: Engine; app: Hono }> {
+    this.runtime ??= this.createRuntime(overrides);
+    return this.runtime;
+  }
+
+  /** Builds a separate engine + app for this registry (used by `troupe/test`). */
+  async createRuntime(overrides: RuntimeOverrides = {}): Promise<{ engine: Engine; app: Hono }> {
+    const log = this.config.logger ?? createLogger();
+    const driver: StorageDriver = await openStorage(overrides.storage ?? this.config.storage);
+    const env = typeof process !== "undefined" ? process.env : {};
+    const engine = new Engine({
+      defs: this.config.use,
+      driver,
+      clock: overrides.clock ?? systemClock,
+      log,
+      exposeErrors:
+        this.config.exposeErrors ??
+        (env.NODE_ENV === "development" || env.TROUPE_EXPOSE_ERRORS === "1"),
+    });
+    const app = createHttpApp(engine, {
+      basePath: this.basePath,
+      maxIncomingMessageSize:
+        this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+    });
+    return { engine, app };
+  }
+
+  /** Standard fetch handler: `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. */
+  handler = async (request: Request): Promise<Response> => {
+    const { app } = await this.ensureRuntime();
+    return app.fetch(request);
+  };
+
+  /** Starts a Node HTTP server for this registry. */
+  serve(options: ServeOptions = {}): RunningServer {
+    const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT);
+    let server: ServerType | undefined;
+    const running: RunningServer = {
+      port,
+      url: "",
+      fetch: (req) => this.handler(req),
+      ready: (async () => {
+        const { app } = await this.ensureRuntime(options);
+        await new Promise<void>((resolve, reject) => {
+          server = serveNode({ fetch: app.fetch, port, hostname: options.hostname }, (info) => {
+            running.port = info.port;
+            running.url = `http://${options.hostname && options.hostname !== "0.0.0.0" ? options.hostname : "localhost"}:${info.port}`;
+            resolve();
+          });
+          server.once("error", reject);
+        });
+      })(),
+      close: async () => {
+        await running.ready.catch(() => {});
+        if (server) {
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          await new Promise<void>((r) => server!.close(() => r()));
+        }
+        const rt = await this.runtime;
+        await rt?.engine.close();
+        this.runtime = undefined;
+      },
+    };
+    running.ready.catch((err) => {
+      console.error(`[troupe] could not start the server on port ${port}:`, err);
+      process.exitCode = 1;
+    });
+    return running;
+  }
+
+  /** Same as `serve()`. */
+  start(options: ServeOptions = {}): RunningServer {
+    return this.serve(options);
+  }
+}
+
+export function setup<TUse extends Record<string, AnyActorDefinition>>(
+  config: RegistryConfig<TUse>,
+): Registry<TUse> {
+  return new Registry(config);
+}

@@ -1,0 +1,89 @@
+/**
+ * `troupe/test`: run a registry in-process on a random port with a typed client, on memory
+ * storage and a manual clock unless told otherwise.
+ *
+ * @example
+ * const t = await setupTest(registry);
+ * await t.client.counter.getOrCreate(["a"]).increment(1);
+ * await t.clock.advance(31_000); // past sleepTimeout: the actor sleeps
+ * await t.close();
+ */
+import { type ServerType, serve } from "@hono/node-server";
+import type { AnyActorDefinition } from "../actor/definition.js";
+import { createClient } from "../client/index.js";
+import type { Client } from "../client/types.js";
+import { type Clock, ManualClock, systemClock } from "../clock.js";
+import type { Engine } from "../registry/engine.js";
+import type { Registry } from "../registry/registry.js";
+import type { StorageOption } from "../storage/open.js";
+
+export { ManualClock } from "../clock.js";
+
+export interface SetupTestOptions {
+  /** Storage for this test. Default: memory. */
+  storage?: StorageOption;
+  /** `"manual"` (default) gives a ManualClock in `clock`; `"system"` uses real time. */
+  clock?: "manual" | "system" | Clock;
+}
+
+export interface TestRuntime<R> {
+  client: Client<R>;
+  /** Server root, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** API base, e.g. http://127.0.0.1:41234/api/troupe */
+  endpoint: string;
+  clock: ManualClock;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+type TestContextLike = { onTestFinished?: (fn: () => unknown) => void };
+
+export async function setupTest<TUse extends Record<string, AnyActorDefinition>>(
+  ...args:
+    | [registry: Registry<TUse>, options?: SetupTestOptions]
+    | [ctx: TestContextLike, registry: Registry<TUse>, options?: SetupTestOptions]
+): Promise<TestRuntime<Registry<TUse>>> {
+  const [ctx, registry, options = {}] =
+    "config" in args[0]
+      ? [undefined, args[0] as Registry<TUse>, args[1] as SetupTestOptions | undefined]
+      : [
+          args[0] as TestContextLike,
+          args[1] as Registry<TUse>,
+          args[2] as SetupTestOptions | undefined,
+        ];
+  const clock =
+    options.clock === "system"
+      ? systemClock
+      : options.clock instanceof Object && "now" in options.clock
+        ? options.clock
+        : new ManualClock();
+  const { engine, app } = await registry.createRuntime({
+    storage: options.storage ?? "memory",
+    clock,
+  });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  const endpoint = `${url}${registry.basePath}`;
+  let closed = false;
+  const runtime: TestRuntime<Registry<TUse>> = {
+    client: createClient<Registry<TUse>>(endpoint),
+    url,
+    endpoint,
+    clock: clock as ManualClock,
+    engine,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+      await engine.close();
+    },
+  };
+  ctx?.onTestFinished?.(() => runtime.close());
+  return runtime;
+}

@@ -1,0 +1,180 @@
+// State tracking, durability before reply, group commit, and serialization errors.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { actor, type CommitBatch, type StorageDriver, setup } from "troupe";
+import { setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, describe, expect, test } from "vitest";
+import { MemoryDriver } from "../src/storage/memory/index.js";
+
+/** A real memory driver whose commits can be held, to observe what waits for durability. */
+class GatedDriver extends MemoryDriver implements StorageDriver {
+  batches: CommitBatch[] = [];
+  private gate: Promise<void> | null = null;
+  private open_: (() => void) | null = null;
+  hold() {
+    this.gate = new Promise((r) => {
+      this.open_ = r;
+    });
+  }
+  release() {
+    this.open_?.();
+    this.gate = null;
+  }
+  override async commit(batch: CommitBatch): Promise<void> {
+    this.batches.push(batch);
+    if (this.gate) await this.gate;
+    return super.commit(batch);
+  }
+}
+
+const doc = actor({
+  state: { count: 0, nested: { list: [] as unknown[] }, tags: {} as Record<string, unknown> },
+  vars: { secret: "not persisted" },
+  actions: {
+    increment: (c) => ++c.state.count,
+    get: (c) => c.state,
+    push: (c, v: unknown) => {
+      c.state.nested.list.push(v);
+      return c.state.nested.list.length;
+    },
+    setDate: (c) => {
+      (c.state.tags as any).when = new Date();
+    },
+    setBad: (c, kind: string) => {
+      const values: Record<string, unknown> = {
+        map: new Map(),
+        fn: () => 1,
+        big: 10n,
+        nan: Number.NaN,
+        inf: Number.POSITIVE_INFINITY,
+        cls: new (class Point {})(),
+      };
+      c.state.nested.list.push({ deep: [1, 2, { bad: values[kind] }] });
+    },
+    setCircular: (c) => {
+      const o: Record<string, unknown> = {};
+      o.self = o;
+      c.state.tags.loop = o;
+    },
+    alias: (c) => {
+      const o = { n: 1 };
+      c.state.tags.o = o;
+      o.n = 2; // the caller's object is not the stored one
+      c.state.tags.copy = c.state.tags.o; // assigning a state object copies it
+      (c.state.tags.copy as { n: number }).n = 3;
+      return c.state.tags;
+    },
+    save: async (c) => {
+      c.state.count = 100;
+      await c.saveState({ immediate: true });
+      return "saved";
+    },
+  },
+});
+
+const registry = setup({ use: { doc }, exposeErrors: true });
+let t: TestRuntime<typeof registry>;
+afterEach(() => t?.close());
+const tick = () => new Promise((r) => setTimeout(r, 30));
+
+describe("state", () => {
+  test("deep changes are tracked and kept", async () => {
+    t = await setupTest(registry);
+    const h = t.client.doc.getOrCreate(["a"]);
+    await h.push({ x: 1 });
+    await h.push([1, 2]);
+    const s = await h.get();
+    expect(s.nested.list).toEqual([{ x: 1 }, [1, 2]]);
+  });
+
+  test("an action's reply waits until its state is durably written", async () => {
+    const driver = new GatedDriver();
+    t = await setupTest(registry, { storage: driver });
+    const h = t.client.doc.getOrCreate(["d"]);
+    await h.get();
+    driver.hold();
+    let replied = false;
+    const call = h.increment().then((v) => {
+      replied = true;
+      return v;
+    });
+    await tick();
+    expect(replied).toBe(false);
+    const last = driver.batches.at(-1)!;
+    expect(JSON.parse(last.states[0]!.data).state.count).toBe(1);
+    driver.release();
+    expect(await call).toBe(1);
+  });
+
+  test("changes of many actors in one turn are one batch (group commit)", async () => {
+    const driver = new GatedDriver();
+    t = await setupTest(registry, { storage: driver });
+    const handles = Array.from({ length: 20 }, (_, i) => t.client.doc.getOrCreate([`g${i}`]));
+    await Promise.all(handles.map((h) => h.get()));
+    driver.hold();
+    const before = driver.batches.length;
+    const calls = Promise.all(handles.map((h) => h.increment()));
+    await tick();
+    driver.release();
+    await calls;
+    const batches = driver.batches.slice(before);
+    const states = batches.reduce((n, b) => n + b.states.length, 0);
+    expect(states).toBe(20);
+    expect(batches.length).toBeLessThanOrEqual(3);
+    expect(Math.max(...batches.map((b) => b.states.length))).toBeGreaterThanOrEqual(10);
+  });
+
+  test("vars are never persisted", async () => {
+    const driver = new GatedDriver();
+    t = await setupTest(registry, { storage: driver });
+    await t.client.doc.getOrCreate(["v"]).increment();
+    const all = driver.batches.flatMap((b) => b.states.map((s) => s.data)).join("");
+    expect(all).not.toContain("not persisted");
+  });
+
+  test("unserializable values are refused with the path named, and nothing is stored", async () => {
+    t = await setupTest(registry);
+    const h = t.client.doc.getOrCreate(["bad"]);
+    const date = await h.setDate().catch((e) => e);
+    expect(date.code).toBe("internal_error");
+    expect(date.message).toContain("state.tags.when");
+    expect(date.message).toContain("Date");
+    for (const kind of ["map", "fn", "big", "nan", "inf", "cls"]) {
+      const err = await h.setBad(kind).catch((e) => e);
+      expect(err.message, kind).toContain("state.nested.list[0].deep[2].bad");
+    }
+    const circ = await h.setCircular().catch((e) => e);
+    expect(circ.message).toContain("circular");
+    const s = await h.get();
+    expect(s.nested.list).toEqual([]);
+    expect(s.tags).toEqual({});
+  });
+
+  test("assigned objects are copied, so state never aliases outside objects", async () => {
+    t = await setupTest(registry);
+    expect(await t.client.doc.getOrCreate(["al"]).alias()).toEqual({ o: { n: 1 }, copy: { n: 3 } });
+  });
+
+  test("c.saveState resolves once the state is written", async () => {
+    const driver = new GatedDriver();
+    t = await setupTest(registry, { storage: driver });
+    expect(await t.client.doc.getOrCreate(["s"]).save()).toBe("saved");
+    const last = driver.batches.at(-1)!;
+    expect(JSON.parse(last.states[0]!.data).state.count).toBe(100);
+  });
+
+  test("state survives a restart on the file driver", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "troupe-state-"));
+    try {
+      t = await setupTest(registry, { storage: { driver: "file", path: dir } });
+      await t.client.doc.getOrCreate(["p"]).push("kept");
+      await t.close();
+      t = await setupTest(registry, { storage: { driver: "file", path: dir } });
+      expect((await t.client.doc.get(["p"]).get()).nested.list).toEqual(["kept"]);
+    } finally {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
