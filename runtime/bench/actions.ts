@@ -9,7 +9,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createClient } from "troupe/client";
-import { resolveDatabaseUrl } from "troupe/db";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -90,12 +89,18 @@ async function typedClient(url: string, callers: number): Promise<Figures> {
   return { rps: latencies.length / SECONDS, p50: pick(0.5), p99: pick(0.99) };
 }
 
+/** autocannon records whole milliseconds; show "<1" rather than a misleading 0.00. */
+const fmtMs = (ms: number, load: string) =>
+  load === "autocannon" ? (ms < 1 ? "<1" : ms.toFixed(0)) : ms.toFixed(2);
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const env: Record<string, string> = {};
-  if (TARGETS.includes("postgres"))
+  if (TARGETS.includes("postgres")) {
+    const { resolveDatabaseUrl } = await import("troupe/db");
     env.BENCH_DATABASE_URL = await resolveDatabaseUrl({ name: "bench" });
+  }
   const servers = new Map<string, { child: ChildProcess; url: string }>();
   for (const t of TARGETS) servers.set(t, await startTarget(t, env));
   const samples = new Map<string, Figures[]>();
@@ -138,8 +143,8 @@ async function main() {
           String(conc),
           load === "client" ? "typed client" : "autocannon",
           f.rps.toFixed(0),
-          f.p50.toFixed(2),
-          f.p99.toFixed(2),
+          fmtMs(f.p50, load),
+          fmtMs(f.p99, load),
           load === "autocannon" ? `${(f.rps / bare.rps).toFixed(2)}x` : "",
         ]);
       }

@@ -102,6 +102,26 @@ describe("error codes", () => {
     expect(await t.client.echo.getOrCreate(["a"]).echo("small")).toBe("small");
   });
 
+  test("a chunked body without Content-Length is counted while it streams", async () => {
+    t = await setupTest(registry);
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${t.endpoint}/actors/action/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.code).toBe("payload_too_large");
+  });
+
   test("the default limit is 1 MiB", async () => {
     const plain = setup({ use: { echo } });
     t = await setupTest(plain);

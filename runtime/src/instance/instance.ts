@@ -285,17 +285,9 @@ export class ActorInstance {
   }
 
   private actionContext(conn: Conn | undefined): ActionContext {
-    const ctx = Object.create(this.ctx) as ActionContext;
-    Object.defineProperty(ctx, "conn", {
-      get: () => {
-        if (!conn) {
-          throw new Error(
-            "c.conn is only available in actions called over a connection (handle.connect()).",
-          );
-        }
-        return conn;
-      },
-    });
+    // One small object per call that inherits everything from the actor's context.
+    const ctx = Object.create(this.ctx) as ActionContext & { _conn?: Conn };
+    ctx._conn = conn;
     return ctx;
   }
 
@@ -456,6 +448,16 @@ export class ActorInstance {
         return self.host.client() as Client<R>;
       },
     };
+    Object.defineProperty(ctx, "conn", {
+      get(this: { _conn?: Conn }) {
+        if (!this._conn) {
+          throw new Error(
+            "c.conn is only available in actions called over a connection (handle.connect()).",
+          );
+        }
+        return this._conn;
+      },
+    });
     return ctx;
   }
 }
