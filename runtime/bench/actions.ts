@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createClient } from "troupe/client";
+import { resolveDatabaseUrl } from "troupe/db";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -98,7 +99,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main() {
   const env: Record<string, string> = {};
   if (TARGETS.includes("postgres")) {
-    const { resolveDatabaseUrl } = await import("troupe/db");
     env.BENCH_DATABASE_URL = await resolveDatabaseUrl({ name: "bench" });
   }
   const servers = new Map<string, { child: ChildProcess; url: string }>();

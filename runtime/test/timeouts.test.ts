@@ -39,7 +39,12 @@ const worker = actor({
     destroy: (c) => c.destroy(),
     n: (c) => c.state.n,
   },
-  options: { waitUntilTimeout: 300, onDestroyTimeout: 400, stateSaveInterval: 5000, sleepTimeout: 100_000 },
+  options: {
+    waitUntilTimeout: 300,
+    onDestroyTimeout: 400,
+    stateSaveInterval: 5000,
+    sleepTimeout: 100_000,
+  },
 });
 
 const registry = setup({ use: { worker } });
@@ -66,7 +71,14 @@ describe("option timers", () => {
     await tick();
     await t.clock.advance(401);
     await tick();
-    expect((await t.client.worker.get(["d"]).n().catch((e) => e)).code).toBe("actor_not_found");
+    expect(
+      (
+        await t.client.worker
+          .get(["d"])
+          .n()
+          .catch((e) => e)
+      ).code,
+    ).toBe("actor_not_found");
   });
 
   test("changes made outside actions are saved within stateSaveInterval", async () => {

@@ -9,6 +9,13 @@
  * Writes arrive through `commit`, already coalesced by the group committer (`commit.ts`): one
  * call carries the changes of every actor that changed in one event-loop turn, and must be applied
  * atomically and durably before the returned promise resolves.
+ *
+ * Contract details every driver keeps (the conformance suite checks them):
+ * - writes addressed to an unknown actor id are ignored;
+ * - within `kvPuts`, a repeated (actorId, key) means the last one wins;
+ * - times are whole milliseconds; `data` is well-formed Unicode (JSON text, no raw NUL);
+ * - returned bytes and records belong to the caller (drivers copy in and out);
+ * - `close()` may be called twice; `createActor` with an id already used by another key throws.
  */
 
 export interface ActorRecord {

@@ -1,0 +1,333 @@
+/**
+ * On-disk format of the file driver's log, kept apart from the driver so it can be read (and
+ * tested) on its own.
+ *
+ *   file   = header frame*
+ *   header = "TROUPLOG" u32le(version = 1) u32le(0)                           16 bytes
+ *   frame  = u32le(payload length) u32le(crc32(length bytes ++ payload)) payload
+ *
+ * One frame is one atomic unit: a `commit` batch, a `createActor`, or a chunk of a compacted
+ * snapshot. A frame whose length runs past the end of the file, or whose checksum does not
+ * match, ends the log: nothing after it is applied. The checksum covers the length field too,
+ * so a flipped length cannot make garbage look like a frame.
+ *
+ * Payload (all integers little-endian; strings are UTF-8 with a u32 byte length; byte strings
+ * are raw with a u32 length, so binary values survive exactly):
+ *   u8 type (1 = batch)
+ *   u32 n, n × create:  str id, str name, str keyEnc, f64 createdAt, str data
+ *   u32 n, n × state:   str id, str data
+ *   u32 n, n × put:     str id, bytes key, bytes value
+ *   u32 n, n × delete:  str id, bytes key
+ *   u32 n, n × alarm:   str id, u8 hasAlarm, f64 at
+ *   u32 n, n × destroy: str id
+ * Sections apply in that order. Decoding returns byte offsets for data and values rather than
+ * copies, so the driver can index large values by file position instead of holding them.
+ */
+import { crc32 } from "node:zlib";
+import type { CommitBatch } from "../driver.js";
+
+export const LOG_MAGIC = Buffer.from("TROUPLOG", "latin1");
+export const LOG_VERSION = 1;
+export const LOG_HEADER_BYTES = 16;
+export const FRAME_HEADER_BYTES = 8;
+/** Upper bound on one frame's payload; a larger length field can only be corruption. */
+export const MAX_FRAME_PAYLOAD = 1024 * 1024 * 1024;
+
+const TYPE_BATCH = 1;
+
+export interface CreateEntry {
+  id: string;
+  name: string;
+  keyEnc: string;
+  createdAt: number;
+  data: string;
+}
+
+/** What one frame carries: a commit batch, plus actor creations. */
+export interface FrameContent extends CommitBatch {
+  creates: CreateEntry[];
+}
+
+/** A [start, end) range of bytes inside a frame buffer. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export interface DecodedFrame {
+  creates: { id: string; name: string; keyEnc: string; createdAt: number; data: Span }[];
+  states: { actorId: string; data: Span }[];
+  /** Keys as binary (latin1) strings. */
+  puts: { actorId: string; key: string; value: Span }[];
+  deletes: { actorId: string; key: string }[];
+  alarms: { actorId: string; at: number | null }[];
+  destroyed: string[];
+}
+
+export class LogFormatError extends Error {
+  override name = "LogFormatError";
+}
+
+export function logHeader(): Buffer {
+  const h = Buffer.alloc(LOG_HEADER_BYTES);
+  LOG_MAGIC.copy(h, 0);
+  h.writeUInt32LE(LOG_VERSION, 8);
+  return h;
+}
+
+/** Throws a LogFormatError unless `h` is a header this code can read. */
+export function checkHeader(h: Buffer, path: string): void {
+  if (h.length < LOG_HEADER_BYTES || !h.subarray(0, 8).equals(LOG_MAGIC)) {
+    throw new LogFormatError(
+      `${path} is not a troupe log (bad header). Refusing to touch it: move it away or point the file driver at another directory.`,
+    );
+  }
+  const version = h.readUInt32LE(8);
+  if (version !== LOG_VERSION) {
+    throw new LogFormatError(
+      `${path} has log format version ${version}; this troupe reads version ${LOG_VERSION}.`,
+    );
+  }
+}
+
+/** Encodes one frame (header included). */
+export function encodeFrame(content: FrameContent): Buffer {
+  const strLen = (s: string) => 4 + Buffer.byteLength(s, "utf8");
+  let size = 1 + 6 * 4;
+  for (const c of content.creates) {
+    size += strLen(c.id) + strLen(c.name) + strLen(c.keyEnc) + 8 + strLen(c.data);
+  }
+  for (const s of content.states) size += strLen(s.actorId) + strLen(s.data);
+  for (const p of content.kvPuts)
+    size += strLen(p.actorId) + 8 + p.key.byteLength + p.value.byteLength;
+  for (const d of content.kvDeletes) size += strLen(d.actorId) + 4 + d.key.byteLength;
+  for (const a of content.alarms) size += strLen(a.actorId) + 9;
+  for (const id of content.destroyed) size += strLen(id);
+  if (size > MAX_FRAME_PAYLOAD) {
+    throw new RangeError(
+      `A single commit of ${size} bytes exceeds the file driver's frame limit of ${MAX_FRAME_PAYLOAD} bytes.`,
+    );
+  }
+
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + size);
+  let o = FRAME_HEADER_BYTES;
+  const u32 = (n: number) => {
+    o = buf.writeUInt32LE(n, o);
+  };
+  const str = (s: string) => {
+    const n = buf.write(s, o + 4, "utf8");
+    buf.writeUInt32LE(n, o);
+    o += 4 + n;
+  };
+  const bytes = (b: Uint8Array) => {
+    buf.writeUInt32LE(b.byteLength, o);
+    buf.set(b, o + 4);
+    o += 4 + b.byteLength;
+  };
+
+  buf[o++] = TYPE_BATCH;
+  u32(content.creates.length);
+  for (const c of content.creates) {
+    str(c.id);
+    str(c.name);
+    str(c.keyEnc);
+    o = buf.writeDoubleLE(c.createdAt, o);
+    str(c.data);
+  }
+  u32(content.states.length);
+  for (const s of content.states) {
+    str(s.actorId);
+    str(s.data);
+  }
+  u32(content.kvPuts.length);
+  for (const p of content.kvPuts) {
+    str(p.actorId);
+    bytes(p.key);
+    bytes(p.value);
+  }
+  u32(content.kvDeletes.length);
+  for (const d of content.kvDeletes) {
+    str(d.actorId);
+    bytes(d.key);
+  }
+  u32(content.alarms.length);
+  for (const a of content.alarms) {
+    str(a.actorId);
+    buf[o++] = a.at === null ? 0 : 1;
+    o = buf.writeDoubleLE(a.at ?? 0, o);
+  }
+  u32(content.destroyed.length);
+  for (const id of content.destroyed) str(id);
+  if (o !== buf.length) throw new Error(`encodeFrame: sized ${buf.length} bytes, wrote ${o}`);
+
+  buf.writeUInt32LE(size, 0);
+  buf.writeUInt32LE(frameChecksum(buf), 4);
+  return buf;
+}
+
+/** CRC32 over the length field and the payload of a complete frame buffer. */
+export function frameChecksum(frame: Buffer): number {
+  return crc32(frame.subarray(FRAME_HEADER_BYTES), crc32(frame.subarray(0, 4)));
+}
+
+/**
+ * Decodes a complete, checksum-verified frame. Spans are offsets into `frame`. Throws a
+ * LogFormatError if the payload does not parse, which for a frame with a valid checksum means
+ * a format or software bug, not a torn write.
+ */
+export function decodeFrame(frame: Buffer): DecodedFrame {
+  let o = FRAME_HEADER_BYTES;
+  const end = frame.length;
+  const need = (n: number) => {
+    if (o + n > end) throw new LogFormatError("frame payload ends early");
+  };
+  const u32 = () => {
+    need(4);
+    const n = frame.readUInt32LE(o);
+    o += 4;
+    return n;
+  };
+  const span = (): Span => {
+    const n = u32();
+    need(n);
+    const s = { start: o, end: o + n };
+    o += n;
+    return s;
+  };
+  const str = () => {
+    const s = span();
+    return frame.toString("utf8", s.start, s.end);
+  };
+  const latin1 = () => {
+    const s = span();
+    return frame.toString("latin1", s.start, s.end);
+  };
+  const f64 = () => {
+    need(8);
+    const n = frame.readDoubleLE(o);
+    o += 8;
+    return n;
+  };
+
+  need(1);
+  const type = frame[o++];
+  if (type !== TYPE_BATCH) throw new LogFormatError(`unknown frame type ${type}`);
+  const out: DecodedFrame = {
+    creates: [],
+    states: [],
+    puts: [],
+    deletes: [],
+    alarms: [],
+    destroyed: [],
+  };
+  for (let n = u32(); n > 0; n--) {
+    out.creates.push({ id: str(), name: str(), keyEnc: str(), createdAt: f64(), data: span() });
+  }
+  for (let n = u32(); n > 0; n--) out.states.push({ actorId: str(), data: span() });
+  for (let n = u32(); n > 0; n--) out.puts.push({ actorId: str(), key: latin1(), value: span() });
+  for (let n = u32(); n > 0; n--) out.deletes.push({ actorId: str(), key: latin1() });
+  for (let n = u32(); n > 0; n--) {
+    const actorId = str();
+    need(1);
+    const has = frame[o++];
+    const at = f64();
+    out.alarms.push({ actorId, at: has ? at : null });
+  }
+  for (let n = u32(); n > 0; n--) out.destroyed.push(str());
+  if (o !== end) throw new LogFormatError(`frame has ${end - o} trailing bytes`);
+  return out;
+}
+
+export interface ScanResult {
+  /** Offset just past the last good frame: where the log must be cut. */
+  end: number;
+  /** Why scanning stopped before the end of the file, if it did. */
+  problem?: string;
+  /** True when the bad frame is the last thing in the file (a torn append, not corruption). */
+  tornTail: boolean;
+}
+
+/** Minimal positional reader, so the scanner works on any file handle. */
+export interface PositionalReader {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+}
+
+const SCAN_CHUNK = 1024 * 1024;
+
+/**
+ * Reads frames from `LOG_HEADER_BYTES` up to `size`, calling `onFrame` (synchronously, with a
+ * buffer that is only valid during the call) for each good one, and stops at the first frame
+ * that is torn or fails its checksum.
+ */
+export async function scanFrames(
+  file: PositionalReader,
+  size: number,
+  onFrame: (frame: Buffer, position: number) => void,
+): Promise<ScanResult> {
+  let chunk = Buffer.alloc(0);
+  let chunkPos = 0;
+  const bytesAt = async (pos: number, n: number): Promise<Buffer | null> => {
+    if (pos + n > size) return null;
+    if (pos >= chunkPos && pos + n <= chunkPos + chunk.length) {
+      return chunk.subarray(pos - chunkPos, pos - chunkPos + n);
+    }
+    const len = Math.min(Math.max(n, SCAN_CHUNK), size - pos);
+    chunk = Buffer.allocUnsafe(len);
+    await readFully(file, chunk, pos);
+    chunkPos = pos;
+    return chunk.subarray(0, n);
+  };
+
+  let pos = LOG_HEADER_BYTES;
+  while (pos < size) {
+    const head = await bytesAt(pos, FRAME_HEADER_BYTES);
+    if (!head)
+      return { end: pos, problem: "incomplete frame header at end of file", tornTail: true };
+    const len = head.readUInt32LE(0);
+    if (len === 0 || len > MAX_FRAME_PAYLOAD) {
+      return {
+        end: pos,
+        problem: `impossible frame length ${len} at offset ${pos}`,
+        tornTail: pos + FRAME_HEADER_BYTES >= size,
+      };
+    }
+    const frame = await bytesAt(pos, FRAME_HEADER_BYTES + len);
+    if (!frame) {
+      return {
+        end: pos,
+        problem: `frame at offset ${pos} runs past the end of file`,
+        tornTail: true,
+      };
+    }
+    if (frameChecksum(frame) !== frame.readUInt32LE(4)) {
+      return {
+        end: pos,
+        problem: `checksum mismatch in frame at offset ${pos}`,
+        tornTail: pos + frame.length === size,
+      };
+    }
+    onFrame(frame, pos);
+    pos += frame.length;
+  }
+  return { end: pos, tornTail: false };
+}
+
+export async function readFully(
+  file: PositionalReader,
+  buf: Buffer,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await file.read(buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) {
+      throw new Error(`Unexpected end of file reading ${buf.length} bytes at offset ${position}.`);
+    }
+    done += bytesRead;
+  }
+}
