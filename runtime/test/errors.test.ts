@@ -173,6 +173,14 @@ describe("error codes", () => {
     expect([long.status, long.code]).toEqual([400, "key_too_long"]);
   });
 
+  test("a call while the server shuts down: actor_stopping (503, retryable)", async () => {
+    t = await setupTest(registry);
+    await t.client.echo.getOrCreate(["a"]).echo(1);
+    await t.engine.close(); // the engine stops; the HTTP listener is still up
+    const r = await post("/actors/action/echo", { actor: q(), args: [1] });
+    expect([r.status, r.code]).toEqual([503, "actor_stopping"]);
+  });
+
   test("unknown route: not_found", async () => {
     t = await setupTest(registry);
     const res = await fetch(`${t.endpoint}/nope`);

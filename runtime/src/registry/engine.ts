@@ -7,7 +7,7 @@ import type { AnyActorDefinition } from "../actor/definition.js";
 import { UserError } from "../actor/errors.js";
 import { createInProcessClient } from "../client/client.js";
 import { ActorError } from "../client/errors.js";
-import type { Transport, WireQuery } from "../client/transport.js";
+import type { Transport } from "../client/transport.js";
 import type { Client } from "../client/types.js";
 import type { Clock } from "../clock.js";
 import { type ErrorBody, TroupeError } from "../errors.js";
@@ -47,7 +47,7 @@ export class Engine implements InstanceHost, InstanceFactory {
   }
 
   get actorNames(): string[] {
-    return Object.keys((this.placement as unknown as { defs: object }).defs);
+    return this.placement.actorNames;
   }
 
   // ---- operations --------------------------------------------------------------------------
@@ -229,5 +229,3 @@ function isStopping(err: unknown): boolean {
 function jsonCopy<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
-
-export type { WireQuery };

@@ -43,6 +43,10 @@ export class LocalPlacement {
     private readonly factory: InstanceFactory,
   ) {}
 
+  get actorNames(): string[] {
+    return Object.keys(this.defs);
+  }
+
   get liveCount(): number {
     return this.byId.size;
   }
