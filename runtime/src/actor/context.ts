@@ -16,6 +16,30 @@ export interface Conn<TConnParams = unknown, TConnState = unknown> {
   disconnect(reason?: string): Promise<void>;
 }
 
+export interface ScheduledAction {
+  id: string;
+  /** When it runs (ms since epoch). */
+  at: number;
+  action: string;
+  args: unknown[];
+}
+
+/**
+ * `c.schedule`: durable alarms. They are stored with the actor (so they survive restarts and
+ * crashes), wake a sleeping actor, and run at least once. `cancel` and `list` go beyond the
+ * spec's `after`/`at`, which resolve with the new alarm's id once it is stored.
+ */
+export interface Schedule {
+  /** Runs `action(...args)` after `ms` milliseconds. */
+  after(ms: number, action: string, ...args: unknown[]): Promise<string>;
+  /** Runs `action(...args)` at `timestamp` (ms since epoch). */
+  at(timestamp: number, action: string, ...args: unknown[]): Promise<string>;
+  /** Removes a pending alarm; false if it already ran or never existed. */
+  cancel(id: string): boolean;
+  /** Pending alarms, soonest first. */
+  list(): ScheduledAction[];
+}
+
 export interface ActorContext<
   TState = any,
   TConnParams = any,
@@ -37,7 +61,8 @@ export interface ActorContext<
   readonly conns: Map<string, Conn<TConnParams, TConnState>>;
   /** Fires when the actor starts to sleep or is destroyed. */
   readonly abortSignal: AbortSignal;
-  /** Sends an event to every connection. */
+  readonly schedule: Schedule;
+  /** Sends an event to every connection subscribed to it. */
   broadcast(eventName: string, ...args: unknown[]): void;
   /**
    * Writes the state now. Resolves once it is durable. `immediate` is accepted for compatibility:

@@ -83,9 +83,11 @@ export interface ActorConfig<
     c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
     request: Request,
   ) => Response | undefined | void | Promise<Response | undefined | void>;
+  /** Raw WebSockets opened with `handle.webSocket(path)`; `opts.request` carries the path. */
   onWebSocket?: (
     c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
     websocket: WebSocket,
+    opts: { request: Request },
   ) => void | Promise<void>;
   actions: TActions;
   options?: Partial<ActorOptions>;

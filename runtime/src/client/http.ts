@@ -1,11 +1,13 @@
 /** The HTTP transport: the routes of runtime/PROTOCOL.md, over `fetch`. Works in Node and browsers. */
 import { ActorError } from "./errors.js";
 import type { Transport, WireQuery } from "./transport.js";
+import { webSocketClass, whenOpen } from "./websocket.js";
 
 export function httpTransport(
   base: string,
   fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
 ): Transport {
+  const wsBase = base.replace(/^http/, "ws");
   const send = async (url: string, init: RequestInit): Promise<Response> => {
     try {
       return await fetchImpl(url, init);
@@ -62,6 +64,22 @@ export function httpTransport(
     },
     gatewayUrl(actorId: string) {
       return `${base}/gateway/${encodeURIComponent(actorId)}`;
+    },
+    async openConnection() {
+      const WS = await webSocketClass();
+      return new WS(`${wsBase}/actors/connect`);
+    },
+    async openRawWebSocket(actorId, path, protocols, opts) {
+      const WS = await webSocketClass();
+      const rel = path.startsWith("/") ? path : `/${path}`;
+      const url = new URL(`${wsBase}/gateway/${encodeURIComponent(actorId)}/websocket${rel}`);
+      if (opts?.skipReadyWait) url.searchParams.set("skipReadyWait", "1");
+      const socket = new WS(url.toString(), protocols);
+      try {
+        return await whenOpen(socket);
+      } catch (err) {
+        throw new ActorError("network_error", `Could not open ${url}: ${(err as Error).message}`);
+      }
     },
   };
 }

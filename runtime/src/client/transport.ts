@@ -8,10 +8,35 @@ export type WireQuery =
   | { name: string; key: string[]; mode: "get" | "getOrCreate" | "create"; input?: unknown }
   | { name: string; id: string };
 
+/** The part of the browser WebSocket interface connections use (browsers, `ws`, in-process pairs). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(
+    type: "open" | "message" | "close" | "error",
+    listener: (event: any) => void,
+  ): void;
+  removeEventListener(
+    type: "open" | "message" | "close" | "error",
+    listener: (event: any) => void,
+  ): void;
+}
+
 export interface Transport {
-  action(query: WireQuery, action: string, args: unknown[]): Promise<unknown>;
+  /** `params` are connection parameters for actors that check them (see PROTOCOL.md). */
+  action(query: WireQuery, action: string, args: unknown[], params?: unknown): Promise<unknown>;
   /** Returns the actor id, creating the actor if the query's mode allows. */
   resolve(query: WireQuery): Promise<string>;
   fetch(actorId: string, name: string, path: string, init?: RequestInit): Promise<Response>;
   gatewayUrl(actorId: string): string;
+  /** Opens the socket of a connection (PROTOCOL.md, "Connections"); the caller sends `init`. */
+  openConnection(): Promise<WebSocketLike>;
+  /** Opens a raw WebSocket to the actor's `onWebSocket`, resolving once it is open. */
+  openRawWebSocket(
+    actorId: string,
+    path: string,
+    protocols?: string | string[],
+    opts?: { skipReadyWait?: boolean },
+  ): Promise<WebSocketLike>;
 }

@@ -27,11 +27,53 @@ export interface ActorHandleMethods {
   getGatewayUrl(): Promise<string>;
   /** Calls an action by name (for dynamic names). */
   action(opts: { name: string; args?: unknown[] }): Promise<unknown>;
+  /** Opens a live connection (WebSocket) that reconnects by itself. */
+  connect(): ActorConn<any>;
+  /** Opens a raw WebSocket to the actor's `onWebSocket`. */
+  webSocket(
+    path?: string,
+    protocols?: string | string[],
+    opts?: WebSocketOptions,
+  ): Promise<WebSocket>;
+}
+
+export type ConnStatus = "idle" | "connecting" | "connected" | "disconnected";
+
+export interface ActorConnMethods {
+  /** Listens for an event; returns a function that stops listening. */
+  on(eventName: string, callback: (...args: any[]) => void): () => void;
+  /** Listens for the next occurrence only. */
+  once(eventName: string, callback: (...args: any[]) => void): () => void;
+  onOpen(callback: () => void): () => void;
+  onClose(callback: (event: { code: number; reason: string }) => void): () => void;
+  onError(callback: (error: ActorErrorLike) => void): () => void;
+  onStatusChange(callback: (status: ConnStatus) => void): () => void;
+  readonly status: ConnStatus;
+  /** Id given by the server at the last successful connect. */
+  readonly connId: string | undefined;
+  /** Calls an action by name (for dynamic names). */
+  action(opts: { name: string; args?: unknown[] }): Promise<unknown>;
+  /** Closes the connection for good; later calls fail with `connection_disposed`. */
+  dispose(): Promise<void>;
+}
+
+export interface ActorErrorLike extends Error {
+  readonly code: string;
+  readonly metadata: unknown;
+}
+
+/** A live connection: every action of the actor, plus events and status. */
+export type ActorConn<D> = {
+  [K in keyof ActionsOf<D> & string]: ActorActionFunction<ActionsOf<D>[K]>;
+} & ActorConnMethods;
+
+export interface WebSocketOptions {
+  skipReadyWait?: boolean;
 }
 
 export type ActorHandle<D> = {
   [K in keyof ActionsOf<D> & string]: ActorActionFunction<ActionsOf<D>[K]>;
-} & ActorHandleMethods;
+} & Omit<ActorHandleMethods, "connect"> & { connect(): ActorConn<D> };
 
 export type ActorKeyInput = string | string[];
 

@@ -17,9 +17,16 @@ import type { Client } from "../client/types.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import { TroupeError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { GroupCommitter } from "../storage/commit.js";
+import type { GroupCommitter, SerializedState } from "../storage/commit.js";
 import type { ActorRecord, StorageDriver } from "../storage/driver.js";
-import { call, TimeoutError, withTimeout } from "../util.js";
+import { call, randomId, TimeoutError, withTimeout } from "../util.js";
+import {
+  CLOSE,
+  Connection,
+  DEFAULT_MAX_OUTGOING_BUFFER,
+  eventFrame,
+  type ServerSocket,
+} from "./connections.js";
 import { KvStore } from "./kv.js";
 import {
   CURRENT_VERSION,
@@ -27,7 +34,7 @@ import {
   encodePersisted,
   type ScheduledEvent,
 } from "./persisted.js";
-import { TrackedState } from "./state.js";
+import { cloneSerializable, TrackedState } from "./state.js";
 
 /** What an instance needs from the engine that hosts it. */
 export interface InstanceHost {
@@ -38,6 +45,10 @@ export interface InstanceHost {
   client(): Client<any>;
   /** Called once the instance has fully stopped, so placement can forget it. */
   instanceStopped(instance: ActorInstance): void;
+  /** The actor's next alarm changed (null: none): (re)arm the wake-up timer. */
+  alarmChanged(actorId: string, at: number | null): void;
+  /** Bytes queued to one client before it is dropped as too slow. */
+  readonly maxOutgoingBuffer?: number;
 }
 
 export type InstanceStatus = "starting" | "ready" | "stopping" | "stopped";
@@ -52,7 +63,7 @@ export class ActorInstance {
   /** Resolves when the instance has stopped (after sleep, destroy or shutdown). */
   readonly stopped: Promise<void>;
 
-  readonly conns = new Map<string, Conn>();
+  readonly conns = new Map<string, Connection>();
   readonly kv: KvStore;
   private readonly host: InstanceHost;
   private readonly def: AnyActorDefinition;
@@ -77,6 +88,11 @@ export class ActorInstance {
   private destroyRequested = false;
   private stopping: Promise<void> | undefined;
   private resolveStopped!: () => void;
+  private livenessTimer: TimerHandle | undefined;
+  private rawSockets = 0;
+  /** Next alarm time last handed to storage; `undefined` = unknown, rewrite it. */
+  private persistedAlarm: number | null | undefined = undefined;
+  private runningAlarms = false;
 
   constructor(
     host: InstanceHost,
@@ -109,7 +125,8 @@ export class ActorInstance {
       state = cfg.state === undefined ? undefined : structuredClone(cfg.state);
     }
     this.tracked = new TrackedState(state, () => this.stateChanged());
-    return this.serialize();
+    this.persistedAlarm = null;
+    return this.encode();
   }
 
   /** Starts a new actor (after its record is stored): onCreate, then the wake sequence. */
@@ -128,6 +145,7 @@ export class ActorInstance {
     this.tracked = new TrackedState(persisted.state, () => this.stateChanged());
     this.initialized = persisted.initialized;
     this.schedule = persisted.schedule;
+    this.persistedAlarm = this.nextAlarm();
     if (!this.initialized) {
       // The process stopped between storing the actor and finishing onCreate; the input is gone,
       // so onCreate cannot be replayed. Mark it done rather than retrying forever.
@@ -152,18 +170,34 @@ export class ActorInstance {
     }
     if (cfg.onWake) await call(() => cfg.onWake!(this.ctx as any));
     this.status = "ready";
+    this.host.alarmChanged(this.id, this.nextAlarm());
     this.armSleep();
   }
 
   // ---- state -----------------------------------------------------------------------------
 
-  private serialize(): string {
+  private encode(): string {
     return encodePersisted({
       v: CURRENT_VERSION,
       state: this.tracked.value,
       initialized: this.initialized,
       schedule: this.schedule,
     });
+  }
+
+  /** For the group commit: the data, plus the alarm index when it changed. */
+  private serialize(): SerializedState {
+    const next = this.nextAlarm();
+    const out: SerializedState = { data: this.encode() };
+    if (next !== this.persistedAlarm) {
+      out.alarm = next;
+      this.persistedAlarm = next;
+    }
+    return out;
+  }
+
+  private nextAlarm(): number | null {
+    return this.schedule[0]?.at ?? null;
   }
 
   private stateChanged(): void {
@@ -206,7 +240,8 @@ export class ActorInstance {
       this.saveTimer = undefined;
       const write = this.host.committer.writeState(this.id, () => this.serialize());
       write.catch(() => {
-        // Not durable: keep it dirty so the next save retries.
+        // Not durable: keep it dirty so the next save retries, alarm index included.
+        this.persistedAlarm = undefined;
         if (this.status !== "stopped") this.markDirty();
       });
       this.lastWrite = write;
@@ -263,10 +298,12 @@ export class ActorInstance {
   }
 
   /** Raw HTTP through `onRequest`. */
-  async handleRequest(request: Request): Promise<Response | undefined> {
+  async handleRequest(request: Request, skipReadyWait = false): Promise<Response | undefined> {
     const handler = this.def.config.onRequest;
     if (!handler) return undefined;
-    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    if (this.status !== "ready" && !(skipReadyWait && this.status !== "stopped")) {
+      throw new TroupeError("actor_stopping");
+    }
     this.beginActivity();
     let failure: unknown;
     let response: Response | undefined | void;
@@ -282,6 +319,235 @@ export class ActorInstance {
     }
     if (failure !== undefined) throw failure;
     return response ?? undefined;
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  /** A context for connection hooks: the actor's context plus the upgrade/HTTP request. */
+  private requestContext(request: Request | undefined): ActorContext & { request?: Request } {
+    const ctx = Object.create(this.ctx) as ActorContext & { request?: Request };
+    ctx.request = request;
+    return ctx;
+  }
+
+  /** Runs onBeforeConnect and createConnState; their errors refuse the connection. */
+  private async connState(params: unknown, request: Request | undefined): Promise<unknown> {
+    const cfg = this.def.config;
+    const ctx = this.requestContext(request);
+    if (cfg.onBeforeConnect) await call(() => cfg.onBeforeConnect!(ctx as any, params));
+    if (cfg.createConnState) {
+      return withTimeout(
+        this.host.clock,
+        call(() => cfg.createConnState!(ctx as any, params)),
+        this.options.createConnStateTimeout,
+        () => new TimeoutError("createConnState", this.options.createConnStateTimeout),
+      );
+    }
+    return cfg.connState === undefined ? undefined : structuredClone(cfg.connState);
+  }
+
+  /** Whether plain HTTP calls must pass the connection hooks (the actor checks its callers). */
+  get checksConnections(): boolean {
+    return Boolean(this.def.config.onBeforeConnect || this.def.config.createConnState);
+  }
+
+  /** The short-lived connection of an HTTP call: hooks run, nothing is registered. */
+  async ephemeralConnection(params: unknown, request: Request | undefined): Promise<Connection> {
+    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    this.beginActivity();
+    try {
+      const state = await this.connState(params, request);
+      return new Connection(params, state, undefined, 0, async () => {});
+    } finally {
+      this.endActivity();
+    }
+  }
+
+  /** Accepts a connection: onBeforeConnect, createConnState, onConnect. Throws to refuse. */
+  async connect(
+    params: unknown,
+    request: Request | undefined,
+    socket: ServerSocket,
+  ): Promise<Connection> {
+    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    this.beginActivity();
+    try {
+      const state = await this.connState(params, request);
+      const conn = new Connection(
+        params,
+        state,
+        socket,
+        this.host.maxOutgoingBuffer ?? DEFAULT_MAX_OUTGOING_BUFFER,
+        (c, reason) => this.disconnect(c, CLOSE.normal, reason ?? "disconnected by the actor"),
+      );
+      this.conns.set(conn.id, conn);
+      if (this.def.config.onConnect) {
+        try {
+          await withTimeout(
+            this.host.clock,
+            call(() => this.def.config.onConnect!(this.ctx as any, conn)),
+            this.options.onConnectTimeout,
+            () => new TimeoutError("onConnect", this.options.onConnectTimeout),
+          );
+        } catch (err) {
+          this.conns.delete(conn.id);
+          throw err;
+        }
+      }
+      this.armLiveness();
+      // What onConnect changed is stored before the client hears it is connected.
+      await this.saveState();
+      return conn;
+    } finally {
+      this.endActivity();
+    }
+  }
+
+  /** Closes a connection from the actor's side. */
+  async disconnect(conn: Connection, code: number, reason: string): Promise<void> {
+    conn.close(code, reason);
+    await this.connectionClosed(conn);
+  }
+
+  /** The socket of a connection closed, whoever closed it: run onDisconnect once. */
+  async connectionClosed(conn: Connection): Promise<void> {
+    conn.closed = true;
+    if (!this.conns.delete(conn.id)) return;
+    if (this.def.config.onDisconnect) {
+      try {
+        await call(() => this.def.config.onDisconnect!(this.ctx as any, conn));
+      } catch (err) {
+        this.log.error("onDisconnect threw", { error: err, connId: conn.id });
+      }
+      await this.saveState().catch((err) =>
+        this.log.error("save after onDisconnect failed", { error: err }),
+      );
+    }
+    if (this.conns.size === 0) {
+      this.host.clock.clearTimeout(this.livenessTimer);
+      this.livenessTimer = undefined;
+    }
+    this.armSleep();
+  }
+
+  /** Pings connections every connectionLivenessInterval; drops those silent past the timeout. */
+  private armLiveness(): void {
+    if (this.livenessTimer || this.conns.size === 0) return;
+    this.livenessTimer = this.host.clock.setTimeout(() => {
+      this.livenessTimer = undefined;
+      const now = this.host.clock.now();
+      for (const conn of [...this.conns.values()]) {
+        if (
+          conn.pingSentAt !== undefined &&
+          now - conn.pingSentAt >= this.options.connectionLivenessTimeout
+        ) {
+          this.log.info("dropping a connection that stopped answering pings", { connId: conn.id });
+          conn.close(CLOSE.goingAway, "connection timed out (no pong)");
+          void this.connectionClosed(conn);
+        } else {
+          conn.ping(now);
+        }
+      }
+      this.armLiveness();
+    }, this.options.connectionLivenessInterval);
+  }
+
+  /** For placement and the alarm scheduler. */
+  get nextAlarmTime(): number | null {
+    return this.nextAlarm();
+  }
+
+  /** Sends an event to every connection subscribed to it; serialized once. */
+  broadcast(eventName: string, args: unknown[]): void {
+    if (this.conns.size === 0) return;
+    const frame = eventFrame(eventName, args);
+    for (const conn of this.conns.values()) {
+      if (conn.subscriptions.has(eventName)) conn.sendFrame(frame);
+    }
+  }
+
+  // ---- raw WebSockets ----------------------------------------------------------------------
+
+  get hasWebSocketHandler(): boolean {
+    return typeof this.def.config.onWebSocket === "function";
+  }
+
+  /** Hands an open socket to onWebSocket; the actor stays awake while it is open. */
+  async handleWebSocket(socket: WebSocket, request: Request, skipReadyWait = false): Promise<void> {
+    const handler = this.def.config.onWebSocket;
+    if (!handler)
+      throw new TroupeError("not_found", `The actor "${this.name}" has no onWebSocket.`);
+    if (this.status !== "ready" && !(skipReadyWait && this.status !== "stopped")) {
+      throw new TroupeError("actor_stopping");
+    }
+    this.rawSockets++;
+    this.clearSleep();
+    socket.addEventListener("close", () => {
+      this.rawSockets--;
+      void this.saveState().catch(() => {});
+      this.armSleep();
+    });
+    await call(() => handler(this.ctx as any, socket, { request }));
+  }
+
+  // ---- schedule ----------------------------------------------------------------------------
+
+  private scheduleAt(at: number, action: string, args: unknown[]): Promise<string> {
+    if (!Object.hasOwn(this.def.config.actions, action)) {
+      throw new TroupeError(
+        "action_not_found",
+        `Cannot schedule "${action}": the actor "${this.name}" has no such action.`,
+      );
+    }
+    if (!Number.isFinite(at)) throw new TypeError("A schedule time must be a finite number of ms.");
+    const event = {
+      id: randomId(),
+      at: Math.ceil(at),
+      action,
+      args: cloneSerializable(args, `schedule args of ${action}`) as unknown[],
+    };
+    let i = this.schedule.length;
+    while (i > 0 && this.schedule[i - 1]!.at > event.at) i--;
+    this.schedule.splice(i, 0, event);
+    this.scheduleChanged();
+    const saved = this.saveState().then(() => event.id);
+    saved.catch(() => {});
+    return saved;
+  }
+
+  private scheduleChanged(): void {
+    this.markDirty();
+    this.host.alarmChanged(this.id, this.nextAlarm());
+  }
+
+  /**
+   * Runs every alarm that is due, oldest first. An alarm is removed only after its action has
+   * finished (at-least-once: a crash mid-action runs it again after restart). A failing action
+   * is logged and removed, not retried.
+   */
+  async runDueAlarms(): Promise<void> {
+    if (this.runningAlarms || this.status !== "ready") return;
+    this.runningAlarms = true;
+    try {
+      for (;;) {
+        const next = this.schedule[0];
+        if (!next || next.at > this.host.clock.now() || this.status !== "ready") break;
+        try {
+          await this.executeAction(next.action, next.args);
+        } catch (err) {
+          this.log.error("scheduled action failed; it will not be retried", {
+            action: next.action,
+            error: err,
+          });
+        }
+        const idx = this.schedule.findIndex((e) => e.id === next.id);
+        if (idx >= 0) this.schedule.splice(idx, 1);
+        this.scheduleChanged();
+        await this.saveState();
+      }
+    } finally {
+      this.runningAlarms = false;
+    }
   }
 
   private actionContext(conn: Conn | undefined): ActionContext {
@@ -304,7 +570,12 @@ export class ActorInstance {
   }
 
   private isIdle(): boolean {
-    return this.running === 0 && this.background.size === 0 && this.conns.size === 0;
+    return (
+      this.running === 0 &&
+      this.background.size === 0 &&
+      this.conns.size === 0 &&
+      this.rawSockets === 0
+    );
   }
 
   private clearSleep(): void {
@@ -378,10 +649,20 @@ export class ActorInstance {
         () => new TimeoutError("waitUntil", this.options.waitUntilTimeout),
       ).catch((err) => this.log.warn("background work still running at stop", { error: err }));
     }
-    for (const conn of this.conns.values()) await conn.disconnect(reason).catch(() => {});
+    // Destroyed: clients should not come back. Sleeping or shutting down: they reconnect.
+    for (const conn of [...this.conns.values()]) {
+      await this.disconnect(
+        conn,
+        reason === "destroy" ? CLOSE.normal : CLOSE.goingAway,
+        reason === "destroy" ? "actor destroyed" : "actor stopping",
+      );
+    }
+    this.host.clock.clearTimeout(this.livenessTimer);
     try {
       if (reason === "destroy") {
         this.host.clock.clearTimeout(this.saveTimer);
+        this.schedule = [];
+        this.host.alarmChanged(this.id, null);
         await this.host.committer.destroy(this.id);
       } else {
         await this.saveState();
@@ -423,7 +704,21 @@ export class ActorInstance {
       conns: this.conns,
       abortSignal: this.abort.signal,
       broadcast(eventName: string, ...args: unknown[]) {
-        for (const conn of self.conns.values()) conn.send(eventName, ...args);
+        self.broadcast(eventName, args);
+      },
+      schedule: {
+        after: (ms: number, action: string, ...args: unknown[]) =>
+          self.scheduleAt(self.host.clock.now() + ms, action, args),
+        at: (timestamp: number, action: string, ...args: unknown[]) =>
+          self.scheduleAt(timestamp, action, args),
+        cancel: (id: string) => {
+          const idx = self.schedule.findIndex((e) => e.id === id);
+          if (idx < 0) return false;
+          self.schedule.splice(idx, 1);
+          self.scheduleChanged();
+          return true;
+        },
+        list: () => self.schedule.map((e) => ({ ...e, args: structuredClone(e.args) })),
       },
       saveState(_opts?: { immediate?: boolean }) {
         self.markDirty();

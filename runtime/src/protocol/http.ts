@@ -101,7 +101,10 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
           'Action arguments must be sent as a JSON array in "args".',
         );
       }
-      const output = await engine.callAction(query, action, body.args);
+      const output = await engine.callAction(query, action, body.args, {
+        params: body.params,
+        request: c.req.raw,
+      });
       return c.json({ output: output === undefined ? null : output });
     } catch (err) {
       return fail(c, err, { actor: actorName, action });
@@ -125,7 +128,8 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
         headers: c.req.raw.headers,
         body: hasBody ? await readBody(c) : undefined,
       });
-      return await engine.forwardRequest({ name, id: actorId }, request);
+      const skipReadyWait = c.req.header("x-troupe-skip-ready-wait") === "1";
+      return await engine.forwardRequest({ name, id: actorId }, request, skipReadyWait);
     } catch (err) {
       return fail(c, err, { actorId });
     }

@@ -9,16 +9,20 @@ import { createInProcessClient } from "../client/client.js";
 import { ActorError } from "../client/errors.js";
 import type { Transport } from "../client/transport.js";
 import type { Client } from "../client/types.js";
-import type { Clock } from "../clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 import { type ErrorBody, TroupeError } from "../errors.js";
 import { ActorInstance, type InstanceHost } from "../instance/instance.js";
 import type { Logger } from "../log.js";
+import { socketPair } from "../protocol/socket-pair.js";
+import { serveConnection } from "../protocol/websocket.js";
 import { GroupCommitter } from "../storage/commit.js";
 import type { ActorRecord, StorageDriver } from "../storage/driver.js";
 import { randomId } from "../util.js";
 import { type ActorQuery, type InstanceFactory, LocalPlacement } from "./placement.js";
 
 export interface EngineOptions {
+  /** Bytes queued to one client before it is dropped as too slow. */
+  maxOutgoingBuffer?: number;
   defs: Record<string, AnyActorDefinition>;
   driver: StorageDriver;
   clock: Clock;
@@ -34,14 +38,17 @@ export class Engine implements InstanceHost, InstanceFactory {
   readonly log: Logger;
   readonly placement: LocalPlacement;
   readonly exposeErrors: boolean;
+  readonly maxOutgoingBuffer: number | undefined;
   private closed = false;
   private inProcess: Client<any> | undefined;
+  private readonly alarmTimers = new Map<string, { at: number; handle: TimerHandle }>();
 
   constructor(opts: EngineOptions) {
     this.driver = opts.driver;
     this.clock = opts.clock;
     this.log = opts.log;
     this.exposeErrors = opts.exposeErrors;
+    this.maxOutgoingBuffer = opts.maxOutgoingBuffer;
     this.committer = new GroupCommitter(opts.driver);
     this.placement = new LocalPlacement(opts.defs, this);
   }
@@ -57,11 +64,25 @@ export class Engine implements InstanceHost, InstanceFactory {
     return this.placement.get(query);
   }
 
-  async callAction(query: ActorQuery, action: string, args: unknown): Promise<unknown> {
+  /**
+   * Calls an action outside a connection. When the caller sent connection params, or the actor
+   * checks its callers (onBeforeConnect / createConnState) and the call comes from outside the
+   * process, the call runs on a short-lived connection so those checks apply to it too.
+   */
+  async callAction(
+    query: ActorQuery,
+    action: string,
+    args: unknown,
+    opts: { params?: unknown; request?: Request; inProcess?: boolean } = {},
+  ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       const inst = await this.resolve(query);
       try {
-        return await inst.executeAction(action, args);
+        const needsConn = opts.params !== undefined || (inst.checksConnections && !opts.inProcess);
+        const conn = needsConn
+          ? await inst.ephemeralConnection(opts.params, opts.request)
+          : undefined;
+        return await inst.executeAction(action, args, conn);
       } catch (err) {
         // The instance began stopping between lookup and call: it will be woken again.
         if (isStopping(err) && attempt < 3) continue;
@@ -79,6 +100,55 @@ export class Engine implements InstanceHost, InstanceFactory {
 
   instanceStopped(instance: ActorInstance): void {
     this.placement.forget(instance);
+  }
+
+  // ---- alarms ------------------------------------------------------------------------------
+
+  /** Re-arms every stored alarm; called once when the engine starts. */
+  async start(): Promise<void> {
+    for (const { actorId, at } of await this.driver.listAlarms()) this.alarmChanged(actorId, at);
+  }
+
+  /** One timer per actor with alarms, whether the actor is awake or asleep. */
+  alarmChanged(actorId: string, at: number | null): void {
+    const current = this.alarmTimers.get(actorId);
+    if (current && current.at === at) return;
+    if (current) this.clock.clearTimeout(current.handle);
+    this.alarmTimers.delete(actorId);
+    if (at === null || this.closed) return;
+    const handle = this.clock.setTimeout(() => {
+      this.alarmTimers.delete(actorId);
+      // Long delays are clamped by the platform timer: if it fired early, wait again.
+      if (this.clock.now() < at) this.alarmChanged(actorId, at);
+      else void this.fireAlarm(actorId);
+    }, at - this.clock.now());
+    this.alarmTimers.set(actorId, { at, handle });
+  }
+
+  private async fireAlarm(actorId: string): Promise<void> {
+    if (this.closed) return;
+    try {
+      const record = this.placement.liveById(actorId) ?? (await this.driver.findActorById(actorId));
+      if (!record) return; // destroyed meanwhile
+      const inst = await this.resolve({ name: record.name, id: actorId });
+      await inst.runDueAlarms();
+      this.alarmChanged(actorId, inst.nextAlarmTime);
+    } catch (err) {
+      if (err instanceof TroupeError && err.code === "actor_not_found") return;
+      if (this.closed) return;
+      this.log.error("could not run an alarm; retrying in 1 s", { actorId, error: err });
+      const handle = this.clock.setTimeout(() => void this.fireAlarm(actorId), 1000);
+      this.alarmTimers.set(actorId, { at: this.clock.now() + 1000, handle });
+    }
+  }
+
+  /** The instance for a raw request or socket; with skipReadyWait a starting or stopping one. */
+  async instanceForRaw(actorId: string, skipReadyWait: boolean): Promise<ActorInstance> {
+    const live = this.placement.liveById(actorId);
+    if (live && skipReadyWait && live.status !== "stopped") return live;
+    const name = live?.name ?? (await this.driver.findActorById(actorId))?.name;
+    if (!name) throw new TroupeError("actor_not_found", `No actor has the id "${actorId}".`);
+    return this.resolve({ name, id: actorId });
   }
 
   // ---- InstanceFactory ---------------------------------------------------------------------
@@ -134,9 +204,12 @@ export class Engine implements InstanceHost, InstanceFactory {
   /** A transport that calls this engine directly, with wire semantics (JSON copies, ActorError). */
   transport(): Transport {
     return {
-      action: async (query, action, args) => {
+      action: async (query, action, args, params) => {
         try {
-          const out = await this.callAction(query, action, jsonCopy(args));
+          const out = await this.callAction(query, action, jsonCopy(args), {
+            params: jsonCopy(params),
+            inProcess: true,
+          });
           return jsonCopy(out);
         } catch (err) {
           throw this.toActorError(err, { action });
@@ -159,13 +232,31 @@ export class Engine implements InstanceHost, InstanceFactory {
           "getGatewayUrl() is not available on the in-process client; call the actor directly.",
         );
       },
+      openConnection: async () => {
+        const { client, server } = socketPair();
+        serveConnection(this, server, undefined);
+        return client;
+      },
+      openRawWebSocket: async () => {
+        throw new ActorError(
+          "unsupported",
+          "Raw WebSockets between actors of one process are not supported; use connect() or actions.",
+        );
+      },
     };
   }
 
   /** Forwards a raw request to the actor's onRequest. */
-  async forwardRequest(query: ActorQuery, request: Request): Promise<Response> {
-    const inst = await this.resolve(query);
-    const response = await inst.handleRequest(request);
+  async forwardRequest(
+    query: ActorQuery,
+    request: Request,
+    skipReadyWait = false,
+  ): Promise<Response> {
+    const inst =
+      "id" in query
+        ? await this.instanceForRaw(query.id, skipReadyWait)
+        : await this.resolve(query);
+    const response = await inst.handleRequest(request, skipReadyWait);
     if (response instanceof Response) return response;
     const code =
       inst instanceof ActorInstance && response === undefined ? "not_found" : "internal_error";
@@ -216,6 +307,8 @@ export class Engine implements InstanceHost, InstanceFactory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const { handle } of this.alarmTimers.values()) this.clock.clearTimeout(handle);
+    this.alarmTimers.clear();
     await Promise.allSettled(this.placement.live().map((i) => i.stop("shutdown")));
     await this.committer.flush().catch(() => {});
     await this.driver.close();

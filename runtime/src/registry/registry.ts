@@ -13,6 +13,7 @@ import type { AnyActorDefinition } from "../actor/definition.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
 import { createHttpApp } from "../protocol/http.js";
+import { attachWebSockets } from "../protocol/node-ws.js";
 import type { StorageDriver } from "../storage/driver.js";
 import { openStorage, type StorageOption } from "../storage/open.js";
 import { Engine } from "./engine.js";
@@ -29,6 +30,8 @@ export interface RegistryConfig<TUse extends Record<string, AnyActorDefinition>>
   basePath?: string;
   /** Largest request body accepted, in bytes. Default 1 MiB. */
   maxIncomingMessageSize?: number;
+  /** Bytes queued to one slow client before its connection is dropped. Default 8 MiB. */
+  maxOutgoingBuffer?: number;
   /** Show internal error messages to clients. Default: on when NODE_ENV=development or TROUPE_EXPOSE_ERRORS=1. */
   exposeErrors?: boolean;
   logger?: Logger;
@@ -92,13 +95,34 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       exposeErrors:
         this.config.exposeErrors ??
         (env.NODE_ENV === "development" || env.TROUPE_EXPOSE_ERRORS === "1"),
+      maxOutgoingBuffer: this.config.maxOutgoingBuffer,
     });
+    await engine.start();
     const app = createHttpApp(engine, {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
     });
     return { engine, app };
+  }
+
+  /** Options for `attachWebSockets`. */
+  get webSocketOptions() {
+    return {
+      basePath: this.basePath,
+      maxIncomingMessageSize:
+        this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+    };
+  }
+
+  /**
+   * Accepts connections (`handle.connect()`) and raw WebSockets on a Node HTTP server you run
+   * yourself, e.g. `registry.attachWebSockets(serve({ fetch: app.fetch }))` next to
+   * `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. `serve()` does this itself.
+   */
+  async attachWebSockets(server: import("node:http").Server): Promise<() => void> {
+    const { engine } = await this.ensureRuntime();
+    return attachWebSockets(server, engine, this.webSocketOptions);
   }
 
   /** Standard fetch handler: `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. */
@@ -111,12 +135,13 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
   serve(options: ServeOptions = {}): RunningServer {
     const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT);
     let server: ServerType | undefined;
+    let detachWs: (() => void) | undefined;
     const running: RunningServer = {
       port,
       url: "",
       fetch: (req) => this.handler(req),
       ready: (async () => {
-        const { app } = await this.ensureRuntime(options);
+        const { app, engine } = await this.ensureRuntime(options);
         await new Promise<void>((resolve, reject) => {
           server = serveNode({ fetch: app.fetch, port, hostname: options.hostname }, (info) => {
             running.port = info.port;
@@ -125,16 +150,23 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
           });
           server.once("error", reject);
         });
+        detachWs = attachWebSockets(
+          server as import("node:http").Server,
+          engine,
+          this.webSocketOptions,
+        );
       })(),
       close: async () => {
         await running.ready.catch(() => {});
+        // Stop the actors first (connections get 1001 and reconnect elsewhere), then the server.
+        const rt = await this.runtime;
+        await rt?.engine.close();
+        this.runtime = undefined;
+        detachWs?.();
         if (server) {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
           await new Promise<void>((r) => server!.close(() => r()));
         }
-        const rt = await this.runtime;
-        await rt?.engine.close();
-        this.runtime = undefined;
       },
     };
     running.ready.catch((err) => {

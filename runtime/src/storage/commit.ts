@@ -27,11 +27,18 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** What an instance hands over for its state write. */
+export interface SerializedState {
+  data: string;
+  /** The next alarm time if it changed since the last write (null: none left). */
+  alarm?: number | null;
+}
+
 const kvId = (actorId: string, key: Uint8Array) =>
   `${actorId}\u0000${Buffer.from(key).toString("base64")}`;
 
 export class GroupCommitter {
-  private states = new Map<string, () => string>();
+  private states = new Map<string, () => SerializedState>();
   private kv = new Map<string, { actorId: string; key: Uint8Array; value: Uint8Array | null }>();
   private alarms = new Map<string, number | null>();
   private destroyed = new Set<string>();
@@ -43,8 +50,12 @@ export class GroupCommitter {
 
   constructor(private readonly driver: StorageDriver) {}
 
-  /** Queues the actor's state; `serialize` runs when the batch is cut. */
-  writeState(actorId: string, serialize: () => string): Promise<void> {
+  /**
+   * Queues the actor's state; `serialize` runs when the batch is cut. Its `alarm` (the actor's
+   * next alarm time, when changed) goes into the same batch, so the alarm index and the stored
+   * schedule can never disagree after a crash.
+   */
+  writeState(actorId: string, serialize: () => SerializedState): Promise<void> {
     this.states.set(actorId, serialize);
     return this.enqueue();
   }
@@ -121,7 +132,11 @@ export class GroupCommitter {
     };
     const states = this.states;
     this.states = new Map();
-    for (const [actorId, serialize] of states) batch.states.push({ actorId, data: serialize() });
+    for (const [actorId, serialize] of states) {
+      const { data, alarm } = serialize();
+      batch.states.push({ actorId, data });
+      if (alarm !== undefined) this.alarms.set(actorId, alarm);
+    }
     for (const w of this.kv.values()) {
       if (w.value) batch.kvPuts.push({ actorId: w.actorId, key: w.key, value: w.value });
       else batch.kvDeletes.push({ actorId: w.actorId, key: w.key });

@@ -8,11 +8,14 @@
  * await t.clock.advance(31_000); // past sleepTimeout: the actor sleeps
  * await t.close();
  */
+
+import type { Server } from "node:http";
 import { type ServerType, serve } from "@hono/node-server";
 import type { AnyActorDefinition } from "../actor/definition.js";
 import { createClient } from "../client/index.js";
 import type { Client } from "../client/types.js";
 import { type Clock, ManualClock, systemClock } from "../clock.js";
+import { attachWebSockets } from "../protocol/node-ws.js";
 import type { Engine } from "../registry/engine.js";
 import type { Registry } from "../registry/registry.js";
 import type { StorageOption } from "../storage/open.js";
@@ -65,6 +68,7 @@ export async function setupTest<TUse extends Record<string, AnyActorDefinition>>
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
+  const detachWs = attachWebSockets(server as unknown as Server, engine, registry.webSocketOptions);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
@@ -79,9 +83,11 @@ export async function setupTest<TUse extends Record<string, AnyActorDefinition>>
     close: async () => {
       if (closed) return;
       closed = true;
+      // Actors stop first, so connections see 1001 (going away) and can reconnect elsewhere.
+      await engine.close();
+      detachWs();
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
-      await engine.close();
     },
   };
   ctx?.onTestFinished?.(() => runtime.close());

@@ -1,0 +1,128 @@
+/**
+ * WebSocket upgrades on a Node HTTP server (with the `ws` package): connections at
+ * `{base}/actors/connect` and raw sockets at `{base}/gateway/{actorId}/websocket/{path}`.
+ * `registry.serve()` attaches this itself; a custom server calls `registry.attachWebSockets()`.
+ */
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { type WebSocket, WebSocketServer } from "ws";
+import { TroupeError } from "../errors.js";
+import type { Engine } from "../registry/engine.js";
+import { type PeerSocket, serveConnection } from "./websocket.js";
+
+export interface WebSocketOptions {
+  basePath: string;
+  maxIncomingMessageSize: number;
+}
+
+export function attachWebSockets(
+  server: Server,
+  engine: Engine,
+  opts: WebSocketOptions,
+): () => void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxIncomingMessageSize });
+  const connectPath = `${opts.basePath}/actors/connect`;
+  const gatewayPrefix = `${opts.basePath}/gateway/`;
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+    if (url.pathname === connectPath) {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        serveConnection(engine, wrapWs(ws), toRequest(req, url));
+      });
+      return;
+    }
+    const raw = url.pathname.startsWith(gatewayPrefix)
+      ? /^([^/]+)\/websocket(\/.*)?$/.exec(url.pathname.slice(gatewayPrefix.length))
+      : null;
+    if (raw) {
+      void upgradeRaw(decodeURIComponent(raw[1]!), raw[2] ?? "/", url, req, socket, head);
+      return;
+    }
+    // Not ours. If nobody else handles upgrades on this server, answer instead of hanging.
+    if (server.listenerCount("upgrade") === 1)
+      refuseUpgrade(socket, 404, "not_found", "No WebSocket route here.");
+  };
+
+  const upgradeRaw = async (
+    actorId: string,
+    path: string,
+    url: URL,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ) => {
+    const skipReadyWait = url.searchParams.get("skipReadyWait") === "1";
+    try {
+      const inst = await engine.instanceForRaw(actorId, skipReadyWait);
+      if (!inst.hasWebSocketHandler) {
+        throw new TroupeError("not_found", `The actor "${inst.name}" has no onWebSocket handler.`);
+      }
+      url.searchParams.delete("skipReadyWait");
+      const request = toRequest(req, new URL(`${path}${url.search}`, url.origin));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        inst
+          .handleWebSocket(ws as unknown as globalThis.WebSocket, request, skipReadyWait)
+          .catch((err) => {
+            engine.errorBody(err, { actor: inst.name, during: "onWebSocket" });
+            ws.close(1011, "internal_error");
+          });
+      });
+    } catch (err) {
+      const { status, body } = engine.errorBody(err, { actorId, during: "websocket upgrade" });
+      refuseUpgrade(socket, status, body.code, body.message);
+    }
+  };
+
+  server.on("upgrade", onUpgrade);
+  return () => {
+    server.off("upgrade", onUpgrade);
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+  };
+}
+
+function wrapWs(ws: WebSocket): PeerSocket {
+  return {
+    send: (text) => {
+      if (ws.readyState === ws.OPEN) ws.send(text);
+    },
+    close: (code, reason) => {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    ping: () => {
+      if (ws.readyState !== ws.OPEN) return false;
+      ws.ping();
+      return true;
+    },
+    onMessage: (cb) =>
+      ws.on("message", (data, isBinary) => cb(isBinary ? "" : data.toString(), isBinary)),
+    onClose: (cb) => ws.on("close", cb),
+    onPong: (cb) => ws.on("pong", cb),
+  };
+}
+
+function toRequest(req: IncomingMessage, url: URL): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  return new Request(url, { headers });
+}
+
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 404 ? "Not Found" : "Error"}\r\n` +
+      "Content-Type: application/json\r\n" +
+      `x-troupe-error: ${code}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      "Connection: close\r\n\r\n" +
+      body,
+  );
+}

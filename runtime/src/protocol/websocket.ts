@@ -1,0 +1,175 @@
+/**
+ * The connection protocol of PROTOCOL.md ("Connections") on the server: one function drives a
+ * socket from `init` to close. It works on `PeerSocket`, which both a `ws` socket (network) and
+ * an in-process socket pair (actor to actor) provide, so the protocol lives in one place.
+ */
+
+import { CLOSE, type Connection, type ServerSocket } from "../instance/connections.js";
+import type { ActorInstance } from "../instance/instance.js";
+import type { Engine } from "../registry/engine.js";
+import { parseQuery } from "./http.js";
+
+/** The server end of a WebSocket, as far as the protocol needs it. */
+export interface PeerSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  readonly bufferedAmount: number;
+  /** Sends a ping if the transport has them; returns whether it did. */
+  ping(): boolean;
+  onMessage(cb: (data: string, isBinary: boolean) => void): void;
+  onClose(cb: () => void): void;
+  onPong(cb: () => void): void;
+}
+
+/** How long a client has to send `init` after the socket opens. */
+export const INIT_TIMEOUT_MS = 10_000;
+/** Refused messages tolerated on one connection before it is closed. */
+export const MAX_PROTOCOL_ERRORS = 20;
+
+type Phase = "awaiting-init" | "connecting" | "open" | "closed";
+
+export function serveConnection(
+  engine: Engine,
+  peer: PeerSocket,
+  request: Request | undefined,
+): void {
+  let phase: Phase = "awaiting-init";
+  let conn: Connection | undefined;
+  let inst: ActorInstance | undefined;
+  let refused = 0;
+
+  const serverSocket: ServerSocket = {
+    send: (text) => peer.send(text),
+    close: (code, reason) => peer.close(code, reason),
+    get bufferedAmount() {
+      return peer.bufferedAmount;
+    },
+    ping: () => peer.ping(),
+  };
+
+  const sendJson = (msg: unknown) => {
+    if (phase === "closed") return;
+    let text: string;
+    try {
+      text = JSON.stringify(msg);
+    } catch (err) {
+      const id = (msg as { id?: number }).id;
+      const { body } = engine.errorBody(err, { actor: inst?.name, reason: "unserializable reply" });
+      text = JSON.stringify({ t: "error", id, error: body });
+    }
+    if (conn) conn.sendFrame(text);
+    else peer.send(text);
+  };
+
+  const refuse = (code: string, message: string, id?: number) => {
+    refused++;
+    sendJson({ t: "error", ...(id !== undefined ? { id } : {}), error: { code, message } });
+    if (refused > MAX_PROTOCOL_ERRORS && phase !== "closed") {
+      peer.close(CLOSE.policy, "too_many_errors");
+    }
+  };
+
+  const initTimer = setTimeout(() => {
+    if (phase !== "awaiting-init") return;
+    sendJson({
+      t: "error",
+      error: { code: "invalid_request", message: "No init message within 10 seconds." },
+    });
+    peer.close(CLOSE.rejected, "invalid_request");
+  }, INIT_TIMEOUT_MS);
+  initTimer.unref?.();
+
+  const init = async (msg: Record<string, unknown>) => {
+    phase = "connecting";
+    clearTimeout(initTimer);
+    try {
+      const query = parseQuery(msg.actor);
+      inst = await engine.resolve(query);
+      const accepted = await inst.connect(msg.params, request, serverSocket);
+      if ((phase as Phase) === "closed") {
+        // The client went away while the hooks ran.
+        await inst.connectionClosed(accepted);
+        return;
+      }
+      conn = accepted;
+      phase = "open";
+      sendJson({ t: "welcome", connId: conn.id, actorId: inst.id });
+    } catch (err) {
+      const { body } = engine.errorBody(err, { actor: inst?.name, during: "connect" });
+      sendJson({ t: "error", error: body });
+      phase = "closed";
+      peer.close(CLOSE.rejected, body.code);
+    }
+  };
+
+  const action = (msg: Record<string, unknown>) => {
+    const id = msg.id;
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
+      return refuse("invalid_message", 'An action needs a positive integer "id".');
+    }
+    if (typeof msg.name !== "string")
+      return refuse("invalid_message", 'An action needs a "name".', id);
+    if (!Array.isArray(msg.args)) {
+      return refuse("invalid_arguments", 'Action arguments must be a JSON array in "args".', id);
+    }
+    const current = conn!;
+    const target = inst!;
+    target.executeAction(msg.name, msg.args, current).then(
+      (output) => sendJson({ t: "result", id, output: output === undefined ? null : output }),
+      (err) => {
+        const { body } = engine.errorBody(err, {
+          actor: target.name,
+          action: msg.name,
+          connId: current.id,
+        });
+        sendJson({ t: "error", id, error: body });
+      },
+    );
+  };
+
+  peer.onMessage((data, isBinary) => {
+    if (phase === "closed") return;
+    if (isBinary) return refuse("invalid_message", "Binary frames are not part of the protocol.");
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return refuse("invalid_message", "A frame is not valid JSON.");
+    }
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+      return refuse("invalid_message", "A frame must be a JSON object.");
+    }
+    const m = msg as Record<string, unknown>;
+    if (typeof m.t !== "string") return refuse("invalid_message", 'A frame needs a "t" (type).');
+    switch (m.t) {
+      case "init":
+        if (phase !== "awaiting-init") return refuse("invalid_message", "Already initialized.");
+        void init(m);
+        return;
+      case "action":
+        if (phase !== "open")
+          return refuse("not_connected", "Wait for welcome before calling actions.");
+        return action(m);
+      case "sub":
+      case "unsub":
+        if (phase !== "open")
+          return refuse("not_connected", "Wait for welcome before subscribing.");
+        if (typeof m.event !== "string")
+          return refuse("invalid_message", 'A subscription needs an "event".');
+        if (m.t === "sub") conn!.subscriptions.add(m.event);
+        else conn!.subscriptions.delete(m.event);
+        return;
+      default:
+        return refuse("unknown_message_type", `Unknown message type "${m.t.slice(0, 40)}".`);
+    }
+  });
+
+  peer.onPong(() => conn?.pong());
+
+  peer.onClose(() => {
+    const wasOpen = phase === "open";
+    phase = "closed";
+    clearTimeout(initTimer);
+    if (wasOpen && conn && inst) void inst.connectionClosed(conn);
+  });
+}
