@@ -488,6 +488,9 @@ export class ActorInstance {
       this.armSleep();
     });
     await call(() => handler(this.ctx as any, socket, { request }));
+    // The socket was already open when the handler got it; handlers written for the browser
+    // API (as in the spec) wait for "open", so announce it once they are listening.
+    (socket as unknown as { emit?: (event: string) => void }).emit?.("open");
   }
 
   // ---- schedule ----------------------------------------------------------------------------

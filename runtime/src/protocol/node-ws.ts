@@ -100,7 +100,12 @@ function wrapWs(ws: WebSocket): PeerSocket {
     },
     onMessage: (cb) =>
       ws.on("message", (data, isBinary) => cb(isBinary ? "" : data.toString(), isBinary)),
-    onClose: (cb) => ws.on("close", cb),
+    onClose: (cb) => {
+      ws.on("close", cb);
+      // Oversized frames and protocol violations surface here; ws then closes the socket
+      // (1009 / 1002) and "close" runs the cleanup.
+      ws.on("error", () => {});
+    },
     onPong: (cb) => ws.on("pong", cb),
   };
 }

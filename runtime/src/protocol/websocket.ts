@@ -69,7 +69,7 @@ export function serveConnection(
     }
   };
 
-  const initTimer = setTimeout(() => {
+  const initTimer = engine.clock.setTimeout(() => {
     if (phase !== "awaiting-init") return;
     sendJson({
       t: "error",
@@ -77,11 +77,10 @@ export function serveConnection(
     });
     peer.close(CLOSE.rejected, "invalid_request");
   }, INIT_TIMEOUT_MS);
-  initTimer.unref?.();
 
   const init = async (msg: Record<string, unknown>) => {
     phase = "connecting";
-    clearTimeout(initTimer);
+    engine.clock.clearTimeout(initTimer);
     try {
       const query = parseQuery(msg.actor);
       inst = await engine.resolve(query);
@@ -169,7 +168,7 @@ export function serveConnection(
   peer.onClose(() => {
     const wasOpen = phase === "open";
     phase = "closed";
-    clearTimeout(initTimer);
+    engine.clock.clearTimeout(initTimer);
     if (wasOpen && conn && inst) void inst.connectionClosed(conn);
   });
 }
