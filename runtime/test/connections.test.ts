@@ -10,7 +10,7 @@ const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 const room = actor({
   state: { joined: 0, left: 0 },
-  createConnState: (c, params: { token?: string; name?: string } | undefined) => {
+  createConnState: (c, params: { token?: string; name?: string } | undefined): { name: string } => {
     const origin = (c as { request?: Request }).request?.headers.get("origin");
     if (origin === "https://evil.example") {
       throw new UserError("Origin not allowed", { code: "origin_not_allowed" });
