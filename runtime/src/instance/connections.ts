@@ -14,7 +14,8 @@ export const DEFAULT_MAX_OUTGOING_BUFFER = 8 * 1024 * 1024;
 
 /** The server side of a connection's socket. */
 export interface ServerSocket {
-  send(text: string): void;
+  /** A text frame; bytes are its UTF-8 encoding (encoded once for a broadcast). */
+  send(text: string | Uint8Array): void;
   close(code: number, reason: string): void;
   /** Bytes accepted by send() but not yet written to the network. */
   readonly bufferedAmount: number;
@@ -62,7 +63,7 @@ export class Connection<P = unknown, S = unknown> implements Conn<P, S> {
   }
 
   /** Sends an already serialized frame; drops a client whose send buffer is over the cap. */
-  sendFrame(frame: string): void {
+  sendFrame(frame: string | Uint8Array): void {
     if (this.closed || !this.socket) return;
     if (this.socket.bufferedAmount > this.maxOutgoingBuffer) {
       this.close(

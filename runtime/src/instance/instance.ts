@@ -36,6 +36,8 @@ import {
 } from "./persisted.js";
 import { cloneSerializable, TrackedState } from "./state.js";
 
+const textEncoder = new TextEncoder();
+
 /** What an instance needs from the engine that hosts it. */
 export interface InstanceHost {
   readonly driver: StorageDriver;
@@ -460,7 +462,8 @@ export class ActorInstance {
   /** Sends an event to every connection subscribed to it; serialized once. */
   broadcast(eventName: string, args: unknown[]): void {
     if (this.conns.size === 0) return;
-    const frame = eventFrame(eventName, args);
+    // Encoded once: sockets send the same bytes instead of re-encoding the string per client.
+    const frame = textEncoder.encode(eventFrame(eventName, args));
     for (const conn of this.conns.values()) {
       if (conn.subscriptions.has(eventName)) conn.sendFrame(frame);
     }

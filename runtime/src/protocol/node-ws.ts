@@ -82,10 +82,12 @@ export function attachWebSockets(
   };
 }
 
+const TEXT_FRAME = { binary: false } as const;
+
 function wrapWs(ws: WebSocket): PeerSocket {
   return {
     send: (text) => {
-      if (ws.readyState === ws.OPEN) ws.send(text);
+      if (ws.readyState === ws.OPEN) ws.send(text, TEXT_FRAME);
     },
     close: (code, reason) => {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);

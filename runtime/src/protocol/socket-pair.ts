@@ -7,6 +7,7 @@ import type { WebSocketLike } from "../client/transport.js";
 import type { PeerSocket } from "./websocket.js";
 
 type Listener = (event: any) => void;
+const decoder = new TextDecoder();
 
 export function socketPair(): { client: WebSocketLike; server: PeerSocket } {
   let readyState = 0;
@@ -55,8 +56,9 @@ export function socketPair(): { client: WebSocketLike; server: PeerSocket } {
 
   const server: PeerSocket = {
     send: (text) => {
+      const data = typeof text === "string" ? text : decoder.decode(text);
       setImmediate(() => {
-        if (readyState === 1) emit("message", { data: text });
+        if (readyState === 1) emit("message", { data });
       });
     },
     close: (code, reason) => closeBoth(code, reason),

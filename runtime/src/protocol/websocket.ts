@@ -10,12 +10,7 @@ import type { Engine } from "../registry/engine.js";
 import { parseQuery } from "./http.js";
 
 /** The server end of a WebSocket, as far as the protocol needs it. */
-export interface PeerSocket {
-  send(text: string): void;
-  close(code: number, reason: string): void;
-  readonly bufferedAmount: number;
-  /** Sends a ping if the transport has them; returns whether it did. */
-  ping(): boolean;
+export interface PeerSocket extends ServerSocket {
   onMessage(cb: (data: string, isBinary: boolean) => void): void;
   onClose(cb: () => void): void;
   onPong(cb: () => void): void;
@@ -37,15 +32,6 @@ export function serveConnection(
   let conn: Connection | undefined;
   let inst: ActorInstance | undefined;
   let refused = 0;
-
-  const serverSocket: ServerSocket = {
-    send: (text) => peer.send(text),
-    close: (code, reason) => peer.close(code, reason),
-    get bufferedAmount() {
-      return peer.bufferedAmount;
-    },
-    ping: () => peer.ping(),
-  };
 
   const sendJson = (msg: unknown) => {
     if (phase === "closed") return;
@@ -84,7 +70,7 @@ export function serveConnection(
     try {
       const query = parseQuery(msg.actor);
       inst = await engine.resolve(query);
-      const accepted = await inst.connect(msg.params, request, serverSocket);
+      const accepted = await inst.connect(msg.params, request, peer);
       if ((phase as Phase) === "closed") {
         // The client went away while the hooks ran.
         await inst.connectionClosed(accepted);
