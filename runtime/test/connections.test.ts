@@ -140,13 +140,13 @@ describe("connections (server side)", () => {
     for (const c of [a, b, other]) c.ws.close();
   });
 
-  test("conn.disconnect(reason) closes with 1000 and the reason; onDisconnect runs", async () => {
+  test("conn.disconnect(reason) closes with 4000 and the reason; onDisconnect runs", async () => {
     t = await setupTest(registry);
     log.length = 0;
     const a = await connectRaw(t.endpoint, q, { token: "good", name: "ann" });
     const admin = await connectRaw(t.endpoint, q, { token: "good", name: "admin" });
     admin.send({ t: "action", id: 1, name: "kick", args: ["ann"] });
-    expect(await a.closed).toEqual({ code: 1000, reason: "kicked by admin" });
+    expect(await a.closed).toEqual({ code: 4000, reason: "kicked by admin" });
     await admin.next((m) => m.id === 1);
     expect(log).toContain("disconnect:ann");
     admin.ws.close();

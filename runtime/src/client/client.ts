@@ -2,12 +2,31 @@
  * Accessors and handles, written once over a Transport. A handle is a Proxy: any property that is
  * not one of the handle's own methods is an action, so `handle.increment(1)` sends
  * `increment` with `[1]`. `then` is never an action, so `await client.x.getOrCreate()` works.
+ * A handle carries the connection params of its accessor call (`params` / `getParams`): they go
+ * with every HTTP action and in the `init` of every connection it opens.
  */
+import { type ConnectOptions, createActorConnection } from "./connection.js";
 import { ActorError } from "./errors.js";
 import type { Transport, WireQuery } from "./transport.js";
-import type { ActorAccessor, Client } from "./types.js";
+import type {
+  ActorAccessor,
+  ActorHandleMethods,
+  Client,
+  FetchOptions,
+  GetOptions,
+  WebSocketOptions,
+} from "./types.js";
 
-const HANDLE_METHODS = new Set(["resolve", "fetch", "getGatewayUrl", "action"]);
+/** Every ActorHandleMethods key; the Record type makes the compiler flag a missing or extra one. */
+const HANDLE_METHOD_KEYS: Record<keyof ActorHandleMethods, true> = {
+  resolve: true,
+  fetch: true,
+  getGatewayUrl: true,
+  action: true,
+  connect: true,
+  webSocket: true,
+};
+const HANDLE_METHODS = new Set<string>(Object.keys(HANDLE_METHOD_KEYS));
 
 function toKey(key: unknown): string[] {
   if (key === undefined || key === null) return [];
@@ -16,7 +35,9 @@ function toKey(key: unknown): string[] {
   throw new ActorError("invalid_key", "An actor key must be a string or an array of strings.");
 }
 
-function makeHandle(transport: Transport, query: WireQuery): any {
+function makeHandle(transport: Transport, query: WireQuery, opts?: GetOptions<any>): any {
+  const params = opts?.params;
+  const getParams = opts?.getParams;
   // Key-based handles follow the key: resolve() asks every time (the actor behind a key can be
   // destroyed and re-created); fetch() reuses the last answer and re-resolves on actor_not_found.
   let resolvedId: string | undefined = "id" in query ? query.id : undefined;
@@ -26,11 +47,17 @@ function makeHandle(transport: Transport, query: WireQuery): any {
     return resolvedId;
   };
   const cachedId = async (): Promise<string> => resolvedId ?? resolve();
+  // Params travel only when the handle has some, so actors without connection hooks keep the
+  // plain (connection-less) HTTP path.
+  const callAction = async (name: string, args: unknown[]): Promise<unknown> => {
+    if (getParams) return transport.action(query, name, args, await getParams());
+    if (params !== undefined) return transport.action(query, name, args, params);
+    return transport.action(query, name, args);
+  };
   const methods: Record<string, unknown> = {
     resolve,
-    action: (opts: { name: string; args?: unknown[] }) =>
-      transport.action(query, opts.name, opts.args ?? []),
-    fetch: async (path: string | URL | Request, init?: RequestInit) => {
+    action: (o: { name: string; args?: unknown[] }) => callAction(o.name, o.args ?? []),
+    fetch: async (path: string | URL | Request, init?: FetchOptions) => {
       const id = await cachedId();
       const { target, requestInit } = splitRequest(path, init);
       const res = await transport.fetch(id, query.name, target, requestInit);
@@ -46,46 +73,70 @@ function makeHandle(transport: Transport, query: WireQuery): any {
       return res;
     },
     getGatewayUrl: async () => transport.gatewayUrl(await cachedId()),
+    // `connect(opts)` takes the tunables of ConnectOptions; params always come from the handle.
+    connect: (connectOpts?: ConnectOptions) =>
+      createActorConnection(transport, query, { ...connectOpts, params, getParams }),
+    webSocket: async (path = "/", protocols?: string | string[], wsOpts?: WebSocketOptions) => {
+      const id = await cachedId();
+      return transport.openRawWebSocket(id, path, protocols, wsOpts);
+    },
   };
   return new Proxy(methods, {
     get(target, prop) {
       if (typeof prop !== "string" || prop === "then") return undefined;
       if (HANDLE_METHODS.has(prop)) return target[prop];
-      return (...args: unknown[]) => transport.action(query, prop, args);
+      return (...args: unknown[]) => callAction(prop, args);
     },
   });
 }
 
+/**
+ * Turns fetch()'s arguments into a path and a RequestInit for the transport. `skipReadyWait` is
+ * not a fetch option: it becomes the `x-troupe-skip-ready-wait: 1` header (PROTOCOL.md).
+ */
 function splitRequest(
   path: string | URL | Request,
-  init?: RequestInit,
+  init?: FetchOptions,
 ): { target: string; requestInit?: RequestInit } {
-  if (typeof path === "string") return { target: path, requestInit: init };
-  if (path instanceof URL) return { target: `${path.pathname}${path.search}`, requestInit: init };
-  const url = new URL(path.url);
-  return {
-    target: `${url.pathname}${url.search}`,
-    requestInit: {
+  const { skipReadyWait, ...rest } = init ?? {};
+  const plain: RequestInit | undefined = init ? rest : undefined;
+  let target: string;
+  let requestInit: RequestInit | undefined;
+  if (typeof path === "string") {
+    target = path;
+    requestInit = plain;
+  } else if (path instanceof URL) {
+    target = `${path.pathname}${path.search}`;
+    requestInit = plain;
+  } else {
+    const url = new URL(path.url);
+    target = `${url.pathname}${url.search}`;
+    requestInit = {
       method: path.method,
       headers: path.headers,
       body: path.body,
       // @ts-expect-error Node's fetch needs duplex for streamed bodies.
       duplex: path.body ? "half" : undefined,
-      ...init,
-    },
-  };
+      ...plain,
+    };
+  }
+  if (skipReadyWait) {
+    const headers = new Headers(requestInit?.headers);
+    headers.set("x-troupe-skip-ready-wait", "1");
+    requestInit = { ...requestInit, headers };
+  }
+  return { target, requestInit };
 }
 
 function makeAccessor(transport: Transport, name: string): ActorAccessor<any> {
   return {
-    get: (key) => makeHandle(transport, { name, key: toKey(key), mode: "get" }),
+    get: (key, opts) => makeHandle(transport, { name, key: toKey(key), mode: "get" }, opts),
     getOrCreate: (key, opts) =>
-      makeHandle(transport, {
-        name,
-        key: toKey(key),
-        mode: "getOrCreate",
-        input: opts?.createWithInput,
-      }),
+      makeHandle(
+        transport,
+        { name, key: toKey(key), mode: "getOrCreate", input: opts?.createWithInput },
+        opts,
+      ),
     create: async (key, opts) => {
       const id = await transport.resolve({
         name,
@@ -93,9 +144,9 @@ function makeAccessor(transport: Transport, name: string): ActorAccessor<any> {
         mode: "create",
         input: opts?.input,
       });
-      return makeHandle(transport, { name, id });
+      return makeHandle(transport, { name, id }, opts);
     },
-    getForId: (id) => makeHandle(transport, { name, id }),
+    getForId: (id, opts) => makeHandle(transport, { name, id }, opts),
   };
 }
 

@@ -47,11 +47,9 @@ export function httpTransport(
   };
 
   return {
-    async action(query: WireQuery, action: string, args: unknown[]) {
-      const out = await postJson(`/actors/action/${encodeURIComponent(action)}`, {
-        actor: query,
-        args,
-      });
+    async action(query: WireQuery, action: string, args: unknown[], params?: unknown) {
+      const body = params === undefined ? { actor: query, args } : { actor: query, args, params };
+      const out = await postJson(`/actors/action/${encodeURIComponent(action)}`, body);
       return out.output;
     },
     async resolve(query: WireQuery) {

@@ -6,6 +6,13 @@
  * import type { registry } from "./actors";
  * const client = createClient<typeof registry>("http://localhost:6420");
  * const count = await client.counter.getOrCreate(["my-counter"]).increment(1);
+ *
+ * // A live connection: events, and actions over one WebSocket that reconnects by itself.
+ * const conn = client.counter.getOrCreate(["my-counter"]).connect();
+ * const stop = conn.on("count", (n) => console.log(n));
+ * await conn.increment(1);
+ * stop();
+ * await conn.dispose();
  */
 import { clientOver } from "./client.js";
 import { httpTransport, resolveEndpoint } from "./http.js";
@@ -26,13 +33,21 @@ export function createClient<R = any>(endpointOrOptions?: string | ClientOptions
   return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch));
 }
 
+export type { ConnectOptions } from "./connection.js";
 export { ActorError } from "./errors.js";
 export type {
   ActorAccessor,
   ActorActionFunction,
+  ActorConn,
+  ActorConnMethods,
+  ActorErrorLike,
   ActorHandle,
+  ActorHandleMethods,
   Client,
+  ConnStatus,
   CreateOptions,
+  FetchOptions,
   GetOptions,
   GetOrCreateOptions,
+  WebSocketOptions,
 } from "./types.js";

@@ -2,7 +2,9 @@
  * Types of the typed client: `createClient<typeof registry>()` gives `client.counter` (an
  * accessor), whose handles expose each action with the actor's own parameter and return types.
  */
+
 import type { ActionsOf, AnyActorDefinition, ConnParamsOf, InputOf } from "../actor/definition.js";
+import type { ConnectOptions } from "./connection.js";
 
 /** A registry as the client sees it: only its actor definitions matter. */
 export interface RegistryLike<TUse extends Record<string, AnyActorDefinition>> {
@@ -28,7 +30,7 @@ export interface ActorHandleMethods {
   /** Calls an action by name (for dynamic names). */
   action(opts: { name: string; args?: unknown[] }): Promise<unknown>;
   /** Opens a live connection (WebSocket) that reconnects by itself. */
-  connect(): ActorConn<any>;
+  connect(opts?: ConnectOptions): ActorConn<any>;
   /** Opens a raw WebSocket to the actor's `onWebSocket`. */
   webSocket(
     path?: string,
@@ -73,7 +75,7 @@ export interface WebSocketOptions {
 
 export type ActorHandle<D> = {
   [K in keyof ActionsOf<D> & string]: ActorActionFunction<ActionsOf<D>[K]>;
-} & Omit<ActorHandleMethods, "connect"> & { connect(): ActorConn<D> };
+} & Omit<ActorHandleMethods, "connect"> & { connect(opts?: ConnectOptions): ActorConn<D> };
 
 export type ActorKeyInput = string | string[];
 

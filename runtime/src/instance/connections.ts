@@ -26,6 +26,10 @@ export interface ServerSocket {
 export const CLOSE = {
   normal: 1000,
   goingAway: 1001,
+  /** `conn.disconnect()`: the actor closed this connection on purpose; clients do not return. */
+  kicked: 4000,
+  /** The actor was destroyed; clients do not return. */
+  destroyed: 4002,
   policy: 1008,
   tooBig: 1009,
   rejected: 4001,

@@ -380,7 +380,7 @@ export class ActorInstance {
         state,
         socket,
         this.host.maxOutgoingBuffer ?? DEFAULT_MAX_OUTGOING_BUFFER,
-        (c, reason) => this.disconnect(c, CLOSE.normal, reason ?? "disconnected by the actor"),
+        (c, reason) => this.disconnect(c, CLOSE.kicked, reason ?? "disconnected by the actor"),
       );
       this.conns.set(conn.id, conn);
       if (this.def.config.onConnect) {
@@ -659,7 +659,7 @@ export class ActorInstance {
     for (const conn of [...this.conns.values()]) {
       await this.disconnect(
         conn,
-        reason === "destroy" ? CLOSE.normal : CLOSE.goingAway,
+        reason === "destroy" ? CLOSE.destroyed : CLOSE.goingAway,
         reason === "destroy" ? "actor destroyed" : "actor stopping",
       );
     }

@@ -15,11 +15,18 @@ export interface WebSocketOptions {
   maxIncomingMessageSize: number;
 }
 
+export interface AttachedWebSockets {
+  /** Stops accepting new upgrades; open sockets stay (the engine closes them with 1001). */
+  stopAccepting(): void;
+  /** Stops accepting and cuts whatever sockets are still open. */
+  close(): void;
+}
+
 export function attachWebSockets(
   server: Server,
   engine: Engine,
   opts: WebSocketOptions,
-): () => void {
+): AttachedWebSockets {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxIncomingMessageSize });
   const connectPath = `${opts.basePath}/actors/connect`;
   const gatewayPrefix = `${opts.basePath}/gateway/`;
@@ -75,10 +82,16 @@ export function attachWebSockets(
   };
 
   server.on("upgrade", onUpgrade);
-  return () => {
+  const stopAccepting = () => {
     server.off("upgrade", onUpgrade);
-    for (const client of wss.clients) client.terminate();
-    wss.close();
+  };
+  return {
+    stopAccepting,
+    close: () => {
+      stopAccepting();
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    },
   };
 }
 

@@ -78,7 +78,12 @@ export function serveConnection(
       }
       conn = accepted;
       phase = "open";
-      sendJson({ t: "welcome", connId: conn.id, actorId: inst.id });
+      sendJson({
+        t: "welcome",
+        connId: conn.id,
+        actorId: inst.id,
+        maxMessageSize: engine.maxIncomingMessageSize,
+      });
     } catch (err) {
       const { body } = engine.errorBody(err, { actor: inst?.name, during: "connect" });
       sendJson({ t: "error", error: body });

@@ -21,6 +21,8 @@ import { randomId } from "../util.js";
 import { type ActorQuery, type InstanceFactory, LocalPlacement } from "./placement.js";
 
 export interface EngineOptions {
+  /** Largest incoming message (HTTP body or WebSocket frame), in bytes. */
+  maxIncomingMessageSize?: number;
   /** Bytes queued to one client before it is dropped as too slow. */
   maxOutgoingBuffer?: number;
   defs: Record<string, AnyActorDefinition>;
@@ -39,6 +41,7 @@ export class Engine implements InstanceHost, InstanceFactory {
   readonly placement: LocalPlacement;
   readonly exposeErrors: boolean;
   readonly maxOutgoingBuffer: number | undefined;
+  readonly maxIncomingMessageSize: number | undefined;
   private closed = false;
   private inProcess: Client<any> | undefined;
   private readonly alarmTimers = new Map<string, { at: number; handle: TimerHandle }>();
@@ -49,6 +52,7 @@ export class Engine implements InstanceHost, InstanceFactory {
     this.log = opts.log;
     this.exposeErrors = opts.exposeErrors;
     this.maxOutgoingBuffer = opts.maxOutgoingBuffer;
+    this.maxIncomingMessageSize = opts.maxIncomingMessageSize;
     this.committer = new GroupCommitter(opts.driver);
     this.placement = new LocalPlacement(opts.defs, this);
   }

@@ -13,7 +13,7 @@ import type { AnyActorDefinition } from "../actor/definition.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
 import { createHttpApp } from "../protocol/http.js";
-import { attachWebSockets } from "../protocol/node-ws.js";
+import { type AttachedWebSockets, attachWebSockets } from "../protocol/node-ws.js";
 import type { StorageDriver } from "../storage/driver.js";
 import { openStorage, type StorageOption } from "../storage/open.js";
 import { Engine } from "./engine.js";
@@ -96,6 +96,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
         this.config.exposeErrors ??
         (env.NODE_ENV === "development" || env.TROUPE_EXPOSE_ERRORS === "1"),
       maxOutgoingBuffer: this.config.maxOutgoingBuffer,
+      maxIncomingMessageSize: this.webSocketOptions.maxIncomingMessageSize,
     });
     await engine.start();
     const app = createHttpApp(engine, {
@@ -120,7 +121,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
    * yourself, e.g. `registry.attachWebSockets(serve({ fetch: app.fetch }))` next to
    * `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. `serve()` does this itself.
    */
-  async attachWebSockets(server: import("node:http").Server): Promise<() => void> {
+  async attachWebSockets(server: import("node:http").Server): Promise<AttachedWebSockets> {
     const { engine } = await this.ensureRuntime();
     return attachWebSockets(server, engine, this.webSocketOptions);
   }
@@ -135,7 +136,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
   serve(options: ServeOptions = {}): RunningServer {
     const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT);
     let server: ServerType | undefined;
-    let detachWs: (() => void) | undefined;
+    let sockets: AttachedWebSockets | undefined;
     const running: RunningServer = {
       port,
       url: "",
@@ -150,7 +151,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
           });
           server.once("error", reject);
         });
-        detachWs = attachWebSockets(
+        sockets = attachWebSockets(
           server as import("node:http").Server,
           engine,
           this.webSocketOptions,
@@ -158,14 +159,19 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       })(),
       close: async () => {
         await running.ready.catch(() => {});
-        // Stop the actors first (connections get 1001 and reconnect elsewhere), then the server.
+        // Stop taking new work, then stop the actors (open connections get 1001 and reconnect
+        // elsewhere, state is saved), then cut what is left and close the server.
+        sockets?.stopAccepting();
+        const closed = server
+          ? new Promise<void>((r) => server!.close(() => r()))
+          : Promise.resolve();
         const rt = await this.runtime;
         await rt?.engine.close();
         this.runtime = undefined;
-        detachWs?.();
+        sockets?.close();
         if (server) {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-          await new Promise<void>((r) => server!.close(() => r()));
+          await closed;
         }
       },
     };

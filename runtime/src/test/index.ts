@@ -68,7 +68,7 @@ export async function setupTest<TUse extends Record<string, AnyActorDefinition>>
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
-  const detachWs = attachWebSockets(server as unknown as Server, engine, registry.webSocketOptions);
+  const sockets = attachWebSockets(server as unknown as Server, engine, registry.webSocketOptions);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
@@ -83,11 +83,13 @@ export async function setupTest<TUse extends Record<string, AnyActorDefinition>>
     close: async () => {
       if (closed) return;
       closed = true;
-      // Actors stop first, so connections see 1001 (going away) and can reconnect elsewhere.
+      // No new work; then actors stop, so connections see 1001 and can reconnect elsewhere.
+      sockets.stopAccepting();
+      const stopped = new Promise<void>((r) => server.close(() => r()));
       await engine.close();
-      detachWs();
+      sockets.close();
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      await new Promise<void>((r) => server.close(() => r()));
+      await stopped;
     },
   };
   ctx?.onTestFinished?.(() => runtime.close());

@@ -1,0 +1,756 @@
+// The client side of connections (`handle.connect()`), through the public API against a real
+// server: events, ids, status, rejection, reconnect across a server restart, and the ways a call
+// fails instead of hanging. A few cases need a server that misbehaves on purpose: those use a tiny
+// scripted `ws` server, or a TCP proxy that can cut the line.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { actor, setup, UserError } from "troupe";
+import {
+  type ActorConnMethods,
+  ActorError,
+  type ConnectOptions,
+  type ConnStatus,
+  createClient,
+} from "troupe/client";
+import { setupTest, type TestRuntime } from "troupe/test";
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The error a call fails with; a call that succeeds fails the test. */
+function failure(call: Promise<unknown>): Promise<ActorError> {
+  return call.then(
+    (value) => {
+      throw new Error(`Expected the call to fail, it returned ${JSON.stringify(value)}`);
+    },
+    (err) => err as ActorError,
+  );
+}
+
+/** Polls until `check` passes (or fails the test after `timeoutMs`). */
+async function until(check: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+const chat = actor({
+  state: { count: 0 },
+  createConnState: (_c, params: { token?: string } | undefined) => {
+    if (params?.token === "bad") {
+      throw new UserError("Invalid token", { code: "forbidden", metadata: { hint: "sign in" } });
+    }
+    return { token: params?.token };
+  },
+  actions: {
+    increment: (c, n: number) => {
+      c.state.count += n;
+      c.broadcast("count", c.state.count);
+      return c.state.count;
+    },
+    getCount: (c) => c.state.count,
+    echo: (_c, v: unknown) => v,
+    slow: (_c, ms: number, v: number) => new Promise<number>((r) => setTimeout(() => r(v), ms)),
+    shout: (c, ...args: unknown[]) => c.broadcast("shout", ...args),
+    direct: (c) => c.conn.send("direct", "just you"),
+    token: (c) => (c.conn.params as { token?: string } | undefined)?.token,
+    kick: async (c) => {
+      await c.conn.disconnect("bye");
+    },
+  },
+});
+/** Connects to `chat` from inside an actor: the in-process transport (a socket pair, no network). */
+const relay = actor({
+  state: {},
+  actions: {
+    viaConnection: async (c, key: string) => {
+      const conn = c.client().chat.getOrCreate([key]).connect();
+      const events: number[] = [];
+      conn.on("count", (n: number) => events.push(n));
+      const statuses: string[] = [];
+      conn.onStatusChange((s) => statuses.push(s));
+      const first = await conn.increment(3);
+      const second = await conn.increment(4);
+      await new Promise((r) => setTimeout(r, 20));
+      await conn.dispose();
+      return { first, second, events, statuses };
+    },
+  },
+});
+/** Raw HTTP and WebSocket handlers, for handle.fetch() and handle.webSocket(). */
+const raw = actor({
+  state: {},
+  onRequest: (_c, request) =>
+    Response.json({
+      path: new URL(request.url).pathname,
+      skip: request.headers.get("x-troupe-skip-ready-wait"),
+      other: request.headers.get("x-other"),
+    }),
+  onWebSocket: (_c, websocket, { request }) => {
+    const path = new URL(request.url).pathname;
+    websocket.addEventListener("message", (event) => websocket.send(`${path}:${event.data}`));
+  },
+  actions: {},
+});
+const registry = setup({ use: { chat, relay, raw } });
+
+function connectWith<C>(handle: { connect(opts?: ConnectOptions): C }, opts: ConnectOptions): C {
+  return handle.connect(opts);
+}
+
+function recordStatus(conn: ActorConnMethods): ConnStatus[] {
+  const seen: ConnStatus[] = [];
+  conn.onStatusChange((s) => seen.push(s));
+  return seen;
+}
+
+function opened(conn: ActorConnMethods): Promise<void> {
+  if (conn.status === "connected") return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = conn.onOpen(() => {
+      off();
+      resolve();
+    });
+  });
+}
+
+/** Frames the server sent on its `ws` sockets (the server always uses `ws`), parsed. */
+function spyServerFrames(): { frames: () => any[]; restore: () => void } {
+  const spy = vi.spyOn(WebSocket.prototype, "send");
+  return {
+    frames: () =>
+      spy.mock.calls.flatMap(([data]) => {
+        try {
+          // Text, or bytes (an event is encoded once per broadcast and sent as is).
+          const text = typeof data === "string" ? data : Buffer.from(data as Uint8Array).toString();
+          return [JSON.parse(text)];
+        } catch {
+          return [];
+        }
+      }),
+    restore: () => spy.mockRestore(),
+  };
+}
+
+let t: TestRuntime<typeof registry> | undefined;
+const conns: ActorConnMethods[] = [];
+/** Tracks a connection so that afterEach disposes it. */
+function track<C extends ActorConnMethods>(conn: C): C {
+  conns.push(conn);
+  return conn;
+}
+
+afterEach(async () => {
+  await Promise.all(conns.splice(0).map((c) => c.dispose()));
+  await t?.close();
+  t = undefined;
+  vi.restoreAllMocks();
+});
+
+// Node 20 has no global WebSocket; newer Nodes do. Hide it for this file so every test here runs
+// on what a Node 20 user has (the client falls back to the `ws` package).
+const nativeWebSocket = (globalThis as { WebSocket?: unknown }).WebSocket;
+beforeAll(() => {
+  delete (globalThis as { WebSocket?: unknown }).WebSocket;
+});
+afterAll(() => {
+  if (nativeWebSocket) (globalThis as { WebSocket?: unknown }).WebSocket = nativeWebSocket;
+});
+
+describe("connections (client side)", () => {
+  test("works without a global WebSocket (Node 20)", async () => {
+    expect((globalThis as { WebSocket?: unknown }).WebSocket).toBeUndefined();
+    t = await setupTest(registry);
+    const conn = track(t.client.chat.getOrCreate(["node20"]).connect());
+    expect(await conn.increment(2)).toBe(2);
+  });
+
+  test("status goes idle -> connecting -> connected, with onOpen and a connId", async () => {
+    t = await setupTest(registry);
+    const conn = track(t.client.chat.getOrCreate(["status"]).connect());
+    expect(conn.status).toBe("idle");
+    expect(conn.connId).toBeUndefined();
+    const seen = recordStatus(conn);
+    let opens = 0;
+    conn.onOpen(() => opens++);
+    await opened(conn);
+    expect(seen).toEqual(["connecting", "connected"]);
+    expect(opens).toBe(1);
+    expect(typeof conn.connId).toBe("string");
+    // `await conn` must not call an action named "then".
+    expect((conn as unknown as { then?: unknown }).then).toBeUndefined();
+    expect(await Promise.resolve(conn)).toBe(conn);
+
+    const closes: { code: number; reason: string }[] = [];
+    conn.onClose((e) => closes.push(e));
+    await conn.dispose();
+    expect(seen).toEqual(["connecting", "connected", "disconnected"]);
+    expect(closes).toEqual([{ code: 1000, reason: "disposed" }]);
+    expect(conn.connId).toBeUndefined();
+  });
+
+  test("events reach listeners with every argument; conn.send reaches one connection", async () => {
+    t = await setupTest(registry);
+    const handle = t.client.chat.getOrCreate(["events"]);
+    const a = track(handle.connect());
+    const b = track(handle.connect());
+    const got: unknown[][] = [];
+    const counts: number[] = [];
+    a.on("shout", (...args) => got.push(args));
+    b.on("count", (n: number) => counts.push(n));
+    const direct: string[] = [];
+    b.on("direct", (m: string) => direct.push(m));
+    await Promise.all([opened(a), opened(b)]);
+    await a.shout("hi", { n: 1 }, [2]);
+    await a.increment(5);
+    await b.increment(1);
+    await a.direct(); // to a only, and a has no "direct" listener
+    await b.direct();
+    await until(() => counts.length === 2 && direct.length === 1 && got.length === 1);
+    expect(got).toEqual([["hi", { n: 1 }, [2]]]);
+    expect(counts).toEqual([5, 6]);
+    expect(direct).toEqual(["just you"]);
+  });
+
+  test("once fires once; unsubscribing the last listener stops the server's sends", async () => {
+    t = await setupTest(registry);
+    const wire = spyServerFrames();
+    const conn = track(t.client.chat.getOrCreate(["once"]).connect());
+    const once: number[] = [];
+    const all: number[] = [];
+    conn.once("count", (n: number) => once.push(n));
+    const off = conn.on("count", (n: number) => all.push(n));
+    const offEarly = conn.once("count", () => {
+      throw new Error("unsubscribed before it fired");
+    });
+    offEarly();
+    await conn.increment(1);
+    await conn.increment(1);
+    await until(() => all.length === 2);
+    expect(once).toEqual([1]);
+    expect(all).toEqual([1, 2]);
+
+    off();
+    off(); // idempotent
+    await sleep(50); // let `unsub` reach the server
+    const before = wire.frames().filter((f) => f.t === "event" && f.name === "count").length;
+    expect(before).toBe(2);
+    expect(await conn.increment(1)).toBe(3);
+    await sleep(50);
+    const after = wire.frames().filter((f) => f.t === "event" && f.name === "count").length;
+    expect(after).toBe(2); // the server sent nothing: the connection is no longer subscribed
+    expect(all).toEqual([1, 2]);
+    wire.restore();
+  });
+
+  test("a throwing listener does not stop the others", async () => {
+    t = await setupTest(registry);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const conn = track(t.client.chat.getOrCreate(["throws"]).connect());
+    const got: number[] = [];
+    conn.on("count", () => {
+      throw new Error("listener bug");
+    });
+    conn.on("count", (n: number) => got.push(n));
+    await conn.increment(7);
+    await until(() => got.length === 1);
+    expect(got).toEqual([7]);
+    expect(errors).toHaveBeenCalled();
+    expect(String(errors.mock.calls[0]?.join(" "))).toContain("count");
+    expect(conn.status).toBe("connected");
+  });
+
+  test("many actions in flight are matched to their replies by id", async () => {
+    t = await setupTest(registry);
+    const conn = track(t.client.chat.getOrCreate(["many"]).connect());
+    // Queued before welcome, then on the wire together; the slowest go first.
+    const calls = Array.from({ length: 60 }, (_, i) => conn.slow((60 - i) * 2, i));
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(await conn.action({ name: "echo", args: [{ deep: [1, "two"] }] })).toEqual({
+      deep: [1, "two"],
+    });
+    const err = await failure(conn.action({ name: "nope" }));
+    expect(err).toBeInstanceOf(ActorError);
+    expect(err.code).toBe("action_not_found");
+    expect(conn.status).toBe("connected");
+  });
+
+  test("params reach the actor; a rejected init is final and reported with the server's error", async () => {
+    t = await setupTest(registry);
+    const good = track(t.client.chat.getOrCreate(["auth"], { params: { token: "ok" } }).connect());
+    expect(await good.token()).toBe("ok");
+
+    let attempts = 0;
+    const handle = t.client.chat.getOrCreate(["auth"], {
+      getParams: () => {
+        attempts++;
+        return { token: "bad" };
+      },
+    });
+    const conn = track(connectWith(handle, { reconnectInitialDelay: 10 }));
+    const seen = recordStatus(conn);
+    const errors: ActorError[] = [];
+    conn.onError((e) => errors.push(e as ActorError));
+    const closes: { code: number; reason: string }[] = [];
+    conn.onClose((e) => closes.push(e));
+    let opens = 0;
+    conn.onOpen(() => opens++);
+    const queued = failure(conn.increment(1));
+
+    const err = await queued;
+    expect(err).toBeInstanceOf(ActorError);
+    expect(err.code).toBe("forbidden");
+    expect(err.message).toBe("Invalid token");
+    expect(err.metadata).toEqual({ hint: "sign in" });
+    expect(errors.map((e) => [e.code, e.message, e.metadata])).toEqual([
+      ["forbidden", "Invalid token", { hint: "sign in" }],
+    ]);
+    await until(() => closes.length === 1);
+    expect(closes).toEqual([{ code: 4001, reason: "forbidden" }]);
+    await sleep(200); // would be several retries at 10 ms
+    expect(attempts).toBe(1);
+    expect(opens).toBe(0);
+    expect(seen).toEqual(["connecting", "disconnected"]);
+    expect(conn.status).toBe("disconnected");
+    // Later calls fail the same way, at once.
+    expect((await failure(conn.getCount())).code).toBe("forbidden");
+  });
+
+  test("the actor closing the connection (4000) is final: onClose, no reconnect", async () => {
+    t = await setupTest(registry);
+    const conn = track(
+      connectWith(t.client.chat.getOrCreate(["kick"]), { reconnectInitialDelay: 10 }),
+    );
+    const seen = recordStatus(conn);
+    const closes: { code: number; reason: string }[] = [];
+    conn.onClose((e) => closes.push(e));
+    await conn.kick().catch(() => {}); // the reply may or may not beat the close
+    await until(() => closes.length === 1);
+    expect(closes).toEqual([{ code: 4000, reason: "bye" }]);
+    await sleep(100);
+    expect(seen).toEqual(["connecting", "connected", "disconnected"]);
+    const err = await failure(conn.getCount());
+    expect(err.code).toBe("connection_closed");
+    expect(err.message).toContain("bye");
+  });
+
+  test("a server restart: reconnects with fresh params, restores subscriptions, runs queued calls", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "troupe-conn-"));
+    const storage = { driver: "file" as const, path: dir };
+    let server = registry.serve({ port: 0, hostname: "127.0.0.1", storage });
+    await server.ready;
+    const port = server.port;
+    try {
+      const client = createClient<typeof registry>(`http://127.0.0.1:${port}`);
+      let tokens = 0;
+      const handle = client.chat.getOrCreate(["restart"], {
+        getParams: async () => ({ token: `t${++tokens}` }),
+      });
+      const conn = track(
+        connectWith(handle, { reconnectInitialDelay: 20, reconnectMaxDelay: 100 }),
+      );
+      const seen = recordStatus(conn);
+      const counts: number[] = [];
+      conn.on("count", (n: number) => counts.push(n));
+      const closes: number[] = [];
+      conn.onClose((e) => closes.push(e.code));
+      const errors: string[] = [];
+      conn.onError((e) => errors.push(e.code));
+      expect(await conn.increment(1)).toBe(1);
+      expect(await conn.token()).toBe("t1");
+      const firstConnId = conn.connId;
+
+      await server.close();
+      await until(() => conn.status === "connecting", 5000, "the drop");
+      expect(closes).toEqual([1001]);
+      const queued = conn.increment(10); // during the outage: waits for the new server
+      await sleep(300); // several failed attempts
+      expect(conn.status).toBe("connecting");
+      expect(errors).toEqual(["network_error"]); // once per outage, not per attempt
+      expect(tokens).toBeGreaterThan(2); // getParams before every attempt
+
+      server = registry.serve({ port, hostname: "127.0.0.1", storage });
+      await server.ready;
+      expect(await queued).toBe(11);
+      expect(conn.status).toBe("connected");
+      expect(conn.connId).not.toBe(firstConnId);
+      expect(await conn.token()).toBe(`t${tokens}`);
+      // The subscription came back by itself: a broadcast after the restart arrives.
+      await conn.increment(1);
+      await until(() => counts.length === 3);
+      expect(counts).toEqual([1, 11, 12]);
+      expect(seen).toEqual(["connecting", "connected", "connecting", "connected"]);
+    } finally {
+      await Promise.all(conns.splice(0).map((c) => c.dispose()));
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a call in flight when the line drops fails with connection_lost, and is not resent", async () => {
+    t = await setupTest(registry);
+    const proxy = await tcpProxy(new URL(t.url).port);
+    try {
+      const client = createClient<typeof registry>(`http://127.0.0.1:${proxy.port}`);
+      const conn = track(
+        connectWith(client.chat.getOrCreate(["lost"]), { reconnectInitialDelay: 20 }),
+      );
+      const closes: number[] = [];
+      conn.onClose((e) => closes.push(e.code));
+      await opened(conn);
+      const inFlight = failure(conn.slow(300, 1));
+      await sleep(50);
+      proxy.cut();
+      const err = await inFlight;
+      expect(err).toBeInstanceOf(ActorError);
+      expect(err.code).toBe("connection_lost");
+      expect(closes).toEqual([1006]);
+      // It reconnects through the proxy, which still accepts new connections.
+      await until(() => conn.status === "connected", 5000, "the reconnect");
+      expect(await conn.increment(1)).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("calls fail with connection_unavailable past queueTimeout or maxQueue, never hang", async () => {
+    const port = await freePort();
+    const client = createClient(`http://127.0.0.1:${port}`);
+    const conn = track(
+      connectWith(client.chat.getOrCreate(["nobody"]), {
+        queueTimeout: 150,
+        maxQueue: 2,
+        reconnectInitialDelay: 20,
+        reconnectMaxDelay: 40,
+      }),
+    );
+    const errors: string[] = [];
+    conn.onError((e) => errors.push(e.code));
+    const first = failure(conn.getCount());
+    const second = failure(conn.getCount());
+    const third = await failure(conn.getCount());
+    expect(third.code).toBe("connection_unavailable");
+    expect(third.message).toContain("maxQueue");
+    const started = Date.now();
+    const err = await first;
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(ActorError);
+    expect(err.code).toBe("connection_unavailable");
+    expect(err.message).toContain("queueTimeout");
+    expect(err.message).toMatch(/ECONNREFUSED|closed/);
+    expect((await second).code).toBe("connection_unavailable");
+    expect(conn.status).toBe("connecting");
+    expect(errors).toEqual(["network_error"]);
+  });
+
+  test("dispose rejects waiting calls with connection_disposed, is idempotent, and is final", async () => {
+    t = await setupTest(registry);
+    const conn = track(t.client.chat.getOrCreate(["dispose"]).connect());
+    const queued = failure(conn.getCount()); // before welcome
+    const p1 = conn.dispose();
+    const p2 = conn.dispose();
+    expect(p2).toBe(p1);
+    await p1;
+    expect((await queued).code).toBe("connection_disposed");
+    expect(conn.status).toBe("disconnected");
+    const later = await failure(conn.increment(1));
+    expect(later).toBeInstanceOf(ActorError);
+    expect(later.code).toBe("connection_disposed");
+
+    const open = track(t.client.chat.getOrCreate(["dispose"]).connect());
+    await opened(open);
+    const inFlight = failure(open.slow(200, 1));
+    await sleep(20);
+    await open.dispose();
+    expect((await inFlight).code).toBe("connection_disposed");
+  });
+
+  test("a call over maxMessageSize fails locally with payload_too_large; the connection stays", async () => {
+    t = await setupTest(registry);
+    const conn = track(t.client.chat.getOrCreate(["big"]).connect());
+    await opened(conn);
+    const err = await failure(conn.echo("x".repeat(1024 * 1024)));
+    expect(err).toBeInstanceOf(ActorError);
+    expect(err.code).toBe("payload_too_large");
+    expect(err.metadata).toMatchObject({ limit: 1024 * 1024 });
+    const small = track(connectWith(t.client.chat.getOrCreate(["big"]), { maxMessageSize: 100 }));
+    // Multi-byte characters count as UTF-8 bytes: 40 x "é" is 80 bytes, over 100 with the envelope.
+    expect((await failure(small.echo("é".repeat(40)))).code).toBe("payload_too_large");
+    expect(await small.echo("ok")).toBe("ok");
+    expect(await conn.echo("still here")).toBe("still here");
+    expect(conn.status).toBe("connected");
+  });
+
+  test("handle actions over HTTP carry the params too", async () => {
+    t = await setupTest(registry);
+    let calls = 0;
+    const handle = t.client.chat.getOrCreate(["http-params"], {
+      getParams: () => ({ token: `h${++calls}` }),
+    });
+    expect(await handle.token()).toBe("h1");
+    expect(await handle.token()).toBe("h2");
+    const refused = await failure(
+      t.client.chat.getOrCreate(["http-params"], { params: { token: "bad" } }).getCount(),
+    );
+    expect(refused.code).toBe("forbidden");
+  });
+
+  test("handle.fetch sends skipReadyWait as a header; handle.webSocket opens a raw socket", async () => {
+    t = await setupTest(registry);
+    const handle = t.client.raw.getOrCreate(["r"]);
+    const plain = await (await handle.fetch("/a", { headers: { "x-other": "1" } })).json();
+    expect(plain).toEqual({ path: "/a", skip: null, other: "1" });
+    const skipping = await (
+      await handle.fetch("/b", { skipReadyWait: true, headers: { "x-other": "2" } })
+    ).json();
+    expect(skipping).toEqual({ path: "/b", skip: "1", other: "2" });
+    const fromRequest = await (
+      await handle.fetch(new Request("http://ignored/c", { headers: { "x-other": "3" } }), {
+        skipReadyWait: true,
+      })
+    ).json();
+    expect(fromRequest).toEqual({ path: "/c", skip: "1", other: "3" });
+
+    const ws = await handle.webSocket("echo", undefined, { skipReadyWait: true });
+    const reply = new Promise<string>((resolve) =>
+      ws.addEventListener("message", (e) => resolve(String(e.data))),
+    );
+    ws.send("hi");
+    expect(await reply).toBe("/echo:hi");
+    ws.close();
+  });
+
+  test("actors connect to each other in-process with the same client", async () => {
+    t = await setupTest(registry);
+    expect(await t.client.relay.getOrCreate(["r"]).viaConnection("in-process")).toEqual({
+      first: 3,
+      second: 7,
+      events: [3, 7],
+      statuses: ["connecting", "connected", "disconnected"],
+    });
+  });
+
+  test("a process with a connection exits once the connection is disposed or refused", async () => {
+    t = await setupTest(registry);
+    const dir = await mkdtemp(join(tmpdir(), "troupe-exit-"));
+    const script = join(dir, "script.mts");
+    const clientModule = join(import.meta.dirname, "../src/client/index.ts");
+    const nowhere = await freePort();
+    await writeFile(
+      script,
+      `import { createClient } from ${JSON.stringify(clientModule)};
+delete globalThis.WebSocket;
+const client = createClient(${JSON.stringify(t.endpoint)});
+const conn = client.chat.getOrCreate(["exit"]).connect();
+conn.on("count", () => {});
+await conn.increment(1);
+const pending = conn.slow(10000, 1).catch(() => {});
+await conn.dispose();
+await pending;
+const refused = client.chat.getOrCreate(["exit"], { params: { token: "bad" } }).connect();
+refused.onError(() => {});
+await refused.getCount().catch(() => {});
+const down = createClient("http://127.0.0.1:${nowhere}").chat.getOrCreate(["x"]).connect();
+down.onError(() => {});
+await new Promise((r) => setTimeout(r, 300));
+await down.dispose();
+console.log("done");
+`,
+    );
+    try {
+      const tsx = join(import.meta.dirname, "../node_modules/.bin/tsx");
+      const started = Date.now();
+      const { code, stdout, stderr } = await run(tsx, [script], 10_000);
+      expect(stderr).toBe("");
+      expect(stdout.trim()).toBe("done");
+      expect(code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("connections against a misbehaving server", () => {
+  test("malformed frames and unknown ids are reported, the connection keeps going", async () => {
+    const fake = await fakeServer((ws, msg) => {
+      if (msg.t === "init") {
+        ws.send(JSON.stringify({ t: "welcome", connId: "c1", actorId: "a1" }));
+        ws.send("not json");
+        ws.send(JSON.stringify({ t: "surprise" }));
+        ws.send(JSON.stringify({ t: "result", id: 999, output: 1 }));
+        ws.send(Buffer.from([1, 2, 3]), { binary: true });
+      } else if (msg.t === "action") {
+        ws.send(JSON.stringify({ t: "result", id: msg.id, output: msg.args[0] }));
+      }
+    });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const conn = track(createClient(fake.url).chat.getOrCreate(["x"]).connect());
+      const errors: ActorError[] = [];
+      conn.onError((e) => errors.push(e as ActorError));
+      expect(await conn.echo(42)).toBe(42);
+      await until(() => errors.length === 3);
+      expect(errors.map((e) => e.code)).toEqual([
+        "invalid_response",
+        "invalid_response",
+        "invalid_response",
+      ]);
+      expect(warn.mock.calls.some((c) => String(c[0]).includes("999"))).toBe(true);
+      expect(conn.status).toBe("connected");
+      expect(conn.connId).toBe("c1");
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test("1008, 1009 and 4008 are reported with their codes, then the client reconnects", async () => {
+    const codes = [1008, 1009, 4008];
+    let sockets = 0;
+    const fake = await fakeServer((ws, msg) => {
+      if (msg.t !== "init") return;
+      const n = sockets++;
+      ws.send(JSON.stringify({ t: "welcome", connId: `c${n}`, actorId: "a1" }));
+      if (n < codes.length) setTimeout(() => ws.close(codes[n], "closing"), 10);
+    });
+    try {
+      const conn = track(
+        connectWith(createClient(fake.url).chat.getOrCreate(["x"]), { reconnectInitialDelay: 10 }),
+      );
+      const errors: string[] = [];
+      conn.onError((e) => errors.push(e.code));
+      const opens: string[] = [];
+      conn.onOpen(() => opens.push(conn.connId!));
+      await until(() => opens.length === 4, 5000, "four welcomes");
+      expect(errors).toEqual(["too_many_errors", "message_too_large", "send_buffer_full"]);
+      expect(opens).toEqual(["c0", "c1", "c2", "c3"]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test("actor_stopping at init is transient: the client retries", async () => {
+    let inits = 0;
+    const fake = await fakeServer((ws, msg) => {
+      if (msg.t === "sub") ws.send(JSON.stringify({ t: "event", name: msg.event, args: ["hi"] }));
+      if (msg.t !== "init") return;
+      if (inits++ === 0) {
+        ws.send(
+          JSON.stringify({ t: "error", error: { code: "actor_stopping", message: "stopping" } }),
+        );
+        ws.close(4001, "actor_stopping");
+      } else {
+        ws.send(JSON.stringify({ t: "welcome", connId: "c2", actorId: "a1" }));
+      }
+    });
+    try {
+      const conn = track(
+        connectWith(createClient(fake.url).chat.getOrCreate(["x"]), { reconnectInitialDelay: 10 }),
+      );
+      const errors: string[] = [];
+      conn.onError((e) => errors.push(e.code));
+      const got: string[] = [];
+      conn.on("greeting", (s: string) => got.push(s));
+      await until(() => got.length === 1, 5000, "the event after the retry");
+      expect(inits).toBe(2);
+      expect(errors).toEqual([]);
+      expect(conn.status).toBe("connected");
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+/** A port nothing listens on. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** A TCP proxy to 127.0.0.1:`target` whose open connections can be cut (a network drop). */
+async function tcpProxy(target: string | number): Promise<{
+  port: number;
+  cut: () => void;
+  close: () => Promise<void>;
+}> {
+  const open = new Set<Socket>();
+  const server: Server = createServer((inbound) => {
+    const outbound = netConnect(Number(target), "127.0.0.1");
+    open.add(inbound);
+    open.add(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = () => {
+      inbound.destroy();
+      outbound.destroy();
+      open.delete(inbound);
+      open.delete(outbound);
+    };
+    inbound.on("error", drop).on("close", drop);
+    outbound.on("error", drop).on("close", drop);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const cut = () => {
+    for (const s of open) s.destroy();
+    open.clear();
+  };
+  return {
+    port: (server.address() as { port: number }).port,
+    cut,
+    close: async () => {
+      cut();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A `ws` server at /api/troupe/actors/connect that answers frames with `onFrame`. */
+async function fakeServer(
+  onFrame: (ws: WebSocket, msg: any) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({
+    port: 0,
+    host: "127.0.0.1",
+    path: "/api/troupe/actors/connect",
+  });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  wss.on("connection", (ws) => {
+    ws.on("message", (data) => onFrame(ws, JSON.parse(data.toString())));
+  });
+  return {
+    url: `http://127.0.0.1:${(wss.address() as { port: number }).port}`,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    },
+  };
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const killer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
