@@ -6,6 +6,7 @@
 // rounds are interleaved and medians reported. BENCH_SECONDS / BENCH_ROUNDS tune it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { createClient } from "troupe/client";
 import WebSocket from "ws";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -84,6 +85,28 @@ async function actionsInFlight(url: string, inFlight: number) {
   return { rate: latencies.length / SECONDS, p50: pick(0.5), p99: pick(0.99) };
 }
 
+/** The typed client over a connection (handle.connect()), with `inFlight` callers. */
+async function typedClient(wsUrl: string, inFlight: number) {
+  const client = createClient(wsUrl.replace(/^ws/, "http").replace(/\/api\/troupe.*$/, ""));
+  const conn = client.counter.getOrCreate(["bench"]).connect();
+  await conn.increment(0);
+  const latencies: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await conn.increment(1);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  await conn.dispose();
+  latencies.sort((a, b) => a - b);
+  const pick = (q: number) => latencies[Math.floor(q * (latencies.length - 1))]!;
+  return { rate: latencies.length / SECONDS, p50: pick(0.5), p99: pick(0.99) };
+}
+
 async function fanout(url: string) {
   const conns: WebSocket[] = [];
   for (let i = 0; i < FANOUT_CONNS; i += 50) {
@@ -156,6 +179,14 @@ async function main() {
           add(`${t}|actions|${inFlight}|p50`, r.p50);
           add(`${t}|actions|${inFlight}|p99`, r.p99);
         }
+        if (t === "troupe") {
+          for (const inFlight of [1, 32]) {
+            const r = await typedClient(url, inFlight);
+            add(`client|${inFlight}|rate`, r.rate);
+            add(`client|${inFlight}|p50`, r.p50);
+            add(`client|${inFlight}|p99`, r.p99);
+          }
+        }
         add(`${t}|fanout`, (await fanout(url)).rate);
         add(`${t}|opens`, (await opens(url, t === "troupe")).rate);
       }
@@ -174,6 +205,12 @@ async function main() {
       b.toFixed(0),
       tr.toFixed(0),
       `${(tr / b).toFixed(2)}x`,
+    ]);
+    rows.push([
+      `  typed client, ${inFlight} in flight`,
+      "",
+      `${m(`client|${inFlight}|rate`).toFixed(0)} (${m(`client|${inFlight}|p50`).toFixed(2)} / ${m(`client|${inFlight}|p99`).toFixed(2)} ms)`,
+      "",
     ]);
     rows.push([
       `  p50 / p99 ms, ${inFlight} in flight`,

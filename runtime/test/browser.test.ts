@@ -1,5 +1,6 @@
 // troupe/client in a real browser: Chromium loads a page served next to the registry, and the
-// page calls the actor with the typed client (no endpoint given: it uses the page's origin).
+// page calls the actor with the typed client (no endpoint given: it uses the page's origin), over
+// HTTP and over a live connection with the browser's own WebSocket.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
@@ -12,7 +13,11 @@ import { describe, expect, test } from "vitest";
 const counter = actor({
   state: { count: 0 },
   actions: {
-    increment: (c, amount: number) => (c.state.count += amount),
+    increment: (c, amount: number) => {
+      c.state.count += amount;
+      c.broadcast("count", c.state.count);
+      return c.state.count;
+    },
     refuse: () => {
       throw new UserError("nope", { code: "refused" });
     },
@@ -46,6 +51,7 @@ describe.skipIf(!available)("browser", () => {
     const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
     });
+    const sockets = await registry.attachWebSockets(server as import("node:http").Server);
     const port = (server.address() as { port: number }).port;
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -66,9 +72,17 @@ describe.skipIf(!available)("browser", () => {
       await page.waitForFunction(() => document.getElementById("out")?.textContent !== "loading");
       const result = JSON.parse((await page.textContent("#out"))!);
       expect(errors).toEqual([]);
-      expect(result).toEqual({ first: 2, second: 5, code: "refused" });
+      expect(result).toEqual({
+        first: 2,
+        second: 5,
+        code: "refused",
+        viaConn: 15,
+        broadcast: 15,
+        statuses: ["connecting", "connected", "disconnected"],
+      });
     } finally {
       await browser.close();
+      sockets.close();
       server.close();
     }
   }, 60_000);

@@ -90,7 +90,10 @@ export interface ActionContext<
   TVars = any,
   TInput = any,
 > extends ActorContext<TState, TConnParams, TConnState, TVars, TInput> {
-  /** The connection that called this action. Throws for calls without a connection. */
+  /**
+   * The connection that called this action (also set in onConnect / onDisconnect). Undefined for
+   * calls without one: scheduled actions, and HTTP calls to actors without connection hooks.
+   */
   readonly conn: Conn<TConnParams, TConnState>;
 }
 

@@ -49,12 +49,14 @@ export interface ActorConfig<
     c: ActorContext<TState, TConnParams, TConnState, TVars, TInput> & { request?: Request },
     params: TConnParams,
   ) => void | Promise<void>;
+  /** After a client connected; `c.conn` is the new connection. */
   onConnect?: (
-    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    c: ActionContext<TState, TConnParams, TConnState, TVars, TInput>,
     conn: Conn<TConnParams, TConnState>,
   ) => void | Promise<void>;
+  /** After a connection ended, however it ended; `c.conn` is that connection. */
   onDisconnect?: (
-    c: ActorContext<TState, TConnParams, TConnState, TVars, TInput>,
+    c: ActionContext<TState, TConnParams, TConnState, TVars, TInput>,
     conn: Conn<TConnParams, TConnState>,
   ) => void | Promise<void>;
   /** Runs on every start: after creation, and after each sleep, restart or crash. */

@@ -267,7 +267,19 @@ class Connection {
       if (this.status === "connected") this.sendRaw({ t: "sub", event: name });
     }
     set.add(entry);
-    return () => this.removeListener(name, entry);
+    // The spec's auth page listens with conn.on("error", ...): connection errors (a refused
+    // connect, say) reach such listeners too, besides any event the actor names "error".
+    const offError =
+      name === "error"
+        ? this.addCallback(this.errorCbs, (error) => {
+            if (once) this.removeListener(name, entry);
+            cb(error);
+          })
+        : undefined;
+    return () => {
+      offError?.();
+      this.removeListener(name, entry);
+    };
   }
 
   onOpen(cb: () => void): () => void {

@@ -6,6 +6,7 @@ import { webSocketClass, whenOpen } from "./websocket.js";
 export function httpTransport(
   base: string,
   fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
+  extraHeaders: Record<string, string> = {},
 ): Transport {
   const wsBase = base.replace(/^http/, "ws");
   const send = async (url: string, init: RequestInit): Promise<Response> => {
@@ -24,7 +25,7 @@ export function httpTransport(
   const postJson = async (path: string, body: unknown): Promise<any> => {
     const res = await send(`${base}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...extraHeaders, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
     const text = await res.text();
@@ -58,7 +59,12 @@ export function httpTransport(
     },
     async fetch(actorId: string, _name: string, path: string, init?: RequestInit) {
       const rel = path.startsWith("/") ? path : `/${path}`;
-      return send(`${base}/gateway/${encodeURIComponent(actorId)}/request${rel}`, init ?? {});
+      const headers = new Headers(init?.headers);
+      for (const [k, v] of Object.entries(extraHeaders)) if (!headers.has(k)) headers.set(k, v);
+      return send(`${base}/gateway/${encodeURIComponent(actorId)}/request${rel}`, {
+        ...init,
+        headers,
+      });
     },
     gatewayUrl(actorId: string) {
       return `${base}/gateway/${encodeURIComponent(actorId)}`;

@@ -23,6 +23,11 @@ export interface ClientOptions {
   endpoint?: string;
   /** Custom fetch (for tests or instrumentation). */
   fetch?: typeof fetch;
+  /**
+   * Headers added to every HTTP call (e.g. `Authorization`); actors read them from `c.request`
+   * in onBeforeConnect / createConnState. Browsers cannot send headers on WebSockets: use params.
+   */
+  headers?: Record<string, string>;
 }
 
 export function createClient<R = any>(endpointOrOptions?: string | ClientOptions): Client<R> {
@@ -30,7 +35,7 @@ export function createClient<R = any>(endpointOrOptions?: string | ClientOptions
     typeof endpointOrOptions === "string"
       ? { endpoint: endpointOrOptions }
       : (endpointOrOptions ?? {});
-  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch));
+  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch, opts.headers));
 }
 
 export type { ConnectOptions } from "./connection.js";

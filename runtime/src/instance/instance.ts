@@ -387,7 +387,7 @@ export class ActorInstance {
         try {
           await withTimeout(
             this.host.clock,
-            call(() => this.def.config.onConnect!(this.ctx as any, conn)),
+            call(() => this.def.config.onConnect!(this.actionContext(conn) as any, conn)),
             this.options.onConnectTimeout,
             () => new TimeoutError("onConnect", this.options.onConnectTimeout),
           );
@@ -417,7 +417,7 @@ export class ActorInstance {
     if (!this.conns.delete(conn.id)) return;
     if (this.def.config.onDisconnect) {
       try {
-        await call(() => this.def.config.onDisconnect!(this.ctx as any, conn));
+        await call(() => this.def.config.onDisconnect!(this.actionContext(conn) as any, conn));
       } catch (err) {
         this.log.error("onDisconnect threw", { error: err, connId: conn.id });
       }
@@ -749,13 +749,10 @@ export class ActorInstance {
         return self.host.client() as Client<R>;
       },
     };
+    // The calling connection, or undefined for calls without one (scheduled actions, plain
+    // HTTP calls to actors that do not check callers): the spec's examples read `c.conn?.state`.
     Object.defineProperty(ctx, "conn", {
       get(this: { _conn?: Conn }) {
-        if (!this._conn) {
-          throw new Error(
-            "c.conn is only available in actions called over a connection (handle.connect()).",
-          );
-        }
         return this._conn;
       },
     });

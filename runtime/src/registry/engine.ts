@@ -228,7 +228,9 @@ export class Engine implements InstanceHost, InstanceFactory {
       },
       fetch: async (actorId, name, path, init) => {
         const url = new URL(path.replace(/^\/?/, "/"), "http://actor.invalid");
-        return this.forwardRequest({ name, id: actorId }, new Request(url, init));
+        const request = new Request(url, init);
+        const skip = request.headers.get("x-troupe-skip-ready-wait") === "1";
+        return this.forwardRequest({ name, id: actorId }, request, skip);
       },
       gatewayUrl: () => {
         throw new ActorError(

@@ -14,7 +14,15 @@ try {
   } catch (err) {
     code = err instanceof ActorError ? err.code : `not an ActorError: ${err}`;
   }
-  out.textContent = JSON.stringify({ first, second, code });
+  // A live connection from the browser (native WebSocket): events and status.
+  const conn = counter.connect();
+  const statuses: string[] = [];
+  conn.onStatusChange((s) => statuses.push(s));
+  const event = new Promise<number>((resolve) => conn.once("count", (n: number) => resolve(n)));
+  const viaConn = await conn.increment(10);
+  const broadcast = await event;
+  await conn.dispose();
+  out.textContent = JSON.stringify({ first, second, code, viaConn, broadcast, statuses });
 } catch (err) {
   out.textContent = JSON.stringify({ error: String(err) });
 }
