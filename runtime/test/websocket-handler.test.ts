@@ -37,6 +37,9 @@ const slowStart = actor({
     });
   },
   onRequest: (c) => Response.json({ n: c.state.n }),
+  onWebSocket: (c, websocket) => {
+    websocket.send(`n=${c.state.n}`);
+  },
   actions: { n: (c) => c.state.n },
   options: { sleepTimeout: 1000 },
 });
@@ -97,7 +100,7 @@ describe("onWebSocket", () => {
 });
 
 describe("skipReadyWait", () => {
-  test("a raw request with skipReadyWait reaches an actor that is still starting", async () => {
+  test("raw requests and sockets with skipReadyWait reach an actor that is still starting", async () => {
     t = await setupTest(registry);
     releaseWake = () => {}; // first start is quick
     const h = t.client.slowStart.getOrCreate(["s"]);
@@ -110,6 +113,9 @@ describe("skipReadyWait", () => {
     await new Promise((r) => setTimeout(r, 30));
     const skipped = await fetch(`${gw}/request/`, { headers: { "x-troupe-skip-ready-wait": "1" } });
     expect(await skipped.json()).toEqual({ n: 0 });
+    const raw = await open(`${gw.replace(/^http/, "ws")}/websocket/?skipReadyWait=1`);
+    expect(await raw.next()).toBe("n=0");
+    raw.ws.close();
     let normalDone = false;
     const normal = fetch(`${gw}/request/`).then((r) => {
       normalDone = true;
