@@ -1,0 +1,117 @@
+// @vitest-environment happy-dom
+// troupe/react: useActor and useEvent against a real server, rendered with React Testing Library.
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { StrictMode, useState } from "react";
+import { actor, setup, UserError } from "troupe";
+import { createRivetKit } from "troupe/react";
+import { setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, describe, expect, test } from "vitest";
+
+const counter = actor({
+  state: { count: 0 },
+  createConnState: (_c, params: { token?: string } | undefined): { ok: boolean } => {
+    if (params?.token === "bad") throw new UserError("Invalid token", { code: "invalid_token" });
+    return { ok: true };
+  },
+  actions: {
+    increment: (c, amount: number) => {
+      c.state.count += amount;
+      c.broadcast("newCount", c.state.count);
+      return c.state.count;
+    },
+  },
+});
+const registry = setup({ use: { counter } });
+let t: TestRuntime<typeof registry>;
+
+afterEach(async () => {
+  cleanup();
+  await t?.close();
+});
+
+function kit() {
+  return createRivetKit<typeof registry>(t.endpoint);
+}
+
+/** How many connections the live actor for `key` holds (0 if it is not running). */
+const liveConns = async (key: string) =>
+  t.engine.placement.live().find((i) => i.key[0] === key)?.conns.size ?? 0;
+
+describe("troupe/react", () => {
+  test("useActor connects, actions go through the connection, useEvent receives events", async () => {
+    t = await setupTest(registry, { clock: "system" });
+    const { useActor } = kit();
+    function Counter() {
+      const c = useActor({ name: "counter", key: ["a"] });
+      const [count, setCount] = useState(0);
+      c.useEvent("newCount", (n: number) => setCount(n));
+      return (
+        <div>
+          <span data-testid="status">{c.connStatus}</span>
+          <span data-testid="count">{count}</span>
+          <button type="button" onClick={() => c.connection?.increment(2)}>
+            add
+          </button>
+        </div>
+      );
+    }
+    render(<Counter />);
+    await waitFor(() => expect(screen.getByTestId("status").textContent).toBe("connected"));
+    fireEvent.click(screen.getByText("add"));
+    await waitFor(() => expect(screen.getByTestId("count").textContent).toBe("2"));
+  });
+
+  test("components asking for the same actor share one connection; unmount closes it", async () => {
+    t = await setupTest(registry, { clock: "system" });
+    const { useActor } = kit();
+    function Status({ id }: { id: string }) {
+      const c = useActor({ name: "counter", key: ["shared"] });
+      return <span data-testid={id}>{c.connStatus}</span>;
+    }
+    const view = render(
+      <StrictMode>
+        <Status id="one" />
+        <Status id="two" />
+      </StrictMode>,
+    );
+    await waitFor(() => expect(screen.getByTestId("two").textContent).toBe("connected"));
+    expect(await liveConns("shared")).toBe(1);
+    view.unmount();
+    await waitFor(async () => expect(await liveConns("shared")).toBe(0));
+  });
+
+  test("a key change closes the old connection and opens a new one", async () => {
+    t = await setupTest(registry, { clock: "system" });
+    const { useActor } = kit();
+    function Room({ room }: { room: string }) {
+      const c = useActor({ name: "counter", key: [room] });
+      return <span data-testid="s">{`${room}:${c.connStatus}`}</span>;
+    }
+    const view = render(<Room room="r1" />);
+    await waitFor(() => expect(screen.getByTestId("s").textContent).toBe("r1:connected"));
+    expect(await liveConns("r1")).toBe(1);
+    view.rerender(<Room room="r2" />);
+    await waitFor(() => expect(screen.getByTestId("s").textContent).toBe("r2:connected"));
+    await waitFor(async () => expect(await liveConns("r1")).toBe(0));
+    expect(await liveConns("r2")).toBe(1);
+  });
+
+  test("enabled: false stays idle; a refused connect shows its error code", async () => {
+    t = await setupTest(registry, { clock: "system" });
+    const { useActor } = kit();
+    function Gate({ token, enabled }: { token: string; enabled: boolean }) {
+      const c = useActor({ name: "counter", key: ["gate"], params: { token }, enabled });
+      return <span data-testid="g">{`${c.connStatus}:${c.error?.code ?? "-"}`}</span>;
+    }
+    const view = render(<Gate token="bad" enabled={false} />);
+    expect(screen.getByTestId("g").textContent).toBe("idle:-");
+    await act(() => new Promise((r) => setTimeout(r, 50)));
+    expect(await liveConns("gate")).toBe(0);
+    view.rerender(<Gate token="bad" enabled={true} />);
+    await waitFor(() =>
+      expect(screen.getByTestId("g").textContent).toBe("disconnected:invalid_token"),
+    );
+    view.rerender(<Gate token="good" enabled={true} />);
+    await waitFor(() => expect(screen.getByTestId("g").textContent).toBe("connected:-"));
+  });
+});
