@@ -5,11 +5,12 @@
 // client's own figures (a fetch loop, which tops out far lower) are printed beside them. Each
 // target runs in its own child process; rounds are interleaved and medians reported, because the
 // machine is shared and noisy. BENCH_SECONDS (default 4) and BENCH_ROUNDS (default 3) tune it.
-import { type ChildProcess, spawn } from "node:child_process";
+
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createClient } from "troupe/client";
 import { resolveDatabaseUrl } from "troupe/db";
+import { type ChildServer, spawnServer } from "../test/support.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -23,28 +24,12 @@ interface Figures {
   p99: number;
 }
 
-async function startTarget(
-  target: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "server.ts")],
-    {
-      env: { ...process.env, ...env, BENCH_TARGET: target, TROUPE_LOG_LEVEL: "error" },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
-    child.stdout!.on("data", (d) => {
-      buf += d;
-      if (buf.includes("\n")) resolve(JSON.parse(buf.split("\n")[0]!).port);
-    });
-    child.once("exit", (code) => reject(new Error(`${target} server exited (${code})`)));
+const startTarget = (target: string, env: Record<string, string>) =>
+  spawnServer(join(import.meta.dirname, "server.ts"), {
+    ...env,
+    BENCH_TARGET: target,
+    TROUPE_LOG_LEVEL: "error",
   });
-  return { child, url: `http://127.0.0.1:${port}` };
-}
 
 function body(i: number): string {
   return JSON.stringify({
@@ -101,7 +86,7 @@ async function main() {
   if (TARGETS.includes("postgres")) {
     env.BENCH_DATABASE_URL = await resolveDatabaseUrl({ name: "bench" });
   }
-  const servers = new Map<string, { child: ChildProcess; url: string }>();
+  const servers = new Map<string, ChildServer>();
   for (const t of TARGETS) servers.set(t, await startTarget(t, env));
   const samples = new Map<string, Figures[]>();
   const add = (k: string, f: Figures) => samples.set(k, [...(samples.get(k) ?? []), f]);
@@ -119,7 +104,7 @@ async function main() {
       process.stderr.write(`round ${round}/${ROUNDS} done\n`);
     }
   } finally {
-    for (const s of servers.values()) s.child.kill("SIGTERM");
+    for (const s of servers.values()) await s.kill();
   }
 
   const med = (k: string): Figures => {

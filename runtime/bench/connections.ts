@@ -4,10 +4,11 @@
 //  - connections opened per second (open + init + welcome; bare ws: open)
 // Raw `ws` clients generate the load (they only count frames), servers run in child processes,
 // rounds are interleaved and medians reported. BENCH_SECONDS / BENCH_ROUNDS tune it.
-import { type ChildProcess, spawn } from "node:child_process";
+
 import { join } from "node:path";
 import { createClient } from "troupe/client";
 import WebSocket from "ws";
+import { type ChildServer, spawnServer } from "../test/support.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -17,24 +18,12 @@ const OPEN_COUNT = 500;
 const TARGETS = ["bare-ws", "troupe"] as const;
 type Target = (typeof TARGETS)[number];
 
-async function startTarget(target: Target): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "ws-server.ts")],
-    {
-      env: { ...process.env, BENCH_TARGET: target, TROUPE_LOG_LEVEL: "error" },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const info = await new Promise<{ port: number; path: string }>((resolve, reject) => {
-    let buf = "";
-    child.stdout!.on("data", (d) => {
-      buf += d;
-      if (buf.includes("\n")) resolve(JSON.parse(buf.split("\n")[0]!));
-    });
-    child.once("exit", (code) => reject(new Error(`${target} exited (${code})`)));
+async function startTarget(target: Target): Promise<{ server: ChildServer; url: string }> {
+  const server = await spawnServer(join(import.meta.dirname, "ws-server.ts"), {
+    BENCH_TARGET: target,
+    TROUPE_LOG_LEVEL: "error",
   });
-  return { child, url: `ws://127.0.0.1:${info.port}${info.path}` };
+  return { server, url: `ws://127.0.0.1:${server.info.port}${server.info.path}` };
 }
 
 const INIT = JSON.stringify({
@@ -164,7 +153,7 @@ async function opens(url: string, handshake: boolean) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
-  const servers = new Map<Target, { child: ChildProcess; url: string }>();
+  const servers = new Map<Target, { server: ChildServer; url: string }>();
   for (const t of TARGETS) servers.set(t, await startTarget(t));
   const samples = new Map<string, number[]>();
   const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
@@ -193,7 +182,7 @@ async function main() {
       process.stderr.write(`round ${round}/${ROUNDS} done\n`);
     }
   } finally {
-    for (const s of servers.values()) s.child.kill("SIGTERM");
+    for (const s of servers.values()) await s.server.kill();
   }
   const m = (k: string) => median(samples.get(k)!);
   const rows: string[][] = [["measure", "bare ws", "troupe", "troupe / bare"]];

@@ -18,6 +18,7 @@ import {
 import { setupTest, type TestRuntime } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
+import { until } from "./support.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,15 +30,6 @@ function failure(call: Promise<unknown>): Promise<ActorError> {
     },
     (err) => err as ActorError,
   );
-}
-
-/** Polls until `check` passes (or fails the test after `timeoutMs`). */
-async function until(check: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 const chat = actor({

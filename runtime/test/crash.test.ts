@@ -1,39 +1,21 @@
 // A server in a child process takes increments from 32 concurrent callers and is killed with
 // SIGKILL mid-load. After a restart on the same storage, every acknowledged increment is there,
 // and each actor's state is internally consistent (no torn or half-applied write).
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "troupe/client";
 import { describe, expect, test } from "vitest";
 import type { registry } from "./fixtures/crash-server.js";
+import { spawnServer } from "./support.js";
 
 const CALLERS = 32;
 const ACTORS = 8;
 
-async function startServer(
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/crash-server.ts"], {
-    cwd: join(import.meta.dirname, ".."),
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
-    child.stdout!.on("data", (d) => {
-      buf += d;
-      const line = buf.split("\n")[0];
-      if (buf.includes("\n")) resolve(JSON.parse(line!).port);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited early (${code})`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}` };
-}
+const SERVER = join(import.meta.dirname, "fixtures/crash-server.ts");
 
 async function crashAndCheck(env: Record<string, string>) {
-  const first = await startServer(env);
+  const first = await spawnServer(SERVER, env);
   const client = createClient<typeof registry>(first.url);
   const acked = new Map<string, number>();
   let stop = false;
@@ -50,14 +32,13 @@ async function crashAndCheck(env: Record<string, string>) {
     }
   });
   await new Promise((r) => setTimeout(r, 1500));
-  first.child.kill("SIGKILL");
-  await new Promise((r) => first.child.once("exit", r));
+  await first.kill();
   stop = true;
   await Promise.all(callers);
   const totalAcked = [...acked.values()].reduce((a, b) => a + b, 0);
   expect(totalAcked).toBeGreaterThan(CALLERS); // the load really ran
 
-  const second = await startServer(env);
+  const second = await spawnServer(SERVER, env);
   try {
     const after = createClient<typeof registry>(second.url);
     for (let a = 0; a < ACTORS; a++) {
@@ -71,7 +52,7 @@ async function crashAndCheck(env: Record<string, string>) {
       }
     }
   } finally {
-    second.child.kill("SIGKILL");
+    await second.kill();
   }
   return totalAcked;
 }

@@ -1,5 +1,4 @@
 // Durable alarms: c.schedule.after / at, waking sleepers, restarts and kill -9.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import { createClient } from "troupe/client";
 import { ManualClock, setupTest, type TestRuntime } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
 import type { registry as alarmRegistry } from "./fixtures/alarm-server.js";
+import { spawnServer } from "./support.js";
 
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
@@ -128,28 +128,16 @@ describe("schedule", () => {
 
   test("an alarm set before kill -9 fires after the restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), "troupe-alarm-kill-"));
-    const start = async (port = 0): Promise<{ child: ChildProcess; url: string }> => {
-      const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/alarm-server.ts"], {
-        cwd: join(import.meta.dirname, ".."),
-        env: { ...process.env, TROUPE_STORAGE: "file", TROUPE_DATA_DIR: dir, PORT: String(port) },
-        stdio: ["ignore", "pipe", "inherit"],
+    const start = () =>
+      spawnServer(join(import.meta.dirname, "fixtures/alarm-server.ts"), {
+        TROUPE_STORAGE: "file",
+        TROUPE_DATA_DIR: dir,
       });
-      const p = await new Promise<number>((resolve, reject) => {
-        let buf = "";
-        child.stdout!.on("data", (d) => {
-          buf += d;
-          if (buf.includes("\n")) resolve(JSON.parse(buf.split("\n")[0]!).port);
-        });
-        child.once("exit", (code) => reject(new Error(`server exited (${code})`)));
-      });
-      return { child, url: `http://127.0.0.1:${p}` };
-    };
     let server = await start();
     try {
       const client = createClient<typeof alarmRegistry>(server.url);
       expect(await client.reminder.getOrCreate(["k"]).remind(1500, "survived")).toBe("scheduled");
-      server.child.kill("SIGKILL");
-      await new Promise((r) => server.child.once("exit", r));
+      await server.kill();
       server = await start();
       const after = createClient<typeof alarmRegistry>(server.url);
       const deadline = Date.now() + 10_000;
@@ -161,7 +149,7 @@ describe("schedule", () => {
       }
       expect(fired).toEqual(["survived"]);
     } finally {
-      server.child.kill("SIGKILL");
+      await server.kill();
       await rm(dir, { recursive: true, force: true });
     }
   }, 30_000);

@@ -4,14 +4,7 @@ import { actor, setup, UserError } from "troupe";
 import { ActorError, createClient } from "troupe/client";
 import { setupTest } from "troupe/test";
 import { describe, expect, test } from "vitest";
-
-const until = async (check: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+import { until } from "./support.js";
 
 describe("actors-events and actors-connections", () => {
   test("broadcast, conn.send to one player, once, unsubscribe, onConnect with c.conn, kick", async () => {
