@@ -1,5 +1,9 @@
 // Helpers shared by tests and benchmarks: servers in child processes, and polling.
 import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+
+/** The runtime package: `--import tsx` resolves from here wherever the tests were started. */
+const RUNTIME_DIR = join(import.meta.dirname, "..");
 
 export interface ChildServer {
   child: ChildProcess;
@@ -20,6 +24,7 @@ export async function spawnServer(
   env: Record<string, string> = {},
 ): Promise<ChildServer> {
   const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: RUNTIME_DIR,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -126,6 +126,16 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
     return attachWebSockets(server, engine, this.webSocketOptions);
   }
 
+  /**
+   * Stops every actor (saving state, closing connections with 1001) and closes storage. For
+   * registries mounted in your own server; `serve()` returns its own `close()` that does this.
+   */
+  async close(): Promise<void> {
+    const rt = this.runtime;
+    this.runtime = undefined;
+    if (rt) await (await rt).engine.close();
+  }
+
   /** Standard fetch handler: `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. */
   handler = async (request: Request): Promise<Response> => {
     const { app } = await this.ensureRuntime();

@@ -1,0 +1,571 @@
+/**
+ * `chatRoom`, keyed `[orgId, roomId]`: one live room.
+ *
+ * State holds what a person opening the room needs at once (the newest messages, members, the
+ * send-later queue) and the SQL outbox (see `src/db/outbox.ts`): a message is acknowledged once
+ * it is in state, and reaches Postgres in the background. Older messages leave state through a
+ * recurring retention alarm and are read back from SQL by `history`.
+ *
+ * Presence and typing are ephemeral and live in `vars`, outside state: presence counts each
+ * user's open connections (a user with two tabs joins once and leaves with the last tab), and
+ * typing indicators are timers.
+ * Typing uses plain timers rather than `c.schedule`: a keystroke indicator must not cost a
+ * durable write, and after a restart nobody is typing anyway.
+ *
+ * Identity comes only from the connection state set by `createConnState` from a verified token.
+ * Actions without a user (alarms, sibling actors with the in-process key) are the internal ones.
+ */
+import { randomUUID } from "node:crypto";
+import { desc, and as sqlAnd, eq as sqlEq, lt as sqlLt } from "drizzle-orm";
+import type { ActionContext, ActorContext, ActorDefinition, Registry } from "troupe";
+import { actor, UserError } from "troupe";
+import { z } from "zod";
+import type { User } from "../auth.js";
+import { enqueue, type MessageSnapshot, type OutboxEntry, OutboxFlusher } from "../db/outbox.js";
+import { messages as messagesTable } from "../db/schema.js";
+import type { RoomActivity } from "./chat-room-list.js";
+import {
+  assertInternal,
+  type ChatConnParams,
+  type ChatConnState,
+  type ChatServices,
+  forbidden,
+  RECENT_MESSAGES_IN_STATE,
+  RETENTION_INTERVAL_MS,
+  TYPING_TTL_MS,
+  userOf,
+} from "./services.js";
+import { parse } from "./validation.js";
+
+/** Longest message, in characters. */
+export const MAX_MESSAGE_LENGTH = 4000;
+/** Furthest ahead a message can be scheduled. */
+export const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 60 * 60 * 1000;
+/** Most scheduled messages one user can have pending in one room. */
+export const MAX_SCHEDULED_PER_USER = 50;
+/** Largest page of `history`. */
+export const MAX_HISTORY_PAGE = 100;
+/** Room activity is reported to the room list at most this often. */
+const LIST_NOTIFY_INTERVAL_MS = 250;
+
+export interface RoomInput {
+  orgId: string;
+  roomId: string;
+  name: string;
+  createdBy: string;
+}
+
+export interface Member {
+  userId: string;
+  name: string;
+  joinedAt: number;
+}
+
+export interface ScheduledMessage {
+  id: string;
+  alarmId: string;
+  authorId: string;
+  authorName: string;
+  text: string;
+  at: number;
+}
+
+export type Message = MessageSnapshot;
+
+export interface RoomState {
+  orgId: string;
+  roomId: string;
+  name: string;
+  createdBy: string;
+  createdAt: number;
+  nextSeq: number;
+  /** The newest messages (deleted ones as tombstones), oldest first. */
+  messages: Message[];
+  members: Record<string, Member>;
+  scheduled: Record<string, ScheduledMessage>;
+  outbox: OutboxEntry[];
+  outboxSeq: number;
+}
+
+export interface RoomVars {
+  typing: Map<string, ReturnType<typeof setTimeout>>;
+  /** Who is online: user id -> their connection ids (one per tab). */
+  presence: Map<string, Set<string>>;
+  /** Last version queued for messages outside the recent window, by id. */
+  olderVersions: Map<string, number>;
+  flusher: OutboxFlusher | undefined;
+  notifyTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const messageText = z
+  .string()
+  .trim()
+  .min(1, "A message cannot be empty.")
+  .max(MAX_MESSAGE_LENGTH, `A message is at most ${MAX_MESSAGE_LENGTH} characters.`);
+const messageId = z.string().min(1).max(100);
+const historyQuery = z
+  .object({
+    before: z.number().int().positive().optional(),
+    limit: z.number().int().min(1).max(MAX_HISTORY_PAGE).default(50),
+  })
+  .default({ limit: 50 });
+const roomInput = z.object({
+  orgId: z.string().min(1),
+  roomId: z.string().min(1),
+  name: z.string().min(1),
+  createdBy: z.string().min(1),
+});
+
+/** The room list as the room sees it (only what it calls), to keep the types acyclic. */
+type RoomListView = Registry<{
+  chatRoomList: ActorDefinition<
+    any,
+    ChatConnParams,
+    any,
+    any,
+    any,
+    { roomActivity: (c: any, update: RoomActivity) => void }
+  >;
+}>;
+
+export function createChatRoom(services: ChatServices, internalKey: string) {
+  const recentLimit = services.recentMessagesInState ?? RECENT_MESSAGES_IN_STATE;
+  const retentionMs = services.retentionIntervalMs ?? RETENTION_INTERVAL_MS;
+  const typingTtl = services.typingTtlMs ?? TYPING_TTL_MS;
+
+  const chatRoom = actor({
+    createState: (_c: unknown, input: RoomInput | undefined): RoomState => {
+      // Only the room list creates rooms (with input). A client's `getOrCreate` on a made-up
+      // key arrives here without input and is refused, so no actor is stored for it.
+      const parsed = roomInput.safeParse(input);
+      if (!parsed.success) {
+        throw new UserError("There is no such room.", { code: "room_not_found" });
+      }
+      const now = Date.now();
+      const state: RoomState = {
+        ...parsed.data,
+        createdAt: now,
+        nextSeq: 1,
+        messages: [],
+        members: {},
+        scheduled: {},
+        outbox: [],
+        outboxSeq: 0,
+      };
+      enqueue(state, {
+        kind: "room",
+        room: {
+          id: state.roomId,
+          orgId: state.orgId,
+          name: state.name,
+          createdBy: state.createdBy,
+          createdAt: now,
+        },
+      });
+      return state;
+    },
+    createVars: (): RoomVars => ({
+      typing: new Map(),
+      presence: new Map(),
+      olderVersions: new Map(),
+      flusher: undefined,
+      notifyTimer: undefined,
+    }),
+
+    createConnState: async (c, params: ChatConnParams | undefined): Promise<ChatConnState> => {
+      if (params?.internal !== undefined) {
+        if (params.internal !== internalKey) throw forbidden("Not an internal caller.");
+        return { kind: "internal" };
+      }
+      const user = await services.auth.verify(params?.token);
+      const [orgId] = c.key;
+      if (user.org !== orgId) throw forbidden("This room belongs to another organisation.");
+      return { kind: "user", user };
+    },
+
+    onWake: async (c) => {
+      c.vars.flusher = new OutboxFlusher({
+        get state() {
+          return c.state;
+        },
+        db: services.db,
+        keepAwake: (p) => c.waitUntil(p),
+        log: (msg) => c.log.warn(msg),
+      });
+      c.vars.flusher.kick(0);
+      if (!c.schedule.list().some((a) => a.action === "runRetention")) {
+        await c.schedule.after(retentionMs, "runRetention");
+      }
+    },
+
+    onSleep: async (c) => {
+      for (const timer of c.vars.typing.values()) clearTimeout(timer);
+      c.vars.typing.clear();
+      if (c.vars.notifyTimer) clearTimeout(c.vars.notifyTimer);
+      const flusher = c.vars.flusher;
+      if (flusher) {
+        // Best effort; whatever is left stays in state and is flushed at the next wake.
+        await Promise.race([flusher.flushNow(), new Promise((r) => setTimeout(r, 2000))]);
+        flusher.stop();
+      }
+    },
+
+    onConnect: (c, conn) => {
+      if (conn.state.kind !== "user") return;
+      const user = conn.state.user;
+      ensureMember(c, user);
+      let tabs = c.vars.presence.get(user.id);
+      if (!tabs) c.vars.presence.set(user.id, (tabs = new Set()));
+      tabs.add(conn.id);
+      if (tabs.size === 1) {
+        c.broadcast("presence", { type: "join", userId: user.id, name: user.name });
+      }
+    },
+
+    onDisconnect: (c, conn) => {
+      if (conn.state.kind !== "user") return;
+      const user = conn.state.user;
+      const tabs = c.vars.presence.get(user.id);
+      if (!tabs?.delete(conn.id)) return;
+      if (tabs.size === 0) {
+        c.vars.presence.delete(user.id);
+        stopTyping(c, user);
+        c.broadcast("presence", { type: "leave", userId: user.id, name: user.name });
+      }
+    },
+
+    actions: {
+      /** Everything a client shows when it opens the room. */
+      getRoom: (c) => {
+        const me = userOf(c.conn);
+        return {
+          room: {
+            id: c.state.roomId,
+            orgId: c.state.orgId,
+            name: c.state.name,
+            createdBy: c.state.createdBy,
+            createdAt: c.state.createdAt,
+          },
+          messages: c.state.messages,
+          members: Object.values(c.state.members),
+          online: onlineUsers(c.state, c.vars),
+          scheduled: scheduledOf(c.state, me.id),
+          me,
+        };
+      },
+
+      send: (c, text: string) => {
+        const user = userOf(c.conn);
+        const body = parse(messageText, text, "message");
+        stopTyping(c, user);
+        return post(c, user, body);
+      },
+
+      edit: async (c, id: string, text: string) => {
+        const user = userOf(c.conn);
+        const body = parse(messageText, text, "message");
+        const message = await ownMessage(c, parse(messageId, id, "message id"), user);
+        message.text = body;
+        message.editedAt = Date.now();
+        message.version += 1;
+        changed(c, message);
+        c.broadcast("messageEdited", { ...message });
+        return { ...message };
+      },
+
+      remove: async (c, id: string) => {
+        const user = userOf(c.conn);
+        const message = await ownMessage(c, parse(messageId, id, "message id"), user);
+        message.text = "";
+        message.deletedAt = Date.now();
+        message.version += 1;
+        changed(c, message);
+        c.broadcast("messageDeleted", { id: message.id, seq: message.seq });
+        return { id: message.id };
+      },
+
+      typing: (c) => {
+        const user = userOf(c.conn);
+        const previous = c.vars.typing.get(user.id);
+        if (previous) clearTimeout(previous);
+        else c.broadcast("typing", { userId: user.id, name: user.name, typing: true });
+        c.vars.typing.set(
+          user.id,
+          setTimeout(() => stopTyping(c, user), typingTtl),
+        );
+      },
+
+      sendLater: async (c, text: string, at: number) => {
+        const user = userOf(c.conn);
+        const body = parse(messageText, text, "message");
+        const when = parse(z.number().int().finite(), at, "time");
+        const now = Date.now();
+        if (when <= now) {
+          throw new UserError("Pick a time in the future.", { code: "invalid_input" });
+        }
+        if (when > now + MAX_SCHEDULE_AHEAD_MS) {
+          throw new UserError("A message can be scheduled at most 30 days ahead.", {
+            code: "invalid_input",
+          });
+        }
+        if (scheduledOf(c.state, user.id).length >= MAX_SCHEDULED_PER_USER) {
+          throw new UserError(`At most ${MAX_SCHEDULED_PER_USER} scheduled messages per room.`, {
+            code: "too_many_scheduled",
+          });
+        }
+        const id = randomUUID();
+        const alarmId = await c.schedule.at(when, "deliverScheduled", id);
+        const entry: ScheduledMessage = {
+          id,
+          alarmId,
+          authorId: user.id,
+          authorName: user.name,
+          text: body,
+          at: when,
+        };
+        c.state.scheduled[id] = entry;
+        return publicScheduled(entry);
+      },
+
+      cancelScheduled: (c, id: string) => {
+        const user = userOf(c.conn);
+        const entry = c.state.scheduled[parse(messageId, id, "scheduled message id")];
+        if (!entry) {
+          throw new UserError("No such scheduled message (it may have been sent already).", {
+            code: "not_found",
+          });
+        }
+        if (entry.authorId !== user.id) {
+          throw forbidden("Only its author can cancel a scheduled message.");
+        }
+        c.schedule.cancel(entry.alarmId);
+        delete c.state.scheduled[id];
+        return { id };
+      },
+
+      listScheduled: (c) => scheduledOf(c.state, userOf(c.conn).id),
+
+      /** Alarm target of `sendLater`. */
+      deliverScheduled: (c, id: string) => {
+        assertInternal(c.conn);
+        const entry = c.state.scheduled[id];
+        if (!entry) return null; // cancelled
+        delete c.state.scheduled[id];
+        return post(
+          c,
+          { id: entry.authorId, name: entry.authorName, org: c.state.orgId },
+          entry.text,
+          {
+            scheduledId: id,
+          },
+        );
+      },
+
+      /** Recurring alarm: moves messages beyond the newest N out of state (SQL keeps them). */
+      runRetention: async (c) => {
+        assertInternal(c.conn);
+        const moved = trimToRecent(c.state, recentLimit);
+        // The alarm running now is still listed until it finishes: look for a future one only.
+        const now = Date.now();
+        if (!c.schedule.list().some((a) => a.action === "runRetention" && a.at > now)) {
+          await c.schedule.after(retentionMs, "runRetention");
+        }
+        c.vars.flusher?.kick(0);
+        return { moved, pendingSql: c.state.outbox.length };
+      },
+
+      /** Messages older than `before` (a seq), newest page first, returned oldest first. */
+      history: async (c, query?: { before?: number; limit?: number }) => {
+        userOf(c.conn);
+        const { before, limit } = parse(historyQuery, query, "history query");
+        const cursor = before ?? c.state.nextSeq;
+        const rows = await services.db
+          .select()
+          .from(messagesTable)
+          .where(
+            sqlAnd(sqlEq(messagesTable.roomId, c.state.roomId), sqlLt(messagesTable.seq, cursor)),
+          )
+          .orderBy(desc(messagesTable.seq))
+          .limit(limit + 1);
+        const bySeq = new Map<number, Message>();
+        for (const r of rows) bySeq.set(r.seq, rowToMessage(r));
+        // State wins: it is never behind SQL (SQL may lag behind the outbox).
+        for (const m of c.state.messages) if (m.seq < cursor) bySeq.set(m.seq, { ...m });
+        const newestFirst = [...bySeq.values()].sort((a, b) => b.seq - a.seq);
+        const page = newestFirst.slice(0, limit).reverse();
+        return { messages: page, hasMore: newestFirst.length > limit };
+      },
+    },
+    options: { sleepTimeout: 30_000 },
+  });
+
+  type Ctx = ActorContext<RoomState, any, ChatConnState, RoomVars, any>;
+  type ActionCtx = ActionContext<RoomState, any, ChatConnState, RoomVars, any>;
+
+  function post(
+    c: ActionCtx,
+    user: User,
+    text: string,
+    extra: { scheduledId?: string } = {},
+  ): Message {
+    // A user may post over plain HTTP without ever opening a connection.
+    ensureMember(c, user);
+    const message: Message = {
+      id: randomUUID(),
+      orgId: c.state.orgId,
+      roomId: c.state.roomId,
+      seq: c.state.nextSeq++,
+      authorId: user.id,
+      authorName: user.name,
+      text,
+      createdAt: Date.now(),
+      editedAt: null,
+      deletedAt: null,
+      version: 1,
+    };
+    c.state.messages.push(message);
+    enqueue(c.state, { kind: "message", message: { ...message } });
+    // Keep state bounded between retention runs: at most twice the recent window.
+    if (c.state.messages.length > recentLimit * 2) trimToRecent(c.state, recentLimit);
+    afterWrite(c);
+    c.broadcast("message", { ...message, ...extra });
+    return { ...message };
+  }
+
+  /** After an outbox write: flush soon and tell the room list (throttled). */
+  function afterWrite(c: Ctx): void {
+    c.vars.flusher?.kick();
+    if (c.vars.notifyTimer) return;
+    c.vars.notifyTimer = setTimeout(() => {
+      c.vars.notifyTimer = undefined;
+      const update: RoomActivity = {
+        roomId: c.state.roomId,
+        name: c.state.name,
+        lastActivityAt: c.state.messages.at(-1)?.createdAt ?? c.state.createdAt,
+        memberCount: Object.keys(c.state.members).length,
+      };
+      const list = c
+        .client<RoomListView>()
+        .chatRoomList.getOrCreate([c.state.orgId], { params: { internal: internalKey } });
+      c.runInBackground(list.roomActivity(update));
+    }, LIST_NOTIFY_INTERVAL_MS);
+  }
+
+  /**
+   * The caller's own message `id`, to change it: the live state object for a recent message,
+   * otherwise a copy of the newest known version of an older one (outbox, then SQL). Older
+   * messages are changed in SQL only; `vars.olderVersions` keeps two quick edits of the same
+   * older message from reusing a version while the first is still being written.
+   */
+  async function ownMessage(c: ActionCtx, id: string, user: User): Promise<Message> {
+    let message: Message | undefined = c.state.messages.find((m) => m.id === id);
+    if (!message) {
+      const [row] = await services.db
+        .select()
+        .from(messagesTable)
+        .where(sqlAnd(sqlEq(messagesTable.id, id), sqlEq(messagesTable.roomId, c.state.roomId)))
+        .limit(1);
+      if (row) message = rowToMessage(row);
+      // From here on no await: nothing can interleave before the new version is queued.
+      for (const e of c.state.outbox) {
+        if (e.kind === "message" && e.message.id === id) {
+          if (!message || e.message.version > message.version) message = { ...e.message };
+        }
+      }
+      if (message) {
+        message = { ...message };
+        message.version = Math.max(message.version, c.vars.olderVersions.get(id) ?? 0);
+      }
+    }
+    if (!message || message.deletedAt !== null) {
+      throw new UserError("No such message in this room.", { code: "not_found" });
+    }
+    if (message.authorId !== user.id) {
+      throw forbidden("Only its author can change a message.");
+    }
+    return message;
+  }
+
+  /** Queues the new version of a changed message for SQL. */
+  function changed(c: ActionCtx, message: Message): void {
+    if (!c.state.messages.some((m) => m.id === message.id)) {
+      c.vars.olderVersions.set(message.id, message.version);
+    }
+    enqueue(c.state, { kind: "message", message: { ...message } });
+    afterWrite(c);
+  }
+
+  /** Records a first-time member (state, SQL outbox, event). */
+  function ensureMember(c: Ctx, user: User): void {
+    if (c.state.members[user.id]) return;
+    const member: Member = { userId: user.id, name: user.name, joinedAt: Date.now() };
+    c.state.members[user.id] = member;
+    enqueue(c.state, {
+      kind: "member",
+      member: {
+        roomId: c.state.roomId,
+        userId: user.id,
+        displayName: user.name,
+        joinedAt: member.joinedAt,
+      },
+    });
+    afterWrite(c);
+    c.broadcast("memberJoined", { ...member });
+  }
+
+  function stopTyping(c: Ctx, user: User): void {
+    const timer = c.vars.typing.get(user.id);
+    if (!timer) return;
+    clearTimeout(timer);
+    c.vars.typing.delete(user.id);
+    c.broadcast("typing", { userId: user.id, name: user.name, typing: false });
+  }
+
+  return chatRoom;
+}
+
+/** Drops messages beyond the newest `keep`, except those whose SQL write is still pending. */
+function trimToRecent(state: RoomState, keep: number): number {
+  const excess = state.messages.length - keep;
+  if (excess <= 0) return 0;
+  const pending = new Set<string>();
+  for (const e of state.outbox) if (e.kind === "message") pending.add(e.message.id);
+  let cut = 0;
+  while (cut < excess && !pending.has(state.messages[cut]!.id)) cut++;
+  if (cut > 0) state.messages.splice(0, cut);
+  return cut;
+}
+
+function rowToMessage(r: typeof messagesTable.$inferSelect): Message {
+  return {
+    id: r.id,
+    orgId: r.orgId,
+    roomId: r.roomId,
+    seq: r.seq,
+    authorId: r.authorId,
+    authorName: r.authorName,
+    text: r.deletedAt ? "" : r.text,
+    createdAt: r.createdAt.getTime(),
+    editedAt: r.editedAt?.getTime() ?? null,
+    deletedAt: r.deletedAt?.getTime() ?? null,
+    version: r.version,
+  };
+}
+
+function onlineUsers(state: RoomState, vars: RoomVars): { userId: string; name: string }[] {
+  return [...vars.presence.keys()].map((userId) => ({
+    userId,
+    name: state.members[userId]?.name ?? "",
+  }));
+}
+
+function publicScheduled(s: ScheduledMessage) {
+  return { id: s.id, text: s.text, at: s.at, authorId: s.authorId };
+}
+
+function scheduledOf(state: RoomState, userId: string) {
+  return Object.values(state.scheduled)
+    .filter((s) => s.authorId === userId)
+    .sort((a, b) => a.at - b.at)
+    .map(publicScheduled);
+}

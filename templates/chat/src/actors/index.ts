@@ -1,0 +1,29 @@
+/**
+ * The chat's registry: `chatRoomList` (one per organisation, the coordinator) and `chatRoom`
+ * (one per room). Built by a function from the app's services rather than at module load, so
+ * the database and the token secret are passed in, and tests can run several apps side by side.
+ *
+ * @example
+ * const registry = createRegistry({ auth, db }, { storage: "memory" });
+ * const client = createClient<ChatRegistry>("http://localhost:3000");
+ */
+import { type StorageOption, setup } from "troupe";
+import { createChatRoom } from "./chat-room.js";
+import { createChatRoomList } from "./chat-room-list.js";
+import { type ChatServices, createInternalKey } from "./services.js";
+
+export function createRegistry(services: ChatServices, opts: { storage?: StorageOption } = {}) {
+  const internalKey = createInternalKey();
+  return setup({
+    use: {
+      chatRoomList: createChatRoomList(services, internalKey),
+      chatRoom: createChatRoom(services, internalKey),
+    },
+    storage: opts.storage,
+  });
+}
+
+export type ChatRegistry = ReturnType<typeof createRegistry>;
+export type { Member, Message, RoomState } from "./chat-room.js";
+export type { RoomSummary } from "./chat-room-list.js";
+export type { ChatConnParams } from "./services.js";

@@ -1,0 +1,281 @@
+/**
+ * The chat's HTTP server: one Hono app on one port with
+ *   /api/troupe/*   the actor registry (HTTP actions and, via attachWebSockets, connections)
+ *   /api/auth/*     sign-in and token refresh
+ *   /api/search     full-text search over the organisation's messages (SQL)
+ *   /api/health     for the platform's health check
+ *   /               the frontend (for now a placeholder page)
+ *
+ * `startChatServer` is a function, not a side effect of importing this module, so tests start
+ * real servers on random ports with their own database and storage, and restart them.
+ */
+import type { Server } from "node:http";
+import { type ServerType, serve } from "@hono/node-server";
+import { sql } from "drizzle-orm";
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type StorageOption, UserError } from "troupe";
+import { z } from "zod";
+import { type ChatRegistry, createRegistry } from "./actors/index.js";
+import type { ChatServices } from "./actors/services.js";
+import { Auth, resolveAuthSecret } from "./auth.js";
+import { type Database, openDatabase, runMigrations } from "./db/index.js";
+
+export interface ChatServerOptions {
+  /** Port to listen on; 0 picks a free one. Default `PORT`, else 3000. */
+  port?: number;
+  hostname?: string;
+  /** Postgres for the app's tables. Required. */
+  databaseUrl: string;
+  /** Actor storage. Default: see `chooseActorStorage`. */
+  storage?: StorageOption;
+  /** Default `AUTH_SECRET` (generated in development). */
+  authSecret?: string;
+  tokenTtlSeconds?: number;
+  /** Tunables of the room actor (tests shrink them). */
+  tuning?: Pick<ChatServices, "recentMessagesInState" | "retentionIntervalMs" | "typingTtlMs">;
+}
+
+export interface ChatServer {
+  url: string;
+  port: number;
+  registry: ChatRegistry;
+  auth: Auth;
+  database: Database;
+  close(): Promise<void>;
+}
+
+/** Largest page of search results. */
+export const MAX_SEARCH_PAGE = 50;
+
+/**
+ * Where actor state lives. `TROUPE_STORAGE` wins if set. In production with a `DATABASE_URL`,
+ * the postgres driver in its own schema of the same database (a platform's disk is often
+ * ephemeral, the database is not). Otherwise the file driver under `.troupe/data`.
+ */
+export function chooseActorStorage(
+  env: NodeJS.ProcessEnv = process.env,
+): StorageOption | undefined {
+  if (env.TROUPE_STORAGE) return undefined;
+  if (env.NODE_ENV === "production" && env.DATABASE_URL) {
+    return { driver: "postgres", connectionString: env.DATABASE_URL, schema: "troupe" };
+  }
+  return { driver: "file", path: env.TROUPE_DATA_DIR ?? ".troupe/data" };
+}
+
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+  auth_required: 401,
+  token_expired: 401,
+  invalid_token: 401,
+  forbidden: 403,
+  not_found: 404,
+};
+
+export async function startChatServer(opts: ChatServerOptions): Promise<ChatServer> {
+  const database = openDatabase(opts.databaseUrl);
+  await runMigrations(database);
+  const auth = new Auth({
+    secret: opts.authSecret ?? resolveAuthSecret(),
+    ttlSeconds: opts.tokenTtlSeconds,
+  });
+  const registry = createRegistry(
+    { auth, db: database.db, ...opts.tuning },
+    { storage: opts.storage ?? chooseActorStorage() },
+  );
+
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (err instanceof UserError) {
+      const status = STATUS_BY_CODE[err.code] ?? 400;
+      return c.json(
+        { error: { code: err.code, message: err.message, metadata: err.metadata ?? null } },
+        status,
+      );
+    }
+    console.error("[chat] request failed:", err);
+    return c.json(
+      { error: { code: "internal_error", message: "Something went wrong.", metadata: null } },
+      500,
+    );
+  });
+
+  app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
+
+  app.get("/api/health", async (c) => {
+    const dbOk = await database.pool
+      .query("SELECT 1")
+      .then(() => true)
+      .catch(() => false);
+    // The app serves from actor state while the database is away: still healthy.
+    return c.json({ ok: true, database: dbOk ? "up" : "unreachable" });
+  });
+
+  app.post("/api/auth/sign-in", async (c) => {
+    const body = await c.req.json().catch(() => {
+      throw new UserError("The body must be JSON.", { code: "invalid_input" });
+    });
+    return c.json(await auth.signIn(body));
+  });
+
+  app.post("/api/auth/refresh", async (c) => {
+    const header = c.req.header("authorization");
+    const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
+    return c.json(await auth.refresh(token ?? header));
+  });
+
+  app.get("/api/me", async (c) => c.json({ user: await auth.fromRequest(c) }));
+
+  app.get("/api/search", async (c) => {
+    const user = await auth.fromRequest(c);
+    const query = searchQuery.safeParse({
+      q: c.req.query("q"),
+      cursor: c.req.query("cursor"),
+      limit: c.req.query("limit"),
+    });
+    if (!query.success) {
+      throw new UserError(query.error.issues[0]?.message ?? "Invalid search.", {
+        code: "invalid_input",
+      });
+    }
+    return c.json(await search(database, user.org, query.data));
+  });
+
+  app.get("/", (c) => c.html(PLACEHOLDER_PAGE));
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000),
+        hostname: opts.hostname,
+      },
+      () => resolve(s),
+    );
+    s.once("error", reject);
+  });
+  const sockets = await registry.attachWebSockets(server as unknown as Server);
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${opts.hostname && opts.hostname !== "0.0.0.0" ? opts.hostname : "localhost"}:${port}`,
+    port,
+    registry,
+    auth,
+    database,
+    close: () => {
+      closing ??= (async () => {
+        sockets.stopAccepting();
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        // Stops every actor: each room's onSleep makes a last attempt to flush its outbox.
+        await registry.close();
+        sockets.close();
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await closed;
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+const searchQuery = z.object({
+  q: z
+    .string({ error: "Add a search query: ?q=" })
+    .trim()
+    .min(1, "Add a search query: ?q=")
+    .max(200, "A search query is at most 200 characters."),
+  cursor: z.string().max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_SEARCH_PAGE).default(20),
+});
+
+const cursorShape = z.tuple([z.number(), z.string()]);
+
+function decodeCursor(cursor: string | undefined): [number, string] | undefined {
+  if (!cursor) return undefined;
+  try {
+    return cursorShape.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+  } catch {
+    throw new UserError("This search cursor is not valid.", { code: "invalid_input" });
+  }
+}
+
+/** Newest matches first, keyset-paginated by (created_at, id). */
+async function search(
+  database: Database,
+  orgId: string,
+  q: z.output<typeof searchQuery>,
+): Promise<{ results: SearchResult[]; nextCursor: string | null }> {
+  const after = decodeCursor(q.cursor);
+  const tsQuery = sql`websearch_to_tsquery('english', ${q.q})`;
+  const { rows } = await database.db.execute<{
+    id: string;
+    room_id: string;
+    room_name: string | null;
+    seq: string;
+    author_id: string;
+    author_name: string;
+    text: string;
+    created_at_ms: string;
+    snippet: string;
+  }>(sql`
+    SELECT m.id, m.room_id, r.name AS room_name, m.seq, m.author_id, m.author_name, m.text,
+           (extract(epoch FROM m.created_at) * 1000)::bigint AS created_at_ms,
+           ts_headline('english', m.text, ${tsQuery}, 'StartSel=<<,StopSel=>>,MaxWords=20') AS snippet
+    FROM messages m LEFT JOIN rooms r ON r.id = m.room_id
+    WHERE m.org_id = ${orgId}
+      AND m.deleted_at IS NULL
+      AND m.search @@ ${tsQuery}
+      ${after ? sql`AND (m.created_at, m.id) < (to_timestamp(${after[0]} / 1000.0), ${after[1]})` : sql``}
+    ORDER BY m.created_at DESC, m.id DESC
+    LIMIT ${q.limit + 1}`);
+  const page = rows.slice(0, q.limit).map(
+    (r): SearchResult => ({
+      id: r.id,
+      roomId: r.room_id,
+      roomName: r.room_name,
+      seq: Number(r.seq),
+      authorId: r.author_id,
+      authorName: r.author_name,
+      text: r.text,
+      snippet: r.snippet,
+      createdAt: Number(r.created_at_ms),
+    }),
+  );
+  const last = page.at(-1);
+  return {
+    results: page,
+    nextCursor:
+      rows.length > q.limit && last
+        ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString("base64url")
+        : null,
+  };
+}
+
+export interface SearchResult {
+  id: string;
+  roomId: string;
+  roomName: string | null;
+  seq: number;
+  authorId: string;
+  authorName: string;
+  text: string;
+  /** The text around the match, matches between `<<` and `>>`. */
+  snippet: string;
+  createdAt: number;
+}
+
+const PLACEHOLDER_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Troupe chat</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:.25rem}</style>
+</head><body>
+<h1>Troupe chat</h1>
+<p>The server is running. The web interface is coming; until then the API is available:</p>
+<ul>
+<li><code>POST /api/auth/sign-in</code> with <code>{ "displayName", "org" }</code></li>
+<li>actors <code>chatRoomList</code> and <code>chatRoom</code> under <code>/api/troupe</code></li>
+<li><code>GET /api/search?q=</code> with <code>Authorization: Bearer &lt;token&gt;</code></li>
+</ul>
+</body></html>`;

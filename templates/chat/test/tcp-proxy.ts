@@ -1,0 +1,60 @@
+/**
+ * A TCP proxy a test can cut and restore, to make a real database unreachable from the app
+ * without touching the database itself: `cut()` drops every open connection and refuses new
+ * ones; `restore()` listens again on the same port.
+ */
+import { connect, createServer, type Server, type Socket } from "node:net";
+
+export interface TcpProxy {
+  port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  const make = (): Server =>
+    createServer((client) => {
+      const upstream = connect(targetPort, targetHost);
+      sockets.add(client);
+      sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(client);
+        sockets.delete(upstream);
+      };
+      client.on("error", drop).on("close", drop);
+      upstream.on("error", drop).on("close", drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  let server: Server | undefined = make();
+  const listen = (s: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen(port, "127.0.0.1", () => {
+        const address = s.address();
+        resolve(typeof address === "object" && address ? address.port : port);
+      });
+    });
+  const port = await listen(server, 0);
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  };
+  return {
+    port,
+    cut: stop,
+    async restore() {
+      if (server) return;
+      server = make();
+      await listen(server, port);
+    },
+    close: stop,
+  };
+}
