@@ -96,7 +96,3 @@ export class TroupeError extends Error {
     this.public = opts.public ?? code !== "internal_error";
   }
 }
-
-export function statusForCode(code: string): number {
-  return (ERROR_CODES as Record<string, { status: number }>)[code]?.status ?? 400;
-}

@@ -4,7 +4,7 @@
 // scripted `ws` server, or a TCP proxy that can cut the line.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actor, setup, UserError } from "troupe";
@@ -15,7 +15,7 @@ import {
   type ConnStatus,
   createClient,
 } from "troupe/client";
-import { setupTest, type TestRuntime } from "troupe/test";
+import { setupTest, startTcpProxy, type TestRuntime } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { until } from "./support.js";
@@ -387,7 +387,7 @@ describe("connections (client side)", () => {
 
   test("a call in flight when the line drops fails with connection_lost, and is not resent", async () => {
     t = await setupTest(registry);
-    const proxy = await tcpProxy(new URL(t.url).port);
+    const proxy = await startTcpProxy("127.0.0.1", Number(new URL(t.url).port));
     try {
       const client = createClient<typeof registry>(`http://127.0.0.1:${proxy.port}`);
       const conn = track(
@@ -398,12 +398,13 @@ describe("connections (client side)", () => {
       await opened(conn);
       const inFlight = failure(conn.slow(300, 1));
       await sleep(50);
-      proxy.cut();
+      await proxy.cut();
+      await proxy.restore();
       const err = await inFlight;
       expect(err).toBeInstanceOf(ActorError);
       expect(err.code).toBe("connection_lost");
       expect(closes).toEqual([1006]);
-      // It reconnects through the proxy, which still accepts new connections.
+      // It reconnects through the proxy, which accepts connections again.
       await until(() => conn.status === "connected", 5000, "the reconnect");
       expect(await conn.increment(1)).toBe(1);
     } finally {
@@ -668,42 +669,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
-}
-
-/** A TCP proxy to 127.0.0.1:`target` whose open connections can be cut (a network drop). */
-async function tcpProxy(target: string | number): Promise<{
-  port: number;
-  cut: () => void;
-  close: () => Promise<void>;
-}> {
-  const open = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = netConnect(Number(target), "127.0.0.1");
-    open.add(inbound);
-    open.add(outbound);
-    inbound.pipe(outbound).pipe(inbound);
-    const drop = () => {
-      inbound.destroy();
-      outbound.destroy();
-      open.delete(inbound);
-      open.delete(outbound);
-    };
-    inbound.on("error", drop).on("close", drop);
-    outbound.on("error", drop).on("close", drop);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const cut = () => {
-    for (const s of open) s.destroy();
-    open.clear();
-  };
-  return {
-    port: (server.address() as { port: number }).port,
-    cut,
-    close: async () => {
-      cut();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 /** A `ws` server at /api/troupe/actors/connect that answers frames with `onFrame`. */

@@ -60,7 +60,7 @@ function makeHandle(transport: Transport, query: WireQuery, opts?: GetOptions<an
     fetch: async (path: string | URL | Request, init?: FetchOptions) => {
       const id = await cachedId();
       const { target, requestInit } = splitRequest(path, init);
-      const res = await transport.fetch(id, query.name, target, requestInit);
+      const res = await transport.fetch(id, target, requestInit);
       if (
         res.status === 404 &&
         "key" in query &&
@@ -68,7 +68,7 @@ function makeHandle(transport: Transport, query: WireQuery, opts?: GetOptions<an
       ) {
         // The actor was destroyed and this handle may re-create it: resolve again once.
         resolvedId = undefined;
-        return transport.fetch(await resolve(), query.name, target, requestInit);
+        return transport.fetch(await resolve(), target, requestInit);
       }
       return res;
     },
@@ -165,5 +165,3 @@ export function clientOver<R>(transport: Transport): Client<R> {
     },
   });
 }
-
-export const createInProcessClient = clientOver;

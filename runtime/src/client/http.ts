@@ -57,7 +57,7 @@ export function httpTransport(
       const out = await postJson("/actors/resolve", query);
       return out.actorId as string;
     },
-    async fetch(actorId: string, _name: string, path: string, init?: RequestInit) {
+    async fetch(actorId: string, path: string, init?: RequestInit) {
       const rel = path.startsWith("/") ? path : `/${path}`;
       const headers = new Headers(init?.headers);
       for (const [k, v] of Object.entries(extraHeaders)) if (!headers.has(k)) headers.set(k, v);

@@ -28,7 +28,7 @@ export interface Transport {
   action(query: WireQuery, action: string, args: unknown[], params?: unknown): Promise<unknown>;
   /** Returns the actor id, creating the actor if the query's mode allows. */
   resolve(query: WireQuery): Promise<string>;
-  fetch(actorId: string, name: string, path: string, init?: RequestInit): Promise<Response>;
+  fetch(actorId: string, path: string, init?: RequestInit): Promise<Response>;
   gatewayUrl(actorId: string): string;
   /** Opens the socket of a connection (PROTOCOL.md, "Connections"); the caller sends `init`. */
   openConnection(): Promise<WebSocketLike>;

@@ -114,7 +114,6 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   app.all("/gateway/:actorId/request/*", async (c) => {
     const actorId = c.req.param("actorId");
     try {
-      const name = await actorNameForId(engine, actorId);
       const incoming = new URL(c.req.url);
       const prefix = `${opts.basePath}/gateway/${encodeURIComponent(actorId)}/request`;
       const rest = incoming.pathname.startsWith(prefix)
@@ -129,7 +128,7 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
         body: hasBody ? await readBody(c) : undefined,
       });
       const skipReadyWait = c.req.header("x-troupe-skip-ready-wait") === "1";
-      return await engine.forwardRequest({ name, id: actorId }, request, skipReadyWait);
+      return await engine.forwardRequest(actorId, request, skipReadyWait);
     } catch (err) {
       return fail(c, err, { actorId });
     }
@@ -140,14 +139,6 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   );
   app.onError((err, c) => fail(c, err));
   return app;
-}
-
-async function actorNameForId(engine: Engine, id: string): Promise<string> {
-  const live = engine.placement.liveById(id);
-  if (live) return live.name;
-  const record = await engine.driver.findActorById(id);
-  if (!record) throw new TroupeError("actor_not_found", `No actor has the id "${id}".`);
-  return record.name;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -5,7 +5,7 @@
  */
 import type { AnyActorDefinition } from "../actor/definition.js";
 import { UserError } from "../actor/errors.js";
-import { createInProcessClient } from "../client/client.js";
+import { clientOver } from "../client/client.js";
 import { ActorError } from "../client/errors.js";
 import type { Transport } from "../client/transport.js";
 import type { Client } from "../client/types.js";
@@ -98,7 +98,7 @@ export class Engine implements InstanceHost, InstanceFactory {
   // ---- InstanceHost ------------------------------------------------------------------------
 
   client(): Client<any> {
-    this.inProcess ??= createInProcessClient(this.transport());
+    this.inProcess ??= clientOver(this.transport());
     return this.inProcess;
   }
 
@@ -226,11 +226,11 @@ export class Engine implements InstanceHost, InstanceFactory {
           throw this.toActorError(err, {});
         }
       },
-      fetch: async (actorId, name, path, init) => {
+      fetch: async (actorId, path, init) => {
         const url = new URL(path.replace(/^\/?/, "/"), "http://actor.invalid");
         const request = new Request(url, init);
         const skip = request.headers.get("x-troupe-skip-ready-wait") === "1";
-        return this.forwardRequest({ name, id: actorId }, request, skip);
+        return this.forwardRequest(actorId, request, skip);
       },
       gatewayUrl: () => {
         throw new ActorError(
@@ -254,26 +254,21 @@ export class Engine implements InstanceHost, InstanceFactory {
 
   /** Forwards a raw request to the actor's onRequest. */
   async forwardRequest(
-    query: ActorQuery,
+    actorId: string,
     request: Request,
     skipReadyWait = false,
   ): Promise<Response> {
-    const inst =
-      "id" in query
-        ? await this.instanceForRaw(query.id, skipReadyWait)
-        : await this.resolve(query);
+    const inst = await this.instanceForRaw(actorId, skipReadyWait);
     const response = await inst.handleRequest(request, skipReadyWait);
     if (response instanceof Response) return response;
-    const code =
-      inst instanceof ActorInstance && response === undefined ? "not_found" : "internal_error";
     return Response.json(
       {
         error: {
-          code,
+          code: "not_found",
           message: `The actor "${inst.name}" did not handle ${new URL(request.url).pathname}.`,
         },
       },
-      { status: 404 },
+      { status: 404, headers: { "x-troupe-error": "not_found" } },
     );
   }
 

@@ -70,11 +70,6 @@ export class GroupCommitter {
     return this.enqueue();
   }
 
-  setAlarm(actorId: string, at: number | null): Promise<void> {
-    this.alarms.set(actorId, at);
-    return this.enqueue();
-  }
-
   destroy(actorId: string): Promise<void> {
     this.states.delete(actorId);
     this.alarms.delete(actorId);

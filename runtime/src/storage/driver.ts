@@ -86,13 +86,3 @@ export interface StorageDriver {
 export function emptyBatch(): CommitBatch {
   return { states: [], kvPuts: [], kvDeletes: [], alarms: [], destroyed: [] };
 }
-
-export function isEmptyBatch(b: CommitBatch): boolean {
-  return (
-    b.states.length === 0 &&
-    b.kvPuts.length === 0 &&
-    b.kvDeletes.length === 0 &&
-    b.alarms.length === 0 &&
-    b.destroyed.length === 0
-  );
-}

@@ -21,6 +21,7 @@ import type { Registry } from "../registry/registry.js";
 import type { StorageOption } from "../storage/open.js";
 
 export { ManualClock } from "../clock.js";
+export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 export interface SetupTestOptions {
   /** Storage for this test. Default: memory. */

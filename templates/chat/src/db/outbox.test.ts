@@ -3,9 +3,9 @@
 // database is back, every acknowledged message (and edit) must be in SQL — also when the server
 // restarted while the database was away.
 import pg from "pg";
+import { startTcpProxy, type TcpProxy } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import { collect, startTestApp, type TestApp, waitFor } from "../../test/helpers.js";
-import { startTcpProxy, type TcpProxy } from "../../test/tcp-proxy.js";
 
 let app: TestApp | undefined;
 let proxy: TcpProxy | undefined;

@@ -1,7 +1,7 @@
 /**
- * A TCP proxy a test can cut and restore, to make a real database unreachable from the app
- * without touching the database itself: `cut()` drops every open connection and refuses new
- * ones; `restore()` listens again on the same port.
+ * A TCP proxy a test can cut and restore: a real network fault between two real processes (a
+ * client and the server, an app and its database) without touching either side. `cut()` drops
+ * every open connection and refuses new ones; `restore()` listens again on the same port.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 
