@@ -44,6 +44,8 @@ export class GroupCommitter {
   private destroyed = new Set<string>();
   private next: Deferred | null = null;
   private inFlight = false;
+  /** The batch with the driver now, if any. */
+  private current: Promise<void> | null = null;
   private scheduled = false;
   /** Batches written so far and writes they carried, for benchmarks and tests. */
   readonly stats = { batches: 0, writes: 0 };
@@ -78,9 +80,9 @@ export class GroupCommitter {
     return this.enqueue();
   }
 
-  /** Resolves when everything queued so far is durable. */
-  flush(): Promise<void> {
-    return this.next ? this.next.promise : Promise.resolve();
+  /** Resolves when everything queued so far has been written (or has failed). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([this.current, this.next?.promise]);
   }
 
   private enqueue(): Promise<void> {
@@ -98,6 +100,7 @@ export class GroupCommitter {
     if (!waiter || this.inFlight) return;
     this.next = null;
     this.inFlight = true;
+    this.current = waiter.promise;
     let batch: CommitBatch | undefined;
     try {
       batch = this.cut();
@@ -110,6 +113,7 @@ export class GroupCommitter {
       waiter.reject(err);
     } finally {
       this.inFlight = false;
+      this.current = null;
       if (this.next) {
         this.scheduled = true;
         setImmediate(() => this.run());

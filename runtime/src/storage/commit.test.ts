@@ -1,0 +1,120 @@
+/**
+ * The group committer's batching rules, on the memory driver with a gate in front of `commit`
+ * so a test decides when a batch becomes durable.
+ */
+import { describe, expect, it } from "vitest";
+import { GroupCommitter } from "./commit.js";
+import type { CommitBatch } from "./driver.js";
+import { MemoryDriver } from "./memory/index.js";
+
+class GatedDriver extends MemoryDriver {
+  readonly batches: CommitBatch[] = [];
+  private gates: (() => void)[] = [];
+  failNext: Error | null = null;
+
+  override async commit(batch: CommitBatch): Promise<void> {
+    this.batches.push(batch);
+    await new Promise<void>((resolve) => this.gates.push(resolve));
+    if (this.failNext) {
+      const err = this.failNext;
+      this.failNext = null;
+      throw err;
+    }
+    return super.commit(batch);
+  }
+
+  /** Lets the oldest waiting commit finish. */
+  release(): void {
+    this.gates.shift()?.();
+  }
+
+  get waiting(): number {
+    return this.gates.length;
+  }
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const state = (data: string) => () => ({ data });
+
+async function setup() {
+  const driver = new GatedDriver();
+  for (const id of ["a", "b", "c"]) {
+    await driver.createActor({ id, name: "t", key: [id], createdAt: 0, data: "{}" });
+  }
+  return { driver, committer: new GroupCommitter(driver) };
+}
+
+describe("GroupCommitter", () => {
+  it("sends every write of one turn as one batch, serializing each actor once", async () => {
+    const { driver, committer } = await setup();
+    let serialized = 0;
+    const counting = (data: string) => () => {
+      serialized++;
+      return { data };
+    };
+    const done = [
+      committer.writeState("a", counting("1")),
+      committer.writeState("b", counting("1")),
+      committer.writeState("a", counting("2")),
+    ];
+    await turn();
+    expect(driver.batches).toHaveLength(1);
+    expect(driver.batches[0]!.states).toEqual([
+      { actorId: "a", data: "2" },
+      { actorId: "b", data: "1" },
+    ]);
+    expect(serialized).toBe(2);
+    driver.release();
+    await Promise.all(done);
+    expect(committer.stats).toEqual({ batches: 1, writes: 2 });
+  });
+
+  it("collects writes made while a batch is in flight into the next batch", async () => {
+    const { driver, committer } = await setup();
+    const first = committer.writeState("a", state("1"));
+    await turn();
+    const second = [committer.writeState("b", state("1")), committer.writeState("c", state("1"))];
+    await turn();
+    await turn();
+    expect(driver.batches).toHaveLength(1); // the second waits for the first
+    driver.release();
+    await first;
+    await turn();
+    expect(driver.batches).toHaveLength(2);
+    expect(driver.batches[1]!.states.map((s) => s.actorId)).toEqual(["b", "c"]);
+    driver.release();
+    await Promise.all(second);
+  });
+
+  it("flush waits for the batch in flight, not only for queued writes", async () => {
+    const { driver, committer } = await setup();
+    const write = committer.writeState("a", state("1"));
+    await turn();
+    expect(driver.waiting).toBe(1);
+    let flushed = false;
+    const flush = committer.flush().then(() => {
+      flushed = true;
+    });
+    await turn();
+    expect(flushed).toBe(false);
+    driver.release();
+    await flush;
+    await write;
+    expect(flushed).toBe(true);
+  });
+
+  it("rejects the writers of a failed batch and goes on with the next one", async () => {
+    const { driver, committer } = await setup();
+    driver.failNext = new Error("disk on fire");
+    const failed = committer.writeState("a", state("1"));
+    await turn();
+    const later = committer.writeState("b", state("1"));
+    driver.release();
+    await expect(failed).rejects.toThrow("disk on fire");
+    await turn();
+    driver.release();
+    await expect(later).resolves.toBeUndefined();
+    expect(await driver.findActorById("b")).toMatchObject({ data: "1" });
+    expect(await driver.findActorById("a")).toMatchObject({ data: "{}" });
+  });
+});
