@@ -114,4 +114,24 @@ describe("troupe/react", () => {
     view.rerender(<Gate token="good" enabled={true} />);
     await waitFor(() => expect(screen.getByTestId("g").textContent).toBe("connected:-"));
   });
+
+  test("remounting after a refusal tries again, with the current getParams", async () => {
+    t = await setupTest(registry, { clock: "system" });
+    const { useActor } = kit();
+    let token = "bad";
+    function Gate() {
+      const c = useActor({ name: "counter", key: ["retry"], getParams: () => ({ token }) });
+      return <span data-testid="r">{`${c.connStatus}:${c.error?.code ?? "-"}`}</span>;
+    }
+    const first = render(<Gate />);
+    await waitFor(() =>
+      expect(screen.getByTestId("r").textContent).toBe("disconnected:invalid_token"),
+    );
+    first.unmount();
+    token = "good";
+    // Mounted again at once: the shared entry is still there, but its connection is over.
+    render(<Gate />);
+    await waitFor(() => expect(screen.getByTestId("r").textContent).toBe("connected:-"));
+    expect(await liveConns("retry")).toBe(1);
+  });
 });

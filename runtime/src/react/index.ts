@@ -108,7 +108,13 @@ class SharedActor {
     this.refs++;
     if (this.disposeTimer !== undefined) clearTimeout(this.disposeTimer);
     this.disposeTimer = undefined;
-    if (!this.snapshot.connection && this.latestOpts.enabled !== false) this.open();
+    // A connection that ended for good (refused, say) is replaced when a component mounts again:
+    // remounting is how a UI retries, e.g. after the user signed in anew.
+    const current = this.snapshot.connection;
+    if (this.latestOpts.enabled !== false && (!current || current.status === "disconnected")) {
+      if (current) this.release();
+      this.open();
+    }
     return () => {
       this.refs--;
       if (this.refs > 0) return;
@@ -150,10 +156,15 @@ class SharedActor {
   }
 
   private dispose(): void {
+    this.forget(this);
+    this.release();
+  }
+
+  /** Stops listening to the current connection and closes it. */
+  private release(): void {
     for (const off of this.offs) off();
     this.offs = [];
     const connection = this.snapshot.connection;
-    this.forget(this);
     if (connection) void connection.dispose();
   }
 }
