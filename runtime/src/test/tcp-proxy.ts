@@ -43,9 +43,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const stop = async () => {
     const s = server;
     server = undefined;
+    // Stop accepting first, so no connection slips in between the cut and the close.
+    const closed = s ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve();
     for (const socket of sockets) socket.destroy();
     sockets.clear();
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    await closed;
   };
   return {
     port,
