@@ -1,5 +1,8 @@
-// The app's own HTTP routes: health, the placeholder page, and search over SQL (scoped to the
-// caller's organisation, paginated, deleted messages excluded).
+// The app's own HTTP routes: health, the built frontend (or the API-only page without one), and
+// search over SQL (scoped to the caller's organisation, paginated, deleted messages excluded).
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp, waitFor } from "../test/helpers.js";
 import { chooseActorStorage, type SearchResult } from "./server.js";
@@ -18,14 +21,52 @@ async function search(token: string | undefined, params: Record<string, string>)
 }
 
 describe("http routes", () => {
-  it("answers the health check and serves the placeholder page", async () => {
+  it("answers the health check, and without a built frontend says it is API-only", async () => {
     const health = await fetch(`${app.url}/api/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ ok: true, database: "up" });
     const page = await fetch(`${app.url}/`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain("The web interface is coming");
+    expect(await page.text()).toContain("This server runs the API only");
     expect((await fetch(`${app.url}/api/troupe/metadata`)).status).toBe(200);
+  });
+
+  it("serves a built frontend: cached hashed assets, index.html for client routes, JSON 404 under /api", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "chat-dist-"));
+    await mkdir(join(dir, "assets"));
+    await writeFile(join(dir, "index.html"), "<!doctype html><title>chat</title><div id=root>");
+    await writeFile(join(dir, "assets", "index-abc123.js"), "console.log(1)");
+    await writeFile(join(dir, "favicon.svg"), "<svg/>");
+    const web = await startTestApp({ frontendDir: dir });
+    try {
+      for (const path of ["/", "/rooms/some-room", "/search?q=x"]) {
+        const res = await fetch(`${web.url}${path}`);
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get("cache-control"), path).toBe("no-cache");
+        expect(await res.text(), path).toContain("<title>chat</title>");
+      }
+      const asset = await fetch(`${web.url}/assets/index-abc123.js`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get("content-type")).toMatch(/javascript/);
+      expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect(await asset.text()).toBe("console.log(1)");
+      expect((await fetch(`${web.url}/assets/index-gone.js`)).status).toBe(404);
+      expect((await fetch(`${web.url}/favicon.svg`)).headers.get("cache-control")).toBe(
+        "public, max-age=3600",
+      );
+
+      const unknownApi = await fetch(`${web.url}/api/nope`);
+      expect(unknownApi.status).toBe(404);
+      expect(await unknownApi.json()).toMatchObject({ error: { code: "not_found" } });
+      expect(await (await fetch(`${web.url}/api/health`)).json()).toMatchObject({ ok: true });
+      // Path tricks do not leave the directory.
+      expect(await (await fetch(`${web.url}/assets/..%2f..%2fetc%2fpasswd`)).text()).not.toContain(
+        "root:",
+      );
+    } finally {
+      await web.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("search finds messages of the caller's org only, newest first, page by page", async () => {

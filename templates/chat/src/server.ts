@@ -4,13 +4,17 @@
  *   /api/auth/*     sign-in and token refresh
  *   /api/search     full-text search over the organisation's messages (SQL)
  *   /api/health     for the platform's health check
- *   /               the frontend (for now a placeholder page)
+ *   everything else the built frontend (`frontendDir`): hashed assets with a long cache, and
+ *                   index.html for any other GET path, so `/rooms/:id` links work (SPA fallback)
  *
  * `startChatServer` is a function, not a side effect of importing this module, so tests start
  * real servers on random ports with their own database and storage, and restart them.
  */
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
+import { serveStatic } from "@hono/node-server/serve-static";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -32,6 +36,11 @@ export interface ChatServerOptions {
   /** Default `AUTH_SECRET` (generated in development). */
   authSecret?: string;
   tokenTtlSeconds?: number;
+  /**
+   * The built frontend (`vite build` output, with its `index.html`) to serve. Without it the
+   * server is API-only and `/` says so: in development Vite serves the frontend instead.
+   */
+  frontendDir?: string;
   /** Tunables of the room actor (tests shrink them). */
   tuning?: Pick<ChatServices, "recentMessagesInState" | "retentionIntervalMs" | "typingTtlMs">;
 }
@@ -140,7 +149,16 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
     return c.json(await search(database, user.org, query.data));
   });
 
-  app.get("/", (c) => c.html(PLACEHOLDER_PAGE));
+  // Unknown API paths get a JSON 404, not the frontend's index.html.
+  app.all("/api/*", (c) =>
+    c.json({ error: { code: "not_found", message: "No such API route.", metadata: null } }, 404),
+  );
+
+  if (opts.frontendDir) {
+    serveFrontend(app, opts.frontendDir);
+  } else {
+    app.get("/", (c) => c.html(API_ONLY_PAGE));
+  }
 
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
@@ -266,13 +284,44 @@ export interface SearchResult {
   createdAt: number;
 }
 
-const PLACEHOLDER_PAGE = `<!doctype html>
+/** Cache for files whose name carries a content hash (Vite's `assets/`): they never change. */
+const IMMUTABLE = "public, max-age=31536000, immutable";
+
+/**
+ * Static files of the built frontend, and index.html for every other GET path (client-side
+ * routes such as `/rooms/:id`). index.html is revalidated on every load so a deploy is picked up
+ * at once; the hashed assets it points to are cached for a year.
+ */
+function serveFrontend(app: Hono, dir: string): void {
+  const indexHtml = readFileSync(join(dir, "index.html"), "utf8");
+  app.use(
+    "/assets/*",
+    serveStatic({ root: dir, onFound: (_path, c) => c.header("Cache-Control", IMMUTABLE) }),
+  );
+  // A missing asset (a tab still open from before a deploy) is a 404, not the page: the page
+  // would fail to load as a script with a confusing MIME-type error instead.
+  app.get("/assets/*", (c) => c.text("Not found", 404));
+  app.use(
+    "*",
+    serveStatic({
+      root: dir,
+      onFound: (path, c) =>
+        c.header("Cache-Control", path.endsWith(".html") ? "no-cache" : "public, max-age=3600"),
+    }),
+  );
+  app.get("*", (c) => {
+    c.header("Cache-Control", "no-cache");
+    return c.html(indexHtml);
+  });
+}
+
+const API_ONLY_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Troupe chat</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:.25rem}</style>
 </head><body>
 <h1>Troupe chat</h1>
-<p>The server is running. The web interface is coming; until then the API is available:</p>
+<p>This server runs the API only (no built frontend was given to it). Run <code>pnpm dev</code> for the web interface with hot reload, or <code>pnpm build</code> then <code>pnpm start</code>. The API:</p>
 <ul>
 <li><code>POST /api/auth/sign-in</code> with <code>{ "displayName", "org" }</code></li>
 <li>actors <code>chatRoomList</code> and <code>chatRoom</code> under <code>/api/troupe</code></li>
