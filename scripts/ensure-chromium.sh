@@ -10,5 +10,5 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   exit 0
 fi
-echo "Chromium not found at $CHROMIUM: browser tests will be skipped." >&2
+echo "Chromium not found at $CHROMIUM: the runtime's browser test is skipped and the e2e browser tests fail." >&2
 echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM_PATH." >&2

@@ -1,0 +1,313 @@
+// The chat's built frontend in headless Chromium against the production server: two people in
+// two browser contexts sign in, create a room, chat live, see each other's presence and typing;
+// the server is killed and restarted (the reconnect banner comes and goes, nothing is lost); a
+// forged token in the stored session is refused; the room list and room fit a phone. Every step
+// is a screenshot in e2e/artifacts/<test>/.
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, type Screenshots, screenshots } from "./support/browser.js";
+import { useChatServer } from "./support/chat-fixture.js";
+import { forgedToken } from "./support/tokens.js";
+import { waitFor } from "./support/wait.js";
+
+const ORG = "acme";
+/** How long the UI may take to show something that arrives over the network. */
+const UI_TIMEOUT = 15_000;
+/** How long a restarted server and the pages' reconnects may take. */
+const RECONNECT_TIMEOUT = 40_000;
+
+const chat = useChatServer();
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+/** Uncaught exceptions and console output of every page, printed when a test fails. */
+const pageLog: string[] = [];
+const pageErrors: string[] = [];
+
+// Installing Chromium with apt-get when it is missing takes a few minutes, once.
+beforeAll(async () => {
+  browser = await launchChromium();
+}, 600_000);
+
+afterEach((ctx) => {
+  if (ctx.task.result?.state === "fail") {
+    console.error(`--- browser console (${ctx.task.name}) ---\n${pageLog.join("\n")}\n---`);
+  }
+});
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => {});
+  await browser?.close();
+});
+
+async function newPage(
+  who: string,
+  options: Parameters<Browser["newContext"]>[0] = {},
+): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  page.on("pageerror", (err) => {
+    pageErrors.push(`[${who}] ${err.message}`);
+    pageLog.push(`[${who} pageerror] ${err.stack ?? err.message}`);
+  });
+  page.on("console", (msg) => pageLog.push(`[${who} ${msg.type()}] ${msg.text()}`));
+  return page;
+}
+
+async function signIn(page: Page, name: string, org = ORG): Promise<void> {
+  await page.goto(chat.server.url);
+  await page.getByTestId("signin-name").fill(name);
+  await page.getByTestId("signin-org").fill(org);
+  await page.getByTestId("signin-submit").click();
+  await page.getByTestId("current-user").filter({ hasText: name }).waitFor();
+}
+
+function roomItem(page: Page, name: string) {
+  return page.locator(`[data-testid="room-item"][data-room-name="${name}"]`);
+}
+
+/** Opens a room from the list and waits for its title. */
+async function openRoom(page: Page, name: string): Promise<void> {
+  await roomItem(page, name).click();
+  await page.getByTestId("room-title").filter({ hasText: name }).waitFor();
+}
+
+async function createRoom(page: Page, name: string): Promise<void> {
+  await page.getByTestId("new-room-name").fill(name);
+  await page.getByTestId("create-room").click();
+  // Creating a room opens it.
+  await page.getByTestId("room-title").filter({ hasText: name }).waitFor();
+}
+
+function message(page: Page, text: string) {
+  return page.getByTestId("message").filter({
+    has: page.getByTestId("message-text").filter({ hasText: text }),
+  });
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.getByTestId("composer").fill(text);
+  await page.getByTestId("send").click();
+  await message(page, text).waitFor();
+}
+
+async function messageTexts(page: Page): Promise<string[]> {
+  return (await page.getByTestId("message-text").allTextContents()).map((t) => t.trim());
+}
+
+async function presenceNames(page: Page): Promise<string[]> {
+  const names = await page.getByTestId("presence-user").allTextContents();
+  return names.map((n) => n.trim());
+}
+
+describe("chat in two browsers", () => {
+  let ada: Page;
+  let grace: Page;
+  let shots: Screenshots;
+  const room = "launch-plans";
+  const sent: string[] = [];
+
+  it("two people sign in, create a room, chat live, and see presence and typing", async () => {
+    shots = await screenshots("chat in two browsers");
+    ada = await newPage("Ada");
+    grace = await newPage("Grace");
+
+    await ada.goto(chat.server.url);
+    await ada.getByTestId("signin-name").waitFor();
+    await shots.take(ada, "ada sign-in screen");
+    await signIn(ada, "Ada");
+    await signIn(grace, "Grace");
+    await ada.getByTestId("rooms-empty").waitFor();
+    await shots.take(grace, "grace signed in, no rooms");
+
+    await createRoom(ada, room);
+    await shots.take(ada, "ada created the room");
+    // Grace's list updates live, without a reload.
+    await roomItem(grace, room).waitFor();
+    await shots.take(grace, "grace sees the new room");
+    await openRoom(grace, room);
+
+    // Each sees the other online.
+    await waitFor(async () => (await presenceNames(ada)).some((n) => n.includes("Grace")), {
+      what: "Grace in Ada's presence list",
+    });
+    await waitFor(async () => (await presenceNames(grace)).some((n) => n.includes("Ada")), {
+      what: "Ada in Grace's presence list",
+    });
+
+    sent.push("Hi Grace, shall we plan the launch here?");
+    await send(ada, sent[0]!);
+    await message(grace, sent[0]!).waitFor();
+    expect(await message(grace, sent[0]!).getAttribute("data-author")).toContain("Ada");
+    sent.push("Yes! I will draft the checklist.");
+    await send(grace, sent[1]!);
+    await message(ada, sent[1]!).waitFor();
+    await shots.take(ada, "ada sees grace's reply");
+
+    // Grace types without sending: Ada sees the indicator; it goes away when Grace sends.
+    await grace.getByTestId("composer").pressSequentially("Drafting it now", { delay: 20 });
+    await ada.getByTestId("typing-indicator").filter({ hasText: "Grace" }).waitFor();
+    await expect(grace.getByTestId("typing-indicator").count()).resolves.toBe(0);
+    await shots.take(ada, "ada sees grace typing");
+    await grace.getByTestId("send").click();
+    sent.push("Drafting it now");
+    await message(ada, sent[2]!).waitFor();
+    await ada.getByTestId("typing-indicator").waitFor({ state: "detached" });
+    await shots.take(grace, "grace after sending");
+
+    expect(await messageTexts(ada)).toEqual(sent);
+    expect(await messageTexts(grace)).toEqual(sent);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("a server restart shows the reconnect banner, then recovers without losing messages", async () => {
+    expect(sent, "needs the room of the previous test").toHaveLength(3);
+    shots = await screenshots("server restart");
+    await chat.server.stop("SIGKILL");
+    for (const page of [ada, grace]) {
+      await page.getByTestId("connection-banner").filter({ hasText: "Reconnecting" }).waitFor();
+    }
+    await shots.take(ada, "server down, ada sees the banner");
+    await shots.take(grace, "server down, grace sees the banner");
+    // What was on screen stays on screen while the server is away.
+    expect(await messageTexts(ada)).toEqual(sent);
+
+    await chat.server.start();
+    for (const page of [ada, grace]) {
+      await page
+        .getByTestId("connection-banner")
+        .waitFor({ state: "detached", timeout: RECONNECT_TIMEOUT });
+    }
+    await shots.take(ada, "server back, banner gone");
+    expect(await messageTexts(ada)).toEqual(sent);
+    expect(await messageTexts(grace)).toEqual(sent);
+
+    // Live again both ways, and presence is back.
+    sent.push("Back online after the restart");
+    await send(grace, sent[3]!);
+    await message(ada, sent[3]!).waitFor();
+    sent.push("Nothing was lost");
+    await send(ada, sent[4]!);
+    await message(grace, sent[4]!).waitFor();
+    await waitFor(async () => (await presenceNames(ada)).some((n) => n.includes("Grace")), {
+      what: "Grace in Ada's presence list after the restart",
+    });
+    await shots.take(ada, "ada after the restart");
+
+    // A reload reads everything back from the server.
+    await grace.reload();
+    await grace.getByTestId("current-user").filter({ hasText: "Grace" }).waitFor();
+    if (!(await grace.getByTestId("room-title").isVisible())) await openRoom(grace, room);
+    await message(grace, sent[4]!).waitFor();
+    expect(await messageTexts(grace)).toEqual(sent);
+    await shots.take(grace, "grace after a reload");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("edits and deletes reach the other person live; search finds a message and opens it", async () => {
+    expect(sent, "needs the room of the previous tests").toHaveLength(5);
+    shots = await screenshots("edit delete search");
+    const own = message(ada, sent[4]!);
+    const editedId = await own.getAttribute("data-message-id");
+    await own.hover();
+    await own.getByTestId("edit-message").click();
+    await ada.getByTestId("edit-input").fill("Nothing was lost, not one message");
+    await shots.take(ada, "ada edits her message");
+    await ada.getByTestId("edit-save").click();
+    const onGrace = grace.locator(`[data-testid="message"][data-message-id="${editedId}"]`);
+    await onGrace.getByTestId("message-text").filter({ hasText: "not one message" }).waitFor();
+    // Only the author gets edit and delete buttons.
+    expect(await message(grace, sent[0]!).getByTestId("edit-message").count()).toBe(0);
+
+    const doomed = message(ada, sent[0]!);
+    const deletedId = await doomed.getAttribute("data-message-id");
+    await doomed.hover();
+    await doomed.getByTestId("delete-message").click();
+    await grace
+      .locator(`[data-testid="message"][data-message-id="${deletedId}"]`)
+      .waitFor({ state: "detached" });
+    await shots.take(grace, "grace sees the edit and the deletion");
+
+    // Search reads SQL, which the room fills in the background: retry until it is there.
+    await waitFor(
+      async () => {
+        await grace.getByTestId("search-input").fill("checklist");
+        await grace.getByTestId("search-submit").click();
+        await grace.getByTestId("search-result").or(grace.getByTestId("search-empty")).waitFor();
+        return (await grace.getByTestId("search-result").count()) > 0;
+      },
+      { timeout: 15_000, interval: 500, what: "a search result for 'checklist'" },
+    );
+    const results = grace.getByTestId("search-result");
+    expect(await results.count()).toBe(1);
+    expect(await results.first().textContent()).toContain("checklist");
+    await shots.take(grace, "grace searched for checklist");
+    await results.first().click();
+    await grace.getByTestId("room-title").filter({ hasText: room }).waitFor();
+    await message(grace, sent[1]!).waitFor();
+    await shots.take(grace, "grace opened the search result");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("a forged session", () => {
+  it("shows the sign-in screen with an auth error", async () => {
+    const shots = await screenshots("forged session");
+    const page = await newPage("Mallory");
+    await page.goto(chat.server.url);
+    await page.getByTestId("signin-name").waitFor();
+    const user = { id: "5f0c1a52-0000-4000-8000-000000000000", name: "Mallory", org: ORG };
+    const session = JSON.stringify({ token: forgedToken(user), user });
+    await page.evaluate((value) => localStorage.setItem("troupe-chat:session", value), session);
+    await page.reload();
+
+    await page.getByTestId("auth-error").waitFor();
+    await page.getByTestId("signin-name").waitFor();
+    expect(await page.getByTestId("current-user").count()).toBe(0);
+    expect(await page.getByTestId("room-list").count()).toBe(0);
+    await shots.take(page, "forged token refused");
+
+    // Signing in for real from there works.
+    await signIn(page, "Mallory");
+    await page.getByTestId("auth-error").waitFor({ state: "detached" });
+    await shots.take(page, "signed in properly");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("on a phone", () => {
+  it("the room list and the room fit a 375 px wide screen", async () => {
+    const shots = await screenshots("phone");
+    const page = await newPage("Katherine", {
+      viewport: { width: 375, height: 812 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    });
+    await signIn(page, "Katherine");
+    const room = "mission-control";
+    await createRoom(page, room);
+    // On a phone the room takes the whole screen; its back link leads to the list.
+    await page.getByRole("link", { name: "Back to rooms" }).click();
+    await roomItem(page, room).waitFor();
+    await expectNoHorizontalScroll(page);
+    await shots.take(page, "phone room list");
+
+    await openRoom(page, room);
+    await send(page, "Trajectory numbers are ready for review.");
+    await send(page, "Launch window opens at 09:32.");
+    await page.getByTestId("composer").waitFor();
+    await expectNoHorizontalScroll(page);
+    await shots.take(page, "phone room view");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+async function expectNoHorizontalScroll(page: Page): Promise<void> {
+  const widths = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+  }));
+  expect(widths.scroll, "page wider than the screen").toBeLessThanOrEqual(widths.viewport);
+}
