@@ -243,7 +243,10 @@ export interface ScanResult {
   end: number;
   /** Why scanning stopped before the end of the file, if it did. */
   problem?: string;
-  /** True when the bad frame is the last thing in the file (a torn append, not corruption). */
+  /**
+   * True when nothing but zeros follows the bad frame (a torn append into the end of the file or
+   * into its preallocated zeros, not corruption).
+   */
   tornTail: boolean;
 }
 
@@ -262,7 +265,8 @@ const SCAN_CHUNK = 1024 * 1024;
 /**
  * Reads frames from `LOG_HEADER_BYTES` up to `size`, calling `onFrame` (synchronously, with a
  * buffer that is only valid during the call) for each good one, and stops at the first frame
- * that is torn or fails its checksum.
+ * that is torn or fails its checksum. A zero frame header with only zeros after it is the
+ * preallocated end of the log, not a problem.
  */
 export async function scanFrames(
   file: PositionalReader,
@@ -283,17 +287,30 @@ export async function scanFrames(
     return chunk.subarray(0, n);
   };
 
+  /** Whether every byte from `from` to the end of the file is zero. */
+  const zerosFrom = async (from: number): Promise<boolean> => {
+    for (let at = from; at < size; at += SCAN_CHUNK) {
+      const n = Math.min(SCAN_CHUNK, size - at);
+      const bytes = await bytesAt(at, n);
+      if (!bytes?.every((b) => b === 0)) return false;
+    }
+    return true;
+  };
+
   let pos = LOG_HEADER_BYTES;
   while (pos < size) {
     const head = await bytesAt(pos, FRAME_HEADER_BYTES);
-    if (!head)
+    if (!head) {
+      if (await zerosFrom(pos)) return { end: pos, tornTail: false };
       return { end: pos, problem: "incomplete frame header at end of file", tornTail: true };
+    }
     const len = head.readUInt32LE(0);
+    if (len === 0 && (await zerosFrom(pos))) return { end: pos, tornTail: false };
     if (len === 0 || len > MAX_FRAME_PAYLOAD) {
       return {
         end: pos,
         problem: `impossible frame length ${len} at offset ${pos}`,
-        tornTail: pos + FRAME_HEADER_BYTES >= size,
+        tornTail: await zerosFrom(pos + FRAME_HEADER_BYTES),
       };
     }
     const frame = await bytesAt(pos, FRAME_HEADER_BYTES + len);
@@ -308,7 +325,7 @@ export async function scanFrames(
       return {
         end: pos,
         problem: `checksum mismatch in frame at offset ${pos}`,
-        tornTail: pos + frame.length === size,
+        tornTail: await zerosFrom(pos + frame.length),
       };
     }
     onFrame(frame, pos);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   appendFile,
+  copyFile,
   mkdtemp,
   open,
   readdir,
@@ -153,6 +154,63 @@ describe("FileDriver", () => {
       expect(await readFile(logPath, "utf8")).toBe("this is somebody else's file\n");
       // A failed open releases the lock.
       expect((await readdir(dir)).sort()).toEqual([LOG_FILE]);
+    });
+
+    it("treats the preallocated zeros left by a crash as the end of the log", async () => {
+      const d = await openDriver();
+      const [a] = await seed(d, 1);
+      await d.commit(batch({ states: [{ actorId: a, data: "s1" }] }));
+      await d.commit(batch({ kvPuts: [{ actorId: a, key: utf8("k"), value: utf8("v") }] }));
+      const logical = d.logBytes;
+      // The file of a live driver is what a crash leaves: frames, then zeros written ahead.
+      const crashed = await tempDir();
+      await copyFile(join(dir, LOG_FILE), join(crashed, LOG_FILE));
+      expect((await stat(join(crashed, LOG_FILE))).size).toBeGreaterThan(logical + 1024 * 1024);
+
+      const warnings: string[] = [];
+      const d2 = await FileDriver.open(crashed, { onWarning: (m) => warnings.push(m) });
+      try {
+        expect((await d2.findActorById(a))?.data).toBe("s1");
+        expect((await d2.kvGet(a, [utf8("k")])).map(str)).toEqual(["v"]);
+        expect(d2.logBytes).toBe(logical);
+        expect(warnings).toEqual([]);
+        await d2.commit(batch({ states: [{ actorId: a, data: "s2" }] }));
+      } finally {
+        await d2.close();
+      }
+      // A clean close trims the zeros; the new frame went right after the old ones.
+      expect((await stat(join(crashed, LOG_FILE))).size).toBeGreaterThan(logical);
+      const d3 = await FileDriver.open(crashed);
+      expect((await d3.findActorById(a))?.data).toBe("s2");
+      expect((await stat(join(crashed, LOG_FILE))).size).toBe(d3.logBytes);
+      await d3.close();
+      await rm(crashed, { recursive: true, force: true });
+    });
+
+    it("drops a frame torn inside the preallocated zeros without calling it corruption", async () => {
+      const d = await openDriver();
+      const [a] = await seed(d, 1);
+      await d.commit(batch({ states: [{ actorId: a, data: "kept" }] }));
+      const logical = d.logBytes;
+      const crashed = await tempDir();
+      await copyFile(join(dir, LOG_FILE), join(crashed, LOG_FILE));
+      // Half of the next frame reached the disk before the crash; the rest is still zeros.
+      const frame = encodeFrame({
+        ...batch({ states: [{ actorId: a, data: "lost" }] }),
+        creates: [],
+      });
+      const fh = await open(join(crashed, LOG_FILE), "r+");
+      await fh.write(frame, 0, Math.floor(frame.length / 2), logical);
+      await fh.close();
+
+      const warnings: string[] = [];
+      const d2 = await FileDriver.open(crashed, { onWarning: (m) => warnings.push(m) });
+      expect((await d2.findActorById(a))?.data).toBe("kept");
+      expect(d2.logBytes).toBe(logical);
+      expect(warnings.join("\n")).toMatch(/torn tail/);
+      expect((await readdir(crashed)).filter((f) => f.includes("corrupt"))).toEqual([]);
+      await d2.close();
+      await rm(crashed, { recursive: true, force: true });
     });
 
     it("ignores the leftover of an interrupted compaction", async () => {
