@@ -55,6 +55,21 @@ describe("startEmbeddedPostgres", () => {
     }
   });
 
+  it("a process that ends right after stop() still removes a non-persistent server's data", async () => {
+    const dir = join(EMBEDDED_ROOT, `dbtest-end-${randomBytes(4).toString("hex")}`);
+    const code = `
+      import { startEmbeddedPostgres } from ${JSON.stringify(join(import.meta.dirname, "index.ts"))};
+      const server = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, persistent: false });
+      void server.stop();
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      cwd: join(import.meta.dirname, "../.."),
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(0);
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  });
+
   it("removes a non-persistent server's data at stop", async () => {
     const dir = join(EMBEDDED_ROOT, `dbtest-np-${randomBytes(4).toString("hex")}`);
     const server = await startEmbeddedPostgres({ dataDir: dir, persistent: false });

@@ -174,6 +174,9 @@ export async function startEmbeddedPostgres(
       stopped ??= (async () => {
         stopping = true;
         process.off("exit", onExit);
+        // Until it has exited, the server must keep this process alive again, or the process
+        // could end in the middle of stop() (before the data of a non-persistent one is removed).
+        child?.ref();
         await server.stop();
         if (!persistent) await rm(dataDir, { recursive: true, force: true });
       })();
