@@ -92,7 +92,13 @@ export function createChatRoomList(services: ChatServices, internalKey: string) 
         const orgId = c.key[0]!;
         const roomId = randomUUID();
         await c.client<RoomView>().chatRoom.create([orgId, roomId], {
-          input: { orgId, roomId, name: roomNameValue, createdBy: user.id },
+          input: {
+            orgId,
+            roomId,
+            name: roomNameValue,
+            createdBy: user.id,
+            createdByName: user.name,
+          },
         });
         const now = Date.now();
         const summary: RoomSummary = {
@@ -101,7 +107,7 @@ export function createChatRoomList(services: ChatServices, internalKey: string) 
           createdBy: user.id,
           createdAt: now,
           lastActivityAt: now,
-          memberCount: 0,
+          memberCount: 1, // the creator
         };
         c.state.rooms[roomId] = summary;
         c.broadcast("roomsChanged", sorted(c.state.rooms));

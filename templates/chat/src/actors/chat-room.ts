@@ -53,6 +53,8 @@ export interface RoomInput {
   roomId: string;
   name: string;
   createdBy: string;
+  /** The creator's display name: the creator is the room's first member. */
+  createdByName: string;
 }
 
 export interface Member {
@@ -114,6 +116,7 @@ const roomInput = z.object({
   roomId: z.string().min(1),
   name: z.string().min(1),
   createdBy: z.string().min(1),
+  createdByName: z.string().min(1),
 });
 
 /** The room list as the room sees it (only what it calls), to keep the types acyclic. */
@@ -142,12 +145,14 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
         throw new UserError("There is no such room.", { code: "room_not_found" });
       }
       const now = Date.now();
+      const { createdByName, ...room } = parsed.data;
+      const creator: Member = { userId: room.createdBy, name: createdByName, joinedAt: now };
       const state: RoomState = {
-        ...parsed.data,
+        ...room,
         createdAt: now,
         nextSeq: 1,
         messages: [],
-        members: {},
+        members: { [creator.userId]: creator },
         scheduled: {},
         outbox: [],
         outboxSeq: 0,
@@ -160,6 +165,15 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
           name: state.name,
           createdBy: state.createdBy,
           createdAt: now,
+        },
+      });
+      enqueue(state, {
+        kind: "member",
+        member: {
+          roomId: state.roomId,
+          userId: creator.userId,
+          displayName: creator.name,
+          joinedAt: creator.joinedAt,
         },
       });
       return state;
