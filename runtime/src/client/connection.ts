@@ -192,10 +192,22 @@ class Connection {
     this.maxMessageSize = opts.maxMessageSize ?? 1024 * 1024;
     this.explicitMaxMessageSize = opts.maxMessageSize !== undefined;
     this.connectTimeout = opts.connectTimeout ?? 20_000;
+    wakeSignals(this.retryNow, true);
     queueMicrotask(() => {
       if (!this.finalError) void this.attempt();
     });
   }
+
+  /**
+   * In a browser, coming back online or back to the tab retries at once instead of waiting out
+   * the backoff (which may be seconds after a long outage).
+   */
+  private readonly retryNow = (): void => {
+    if (this.reconnectTimer === undefined || this.finalError) return;
+    if ((globalThis as { document?: Document }).document?.visibilityState === "hidden") return;
+    clearTimeout(this.reconnectTimer);
+    void this.attempt();
+  };
 
   // ---- public API ----------------------------------------------------------------------------
 
@@ -653,6 +665,7 @@ class Connection {
   private end(error: ActorError): void {
     if (this.finalError) return;
     this.finalError = error;
+    wakeSignals(this.retryNow, false);
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const attempt = this.current;
@@ -780,4 +793,17 @@ export function createActorConnection(
       return (...args: unknown[]) => conn.call(prop, args);
     },
   }) as ActorConn<any>;
+}
+
+/** Subscribes (or unsubscribes) `listener` to the browser's "online" and "tab visible again" events. */
+function wakeSignals(listener: () => void, on: boolean): void {
+  const g = globalThis as {
+    addEventListener?: Window["addEventListener"];
+    removeEventListener?: Window["removeEventListener"];
+    document?: Document;
+  };
+  if (typeof g.addEventListener !== "function") return;
+  const method = on ? "addEventListener" : "removeEventListener";
+  g[method]?.("online", listener);
+  g.document?.[method]("visibilitychange", listener);
 }
