@@ -14,7 +14,7 @@
  * `version` guard keeps a replayed older snapshot from overwriting a newer edit.
  */
 import { sql } from "drizzle-orm";
-import type { Db } from "./index.js";
+import { type Db, inTransaction } from "./index.js";
 import { members, messages, rooms } from "./schema.js";
 
 /** Largest number of outbox entries written in one transaction. */
@@ -78,7 +78,7 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
     else if (e.kind === "room") roomRows.set(e.room.id, e.room);
     else memberRows.set(JSON.stringify([e.member.roomId, e.member.userId]), e.member);
   }
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     if (roomRows.size > 0) {
       await tx
         .insert(rooms)
