@@ -43,8 +43,7 @@ export class GroupCommitter {
   private alarms = new Map<string, number | null>();
   private destroyed = new Set<string>();
   private next: Deferred | null = null;
-  private inFlight = false;
-  /** The batch with the driver now, if any. */
+  /** The batch with the driver now, if any (its writers' promise). */
   private current: Promise<void> | null = null;
   private scheduled = false;
   /** Batches written so far and writes they carried, for benchmarks and tests. */
@@ -87,7 +86,7 @@ export class GroupCommitter {
 
   private enqueue(): Promise<void> {
     if (!this.next) this.next = deferred();
-    if (!this.inFlight && !this.scheduled) {
+    if (!this.current && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.run());
     }
@@ -97,9 +96,8 @@ export class GroupCommitter {
   private async run(): Promise<void> {
     this.scheduled = false;
     const waiter = this.next;
-    if (!waiter || this.inFlight) return;
+    if (!waiter || this.current) return;
     this.next = null;
-    this.inFlight = true;
     this.current = waiter.promise;
     let batch: CommitBatch | undefined;
     try {
@@ -112,7 +110,6 @@ export class GroupCommitter {
     } catch (err) {
       waiter.reject(err);
     } finally {
-      this.inFlight = false;
       this.current = null;
       if (this.next) {
         this.scheduled = true;
