@@ -6,12 +6,12 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ActorError, type ConnStatus } from "troupe/client";
+import { waitFor } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import { useChatServer } from "./support/chat-fixture.js";
 import { startChatProduction } from "./support/chat-server.js";
 import { CHAT_DIST } from "./support/paths.js";
 import { expiredToken, forgedToken } from "./support/tokens.js";
-import { waitFor } from "./support/wait.js";
 
 const chat = useChatServer();
 const disposers: (() => Promise<void>)[] = [];

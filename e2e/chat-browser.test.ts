@@ -4,11 +4,11 @@
 // forged token in the stored session is refused; the room list and room fit a phone. Every step
 // is a screenshot in e2e/artifacts/<test>/.
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { waitFor } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, type Screenshots, screenshots } from "./support/browser.js";
 import { useChatServer } from "./support/chat-fixture.js";
 import { forgedToken } from "./support/tokens.js";
-import { waitFor } from "./support/wait.js";
 
 const ORG = "acme";
 /** How long the UI may take to show something that arrives over the network. */

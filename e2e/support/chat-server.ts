@@ -16,10 +16,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
+import { freePort, waitFor } from "troupe/test";
 import { CHAT_DIR, REPO_ROOT } from "./paths.js";
-import { waitFor } from "./wait.js";
 
 export interface ChatProductionOptions {
   /** The app's database (also holds actor state in production). */
@@ -228,17 +227,4 @@ function groupAlive(group: number): boolean {
   } catch {
     return false;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -4,7 +4,6 @@
 // scripted `ws` server, or a TCP proxy that can cut the line.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actor, setup, UserError } from "troupe";
@@ -15,7 +14,7 @@ import {
   type ConnStatus,
   createClient,
 } from "troupe/client";
-import { setupTest, startTcpProxy, type TestRuntime } from "troupe/test";
+import { freePort, setupTest, startTcpProxy, type TestRuntime } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { until } from "./support.js";
@@ -661,15 +660,6 @@ describe("connections against a misbehaving server", () => {
 });
 
 // ---- helpers -----------------------------------------------------------------------------------
-
-/** A port nothing listens on. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** A `ws` server at /api/troupe/actors/connect that answers frames with `onFrame`. */
 async function fakeServer(

@@ -21,7 +21,9 @@ import type { Registry } from "../registry/registry.js";
 import type { StorageOption } from "../storage/open.js";
 
 export { ManualClock } from "../clock.js";
+export { freePort } from "../free-port.js";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
+export { type WaitOptions, waitFor } from "./wait.js";
 
 export interface SetupTestOptions {
   /** Storage for this test. Default: memory. */

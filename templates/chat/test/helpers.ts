@@ -78,26 +78,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   return app;
 }
 
-/** Polls `fn` until it returns a truthy value or the time is up. */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  { timeout = 5000, interval = 20, what = "condition" } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeout;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
+/** Polling with a deadline (from troupe/test). */
+export { waitFor } from "troupe/test";
 
 /** Collects the events of a connection in arrays, by name. */
 export function collect(

@@ -1,21 +1,24 @@
-/** Polling with a deadline, for everything that happens asynchronously in another process. */
-
+/**
+ * Polling with a deadline, for what happens asynchronously elsewhere (another process, a
+ * database, a reconnecting socket). Errors thrown by `check` count as "not yet"; the last one is
+ * reported if the deadline passes.
+ *
+ * @example
+ * const row = await waitFor(() => findRow(id), { what: "the row in SQL", timeout: 15_000 });
+ */
 export interface WaitOptions {
-  /** Give up after this many milliseconds (default 10 s). */
+  /** Give up after this many milliseconds. Default 10 000. */
   timeout?: number;
-  /** Pause between attempts (default 50 ms). */
+  /** Pause between attempts, in ms. Default 20. */
   interval?: number;
   /** What is awaited, for the error message. */
   what?: string;
 }
 
-/**
- * Calls `check` until it returns a truthy value (returned) or the deadline passes (throws, with
- * the last error `check` threw, if any). Errors thrown by `check` count as "not yet".
- */
+/** Calls `check` until it returns a truthy value, which is returned; throws at the deadline. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeout = 10_000, interval = 50, what = "condition" }: WaitOptions = {},
+  { timeout = 10_000, interval = 20, what = "condition" }: WaitOptions = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
   let lastError: unknown;
