@@ -49,7 +49,7 @@ export function openDatabase(url: string, log: (msg: string) => void = console.e
   return {
     pool,
     db: drizzle(pool, { schema }),
-    close: () => endPool(pool, log),
+    close: () => pool.end(),
   };
 }
 
@@ -75,28 +75,6 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Prom
     throw err;
   } finally {
     client.release(failure);
-  }
-}
-
-/** How long shutdown waits for checked-out clients before it gives up on them. */
-const POOL_END_TIMEOUT_MS = 5000;
-
-/**
- * `pool.end()` waits for every checked-out client to be released. A client stuck on a dead
- * connection must not stop a shutdown (or a deploy) for good, so after a while it is left behind.
- */
-async function endPool(pool: pg.Pool, log: (msg: string) => void): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), POOL_END_TIMEOUT_MS);
-    timer.unref();
-  });
-  const outcome = await Promise.race([pool.end().then(() => "ended" as const), timedOut]);
-  clearTimeout(timer);
-  if (outcome === "timeout") {
-    log(
-      `[chat/db] the pool did not close within ${POOL_END_TIMEOUT_MS} ms (${pool.totalCount - pool.idleCount} client(s) still checked out); going on without it.`,
-    );
   }
 }
 
