@@ -1,6 +1,6 @@
 // onRequest, reached through handle.fetch() and the gateway URL.
 import { actor, setup } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
+import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
 
 const api = actor({
@@ -23,7 +23,8 @@ const api = actor({
 });
 const plain = actor({ state: {}, actions: {} });
 
-const registry = setup({ use: { api, plain } });
+const logger = captureLogger();
+const registry = setup({ use: { api, plain }, logger });
 let t: TestRuntime<typeof registry>;
 afterEach(() => t?.close());
 
@@ -54,6 +55,10 @@ describe("onRequest", () => {
     const text = await boom.text();
     expect(text).toContain("internal_error");
     expect(text).not.toContain("hidden detail");
+    // The detail is in the server log instead.
+    expect(logger.find("error", "internal error")?.fields.error).toMatchObject({
+      message: "hidden detail",
+    });
     const pass = await t.client.api.getOrCreate(["e"]).fetch("/pass");
     expect(pass.status).toBe(404);
     const none = await t.client.plain.getOrCreate(["e"]).fetch("/");
