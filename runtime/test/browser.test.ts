@@ -23,7 +23,17 @@ const counter = actor({
     },
   },
 });
-export const registry = setup({ use: { counter }, storage: "memory" });
+// Greets a raw WebSocket as soon as it opens, in the handler and in its "open" listener.
+const greeter = actor({
+  state: {},
+  onWebSocket: (_c, websocket) => {
+    websocket.send("hello from onWebSocket");
+    websocket.addEventListener("open", () => websocket.send("hello from open"));
+    websocket.addEventListener("message", (event) => websocket.send(`echo ${event.data}`));
+  },
+  actions: {},
+});
+export const registry = setup({ use: { counter, greeter }, storage: "memory" });
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/lib/chromium/chromium";
 const available = existsSync(CHROMIUM);
@@ -79,6 +89,7 @@ describe.skipIf(!available)("browser", () => {
         viaConn: 15,
         broadcast: 15,
         statuses: ["connecting", "connected", "disconnected"],
+        raw: ["hello from onWebSocket", "hello from open", "echo ping"],
       });
     } finally {
       await browser.close();
