@@ -41,6 +41,9 @@ describe("types", () => {
     void (() => client.room.getOrCreate(["r"], { createWithInput: { topic: "x" } }));
     // @ts-expect-error input of the wrong shape
     void (() => client.room.create(["r"], { input: { topic: 1 } }));
+    // dispose() is the client's own, typed or not
+    expectTypeOf(client.dispose).toEqualTypeOf<() => Promise<void>>();
+    expectTypeOf(createClient("http://localhost:1").dispose).returns.resolves.toBeVoid();
   });
 
   test("helper types give the actor's context", () => {

@@ -13,6 +13,9 @@
  * await conn.increment(1);
  * stop();
  * await conn.dispose();
+ *
+ * // Closes every connection and raw WebSocket the client opened; later calls fail.
+ * await client.dispose();
  */
 import { clientOver } from "./client.js";
 import { httpTransport, resolveEndpoint } from "./http.js";
@@ -35,7 +38,9 @@ export function createClient<R = any>(endpointOrOptions?: string | ClientOptions
     typeof endpointOrOptions === "string"
       ? { endpoint: endpointOrOptions }
       : (endpointOrOptions ?? {});
-  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch, opts.headers));
+  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch, opts.headers), {
+    disposable: true,
+  });
 }
 
 export type { ConnectOptions } from "./connection.js";
@@ -49,6 +54,7 @@ export type {
   ActorHandle,
   ActorHandleMethods,
   Client,
+  ClientMethods,
   ConnStatus,
   CreateOptions,
   FetchOptions,

@@ -106,9 +106,18 @@ export interface ActorAccessor<D> {
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
-export type Client<R> =
-  IsAny<R> extends true
+/** What a client has besides its accessors (names that `setup()` refuses for actors). */
+export interface ClientMethods {
+  /**
+   * Closes every connection and raw WebSocket this client opened. Later calls through the client,
+   * its accessors and handles fail with `client_disposed`. Calling it again does nothing.
+   */
+  dispose(): Promise<void>;
+}
+
+export type Client<R> = ClientMethods &
+  (IsAny<R> extends true
     ? { [name: string]: ActorAccessor<any> }
     : R extends RegistryLike<infer U>
       ? { [N in keyof U]: ActorAccessor<U[N]> }
-      : { [name: string]: ActorAccessor<any> };
+      : { [name: string]: ActorAccessor<any> });

@@ -10,6 +10,7 @@
 import { type ServerType, serve as serveNode } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { AnyActorDefinition } from "../actor/definition.js";
+import { CLIENT_RESERVED_NAMES } from "../client/client.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
 import { createHttpApp } from "../protocol/http.js";
@@ -68,6 +69,13 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
   constructor(config: RegistryConfig<TUse>) {
     if (!config || typeof config.use !== "object") {
       throw new TypeError("setup() expects { use: { actorName: actor({...}) } }.");
+    }
+    for (const name of Object.keys(config.use)) {
+      if (CLIENT_RESERVED_NAMES.has(name)) {
+        throw new TypeError(
+          `setup(): an actor cannot be named "${name}": the client reserves that name (${[...CLIENT_RESERVED_NAMES].join(", ")}), so client.${name} could never reach it. Rename the actor.`,
+        );
+      }
     }
     this.config = config;
   }
