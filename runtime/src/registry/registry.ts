@@ -13,6 +13,7 @@ import type { AnyActorDefinition } from "../actor/definition.js";
 import { CLIENT_RESERVED_NAMES } from "../client/client.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
+import { type CorsOptions, validateCors } from "../protocol/cors.js";
 import { createHttpApp } from "../protocol/http.js";
 import { type AttachedWebSockets, attachWebSockets } from "../protocol/node-ws.js";
 import type { StorageDriver } from "../storage/driver.js";
@@ -33,6 +34,12 @@ export interface RegistryConfig<TUse extends Record<string, AnyActorDefinition>>
   maxIncomingMessageSize?: number;
   /** Bytes queued to one slow client before its connection is dropped. Default 8 MiB. */
   maxOutgoingBuffer?: number;
+  /**
+   * Lets browser pages from other origins call the API (CORS, preflights included) and open
+   * WebSockets (checked by `Origin`). Off by default: only same-origin pages and non-browser
+   * clients. See the README's "Calling from another origin".
+   */
+  cors?: CorsOptions;
   /** Show internal error messages to clients. Default: on when NODE_ENV=development or TROUPE_EXPOSE_ERRORS=1. */
   exposeErrors?: boolean;
   logger?: Logger;
@@ -77,6 +84,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
         );
       }
     }
+    if (config.cors) validateCors(config.cors);
     this.config = config;
   }
 
@@ -111,6 +119,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+      cors: this.config.cors,
     });
     return { engine, app };
   }
@@ -121,6 +130,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+      cors: this.config.cors,
     };
   }
 
