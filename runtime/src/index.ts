@@ -21,11 +21,13 @@ export type {
   AnyActorDefinition,
   ConnParamsOf,
   ConnStateOf,
+  EventsOf,
   InputOf,
   VarsOf,
 } from "./actor/definition.js";
 export { ActorDefinition, actor } from "./actor/definition.js";
 export { UserError } from "./actor/errors.js";
+export { type EventSpec, type EventsSpec, event } from "./actor/events.js";
 export type { ActorKv } from "./actor/kv-types.js";
 export type { ActorOptions } from "./actor/options.js";
 export type { Client } from "./client/types.js";

@@ -43,6 +43,13 @@ export function createClient<R = any>(endpointOrOptions?: string | ClientOptions
   });
 }
 
+export type {
+  EventArgs,
+  EventName,
+  EventSpec,
+  EventsSpec,
+  ListenerArgs,
+} from "../actor/events.js";
 export type { ConnectOptions } from "./connection.js";
 export { ActorError } from "./errors.js";
 export type {
@@ -57,6 +64,7 @@ export type {
   ClientMethods,
   ConnStatus,
   CreateOptions,
+  EventsOfActor,
   FetchOptions,
   GetOptions,
   GetOrCreateOptions,
