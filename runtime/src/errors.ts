@@ -56,6 +56,11 @@ export const ERROR_CODES = {
   },
   user_error: { status: 400, message: "The actor rejected the request." },
   not_found: { status: 404, message: "Nothing is served at this path." },
+  origin_not_allowed: {
+    status: 403,
+    message:
+      "Pages from this origin may not open WebSockets here. Add it to the registry's cors.origin.",
+  },
   network_error: {
     status: 0,
     message: "Could not reach the server. Check the endpoint and that it runs.",

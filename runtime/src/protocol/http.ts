@@ -8,14 +8,18 @@ import { Hono } from "hono";
 import { TroupeError } from "../errors.js";
 import type { Engine } from "../registry/engine.js";
 import type { ActorQuery } from "../registry/placement.js";
+import { type CorsOptions, corsMiddleware } from "./cors.js";
 
 export interface HttpOptions {
   basePath: string;
   maxIncomingMessageSize: number;
+  /** Cross-origin access for browser pages; off when absent (see cors.ts). */
+  cors?: CorsOptions;
 }
 
 export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   const app = new Hono().basePath(opts.basePath);
+  if (opts.cors) app.use("*", corsMiddleware(opts.cors));
 
   const fail = (c: Context, err: unknown, context: Record<string, unknown> = {}) => {
     const { status, body } = engine.errorBody(err, { path: c.req.path, ...context });

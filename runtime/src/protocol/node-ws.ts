@@ -8,11 +8,14 @@ import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { TroupeError } from "../errors.js";
 import type { Engine } from "../registry/engine.js";
+import { type CorsOptions, upgradeOriginRefusal } from "./cors.js";
 import { type PeerSocket, serveConnection } from "./websocket.js";
 
 export interface WebSocketOptions {
   basePath: string;
   maxIncomingMessageSize: number;
+  /** With it, browser pages from other origins need an allowed `Origin` (see cors.ts). */
+  cors?: CorsOptions;
 }
 
 export interface AttachedWebSockets {
@@ -33,9 +36,13 @@ export function attachWebSockets(
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+    const originRefusal = upgradeOriginRefusal(opts.cors, req.headers.origin, req.headers.host);
     if (url.pathname === connectPath) {
       wss.handleUpgrade(req, socket, head, (ws) => {
-        serveConnection(engine, wrapWs(ws), toRequest(req, url));
+        // Refused over the socket, not with an HTTP status: browsers hide the status of a failed
+        // upgrade, and a 4001 with its code stops the client instead of making it retry forever.
+        if (originRefusal) refuseConnection(ws, "origin_not_allowed", originRefusal);
+        else serveConnection(engine, wrapWs(ws), toRequest(req, url));
       });
       return;
     }
@@ -43,7 +50,8 @@ export function attachWebSockets(
       ? /^([^/]+)\/websocket(\/.*)?$/.exec(url.pathname.slice(gatewayPrefix.length))
       : null;
     if (raw) {
-      void upgradeRaw(decodeURIComponent(raw[1]!), raw[2] ?? "/", url, req, socket, head);
+      if (originRefusal) refuseUpgrade(socket, 403, "origin_not_allowed", originRefusal);
+      else void upgradeRaw(decodeURIComponent(raw[1]!), raw[2] ?? "/", url, req, socket, head);
       return;
     }
     // Not ours. If nobody else handles upgrades on this server, answer instead of hanging.
@@ -135,10 +143,17 @@ function toRequest(req: IncomingMessage, url: URL): Request {
   return new Request(url, { headers });
 }
 
+/** Refuses a connection as a failed `init` does (PROTOCOL.md): an `error` frame, then 4001. */
+function refuseConnection(ws: WebSocket, code: string, message: string): void {
+  ws.on("error", () => {});
+  ws.send(JSON.stringify({ t: "error", error: { code, message, metadata: null } }));
+  ws.close(4001, code);
+}
+
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${status === 404 ? "Not Found" : "Error"}\r\n` +
+    `HTTP/1.1 ${status} ${status === 404 ? "Not Found" : status === 403 ? "Forbidden" : "Error"}\r\n` +
       "Content-Type: application/json\r\n" +
       `x-troupe-error: ${code}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +

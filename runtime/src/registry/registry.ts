@@ -10,8 +10,10 @@
 import { type ServerType, serve as serveNode } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { AnyActorDefinition } from "../actor/definition.js";
+import { CLIENT_RESERVED_NAMES } from "../client/client.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
+import { type CorsOptions, validateCors } from "../protocol/cors.js";
 import { createHttpApp } from "../protocol/http.js";
 import { type AttachedWebSockets, attachWebSockets } from "../protocol/node-ws.js";
 import type { StorageDriver } from "../storage/driver.js";
@@ -32,6 +34,12 @@ export interface RegistryConfig<TUse extends Record<string, AnyActorDefinition>>
   maxIncomingMessageSize?: number;
   /** Bytes queued to one slow client before its connection is dropped. Default 8 MiB. */
   maxOutgoingBuffer?: number;
+  /**
+   * Lets browser pages from other origins call the API (CORS, preflights included) and open
+   * WebSockets (checked by `Origin`). Off by default: only same-origin pages and non-browser
+   * clients. See the README's "Calling from another origin".
+   */
+  cors?: CorsOptions;
   /** Show internal error messages to clients. Default: on when NODE_ENV=development or TROUPE_EXPOSE_ERRORS=1. */
   exposeErrors?: boolean;
   logger?: Logger;
@@ -69,6 +77,14 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
     if (!config || typeof config.use !== "object") {
       throw new TypeError("setup() expects { use: { actorName: actor({...}) } }.");
     }
+    for (const name of Object.keys(config.use)) {
+      if (CLIENT_RESERVED_NAMES.has(name)) {
+        throw new TypeError(
+          `setup(): an actor cannot be named "${name}": the client reserves that name (${[...CLIENT_RESERVED_NAMES].join(", ")}), so client.${name} could never reach it. Rename the actor.`,
+        );
+      }
+    }
+    if (config.cors) validateCors(config.cors);
     this.config = config;
   }
 
@@ -103,6 +119,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+      cors: this.config.cors,
     });
     return { engine, app };
   }
@@ -113,6 +130,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+      cors: this.config.cors,
     };
   }
 
