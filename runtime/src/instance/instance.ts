@@ -444,7 +444,7 @@ export class ActorInstance {
           now - conn.pingSentAt >= this.options.connectionLivenessTimeout
         ) {
           this.log.info("dropping a connection that stopped answering pings", { connId: conn.id });
-          conn.close(CLOSE.goingAway, "connection timed out (no pong)");
+          conn.terminate();
           void this.connectionClosed(conn);
         } else {
           conn.ping(now);

@@ -105,6 +105,7 @@ function wrapWs(ws: WebSocket): PeerSocket {
     close: (code, reason) => {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
     },
+    terminate: () => ws.terminate(),
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
