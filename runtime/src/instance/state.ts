@@ -17,6 +17,17 @@ export class StateNotSerializableError extends TroupeError {
 }
 
 /**
+ * `obj.__proto__ = v` replaces the object's prototype instead of adding a key, and JSON then
+ * leaves it out: memory and storage would disagree. State treats it as the plain key JSON.parse
+ * makes of it, defined as an own property.
+ */
+const PROTO = "__proto__";
+
+function defineData(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
  * Returns a deep plain copy of `value`, or throws StateNotSerializableError naming the first path
  * that cannot be stored. Copying on assignment means state never aliases an object the caller
  * still holds (or another part of the state), so memory always equals what will be persisted.
@@ -61,7 +72,9 @@ export function cloneSerializable(value: unknown, path: string, seen = new Set<o
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(obj)) {
       const v = cloneSerializable((obj as Record<string, unknown>)[key], `${path}.${key}`, seen);
-      if (v !== undefined) out[key] = v;
+      if (v === undefined) continue;
+      if (key === PROTO) defineData(out, key, v);
+      else out[key] = v;
     }
     return out;
   } finally {
@@ -107,6 +120,9 @@ export class TrackedState {
       get: (target, prop, receiver) => {
         const v = Reflect.get(target, prop, receiver);
         if (typeof prop === "symbol" || typeof v !== "object" || v === null) return v;
+        // Without an own `__proto__` key this is the prototype: state is data and has no such
+        // key (and handing out Object.prototype would let state writes pollute every object).
+        if (prop === PROTO && !Object.hasOwn(target, prop)) return undefined;
         return this.wrap(v, pathOf(prop));
       },
       set: (target, prop, v) => {
@@ -123,7 +139,8 @@ export class TrackedState {
           stored = cloneSerializable(v, pathOf(prop));
         }
         const prev = (target as Record<string, unknown>)[prop];
-        (target as Record<string, unknown>)[prop] = stored;
+        if (prop === PROTO) defineData(target, prop, stored);
+        else (target as Record<string, unknown>)[prop] = stored;
         if (prev !== stored || typeof stored === "object") this.onChange();
         return true;
       },
