@@ -34,6 +34,11 @@ export const ERROR_CODES = {
     status: 400,
     message: "The action arguments are not valid. Send them as a JSON array.",
   },
+  too_deep: {
+    status: 400,
+    message:
+      "The message nests arrays and objects deeper than the server accepts (MAX_JSON_DEPTH, 128). Flatten the data.",
+  },
   payload_too_large: {
     status: 413,
     message: "The request is larger than the server's limit (maxIncomingMessageSize).",

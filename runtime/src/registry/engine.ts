@@ -15,6 +15,7 @@ import { ActorInstance, type InstanceHost } from "../instance/instance.js";
 import type { Logger } from "../log.js";
 import { socketPair } from "../protocol/socket-pair.js";
 import { serveConnection } from "../protocol/websocket.js";
+import { wireOutput } from "../protocol/wire.js";
 import { GroupCommitter } from "../storage/commit.js";
 import type { ActorRecord, StorageDriver } from "../storage/driver.js";
 import { randomId } from "../util.js";
@@ -214,7 +215,7 @@ export class Engine implements InstanceHost, InstanceFactory {
             params: jsonCopy(params),
             inProcess: true,
           });
-          return jsonCopy(out);
+          return jsonCopy(wireOutput(out));
         } catch (err) {
           throw this.toActorError(err, { action });
         }
