@@ -51,6 +51,16 @@ export const ERROR_CODES = {
     status: 503,
     message: "The actor is shutting down. Retry the request; it will be woken again.",
   },
+  too_many_actors: {
+    status: 503,
+    message:
+      "The server runs as many actors as it is allowed (maxLiveActors) and none is idle. Retry later.",
+  },
+  too_many_connections: {
+    status: 429,
+    message:
+      "Too many WebSockets are open from this address (maxConnectionsPerAddress). Close one, or retry later.",
+  },
   state_not_serializable: {
     status: 500,
     message: "The actor tried to store a value that cannot be serialized.",

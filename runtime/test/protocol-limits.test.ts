@@ -61,16 +61,30 @@ describe("nesting depth", () => {
   test("HTTP: a body nested deeper than MAX_JSON_DEPTH is refused with 400 too_deep", async () => {
     await start();
     for (const levels of [MAX_JSON_DEPTH, 5_000, 200_000]) {
-      const r = await post("/actors/action/store", `{"actor":${JSON.stringify(q)},"args":[${nested(levels)}]}`);
-      expect([levels, r.status, r.json.error?.code, r.header]).toEqual([levels, 400, "too_deep", "too_deep"]);
+      const r = await post(
+        "/actors/action/store",
+        `{"actor":${JSON.stringify(q)},"args":[${nested(levels)}]}`,
+      );
+      expect([levels, r.status, r.json.error?.code, r.header]).toEqual([
+        levels,
+        400,
+        "too_deep",
+        "too_deep",
+      ]);
       expect(r.json.error.message).toContain(String(MAX_JSON_DEPTH));
     }
     // resolve's input too, and an object nesting as well as an array one.
-    const deepObject = '{"a":'.repeat(5_000) + "1" + "}".repeat(5_000);
-    const r = await post("/actors/resolve", `{"name":"box","key":["x"],"mode":"getOrCreate","input":${deepObject}}`);
+    const deepObject = `${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)}`;
+    const r = await post(
+      "/actors/resolve",
+      `{"name":"box","key":["x"],"mode":"getOrCreate","input":${deepObject}}`,
+    );
     expect([r.status, r.json.error?.code]).toEqual([400, "too_deep"]);
     // Just inside the limit (body object + args array + the value): accepted and stored.
-    const ok = await post("/actors/action/store", `{"actor":${JSON.stringify(q)},"args":[${nested(MAX_JSON_DEPTH - 2)}]}`);
+    const ok = await post(
+      "/actors/action/store",
+      `{"actor":${JSON.stringify(q)},"args":[${nested(MAX_JSON_DEPTH - 2)}]}`,
+    );
     expect([ok.status, ok.json.output]).toEqual([200, "stored"]);
     expect(logger.entries.filter((e) => e.level === "error")).toEqual([]);
   });
@@ -95,7 +109,7 @@ describe("nesting depth", () => {
       .catch((e: unknown) => e);
     expect((err as { code: string }).code).toBe("internal_error");
     const logged = logger.find("error", "internal error");
-    const message = String((logged?.fields.error as Error).message);
+    const message = String((logged?.fields.error as Error | undefined)?.message);
     expect(message).toContain("state.deep[0][0]");
     expect(message).toContain("levels");
     expect(message).not.toContain("call stack");
@@ -118,7 +132,11 @@ describe("replies always carry output", () => {
   test("WebSocket: the result frame has output: null", async () => {
     await start();
     const conn = await connectRaw(t!.endpoint, q);
-    for (const [id, action] of [[1, "fn"], [2, "sym"], [3, "undef"]] as const) {
+    for (const [id, action] of [
+      [1, "fn"],
+      [2, "sym"],
+      [3, "undef"],
+    ] as const) {
       conn.send({ t: "action", id, name: action, args: [] });
       const reply = await conn.next((m) => m.id === id);
       expect([action, reply]).toEqual([action, { t: "result", id, output: null }]);

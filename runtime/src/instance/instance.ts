@@ -86,6 +86,8 @@ export class ActorInstance {
   private running = 0;
   private readonly background = new Set<Promise<unknown>>();
   private sleepTimer: TimerHandle | undefined;
+  /** When the sleep countdown started (the actor became idle). */
+  private idleSinceAt = 0;
   private sleepRequested = false;
   private destroyRequested = false;
   private stopping: Promise<void> | undefined;
@@ -584,6 +586,16 @@ export class ActorInstance {
     );
   }
 
+  /**
+   * When this actor became idle, if it could be put to sleep right now (ready, idle, allowed to
+   * sleep); undefined otherwise. Placement uses it to make room at the live-actor cap.
+   */
+  get idleSince(): number | undefined {
+    return this.status === "ready" && this.sleepTimer !== undefined && this.isIdle()
+      ? this.idleSinceAt
+      : undefined;
+  }
+
   private clearSleep(): void {
     this.host.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = undefined;
@@ -603,6 +615,7 @@ export class ActorInstance {
       return;
     }
     if (this.options.noSleep || this.sleepTimer) return;
+    this.idleSinceAt = this.host.clock.now();
     this.sleepTimer = this.host.clock.setTimeout(() => {
       this.sleepTimer = undefined;
       if (this.status === "ready" && this.isIdle()) void this.stop("sleep");

@@ -24,7 +24,12 @@ export class StateNotSerializableError extends TroupeError {
 const PROTO = "__proto__";
 
 function defineData(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(target, key, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 /**
@@ -46,7 +51,12 @@ export function cloneSerializable(value: unknown, path: string, depth = 1): unkn
   return clone(value, path, depth, new Set());
 }
 
-function clone(value: unknown, path: string, depth: number, seen: Set<object> | undefined): unknown {
+function clone(
+  value: unknown,
+  path: string,
+  depth: number,
+  seen: Set<object> | undefined,
+): unknown {
   switch (typeof value) {
     case "string":
     case "boolean":

@@ -32,6 +32,8 @@ export interface EngineOptions {
   log: Logger;
   /** Send internal error messages to clients (development only). */
   exposeErrors: boolean;
+  /** Most actors live at once; idle ones sleep to make room. No cap when undefined. */
+  maxLiveActors?: number;
 }
 
 export class Engine implements InstanceHost, InstanceFactory {
@@ -55,7 +57,7 @@ export class Engine implements InstanceHost, InstanceFactory {
     this.maxOutgoingBuffer = opts.maxOutgoingBuffer;
     this.maxIncomingMessageSize = opts.maxIncomingMessageSize;
     this.committer = new GroupCommitter(opts.driver);
-    this.placement = new LocalPlacement(opts.defs, this);
+    this.placement = new LocalPlacement(opts.defs, this, opts.maxLiveActors);
   }
 
   get actorNames(): string[] {
