@@ -115,6 +115,32 @@ describe("maxLiveActors", () => {
   });
 });
 
+describe("maxLiveActors and the client", () => {
+  test("a connect refused with too_many_actors is retried, and succeeds once room is made", async (ctx) => {
+    const logger = captureLogger();
+    const t = await setupTest(ctx, setup({ use: { counter }, logger, maxLiveActors: 1 }));
+    const holder = await connectRaw(t.endpoint, q("a")); // keeps the only place busy
+    // Count the refusals the server hands out (a spy on the real placement, nothing replaced).
+    let refusals = 0;
+    const placement = t.engine.placement;
+    const get = placement.get.bind(placement);
+    placement.get = async (query) => {
+      try {
+        return await get(query);
+      } catch (err) {
+        if ((err as { code?: string }).code === "too_many_actors") refusals++;
+        throw err;
+      }
+    };
+    const conn = t.client.counter.getOrCreate(["b"]).connect();
+    ctx.onTestFinished(() => conn.dispose());
+    await waitFor(() => refusals >= 2, { timeout: 20_000, what: "the client to try again" });
+    holder.ws.close();
+    expect(await conn.increment()).toBe(1);
+    expect(conn.status).toBe("connected");
+  });
+});
+
 describe("maxConnectionsPerAddress", () => {
   test("sockets past the cap from one address are refused with 429 too_many_connections", async (ctx) => {
     const t = await setupTest(ctx, setup({ use: { counter }, maxConnectionsPerAddress: 2 }));
