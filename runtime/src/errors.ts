@@ -34,6 +34,11 @@ export const ERROR_CODES = {
     status: 400,
     message: "The action arguments are not valid. Send them as a JSON array.",
   },
+  too_deep: {
+    status: 400,
+    message:
+      "The message nests arrays and objects deeper than the server accepts (MAX_JSON_DEPTH, 128). Flatten the data.",
+  },
   payload_too_large: {
     status: 413,
     message: "The request is larger than the server's limit (maxIncomingMessageSize).",
@@ -45,6 +50,16 @@ export const ERROR_CODES = {
   actor_stopping: {
     status: 503,
     message: "The actor is shutting down. Retry the request; it will be woken again.",
+  },
+  too_many_actors: {
+    status: 503,
+    message:
+      "The server runs as many actors as it is allowed (maxLiveActors) and none is idle. Retry later.",
+  },
+  too_many_connections: {
+    status: 429,
+    message:
+      "Too many WebSockets are open from this address (maxConnectionsPerAddress). Close one, or retry later.",
   },
   state_not_serializable: {
     status: 500,

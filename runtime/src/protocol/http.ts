@@ -9,6 +9,7 @@ import { TroupeError } from "../errors.js";
 import type { Engine } from "../registry/engine.js";
 import type { ActorQuery } from "../registry/placement.js";
 import { type CorsOptions, corsMiddleware } from "./cors.js";
+import { TOO_DEEP_MESSAGE, tooDeep, wireOutput } from "./wire.js";
 
 export interface HttpOptions {
   basePath: string;
@@ -70,11 +71,14 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   const decoder = new TextDecoder();
   const readJson = async (c: Context): Promise<unknown> => {
     const text = decoder.decode(await readBody(c));
+    let parsed: unknown;
     try {
-      return JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       throw new TroupeError("invalid_request", "The request body is not valid JSON.");
     }
+    if (tooDeep(text, parsed)) throw new TroupeError("too_deep", TOO_DEEP_MESSAGE);
+    return parsed;
   };
 
   app.get("/metadata", (c) =>
@@ -111,7 +115,7 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
         params: body.params,
         request: c.req.raw,
       });
-      return c.json({ output: output === undefined ? null : output });
+      return c.json({ output: wireOutput(output) });
     } catch (err) {
       return fail(c, err, { actor: actorName, action });
     }
