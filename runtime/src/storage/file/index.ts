@@ -17,9 +17,12 @@
  *
  * Memory: actor records and the KV key index are held in memory. State data and KV values up
  * to `inlineValueBytes` (4 KiB) are held too; larger ones are kept as (offset, length) into the
- * log and read with pread when asked for. On open the log is replayed; the first torn or
- * corrupt frame ends it, and the file is cut there (a frame that is damaged with more data after
- * it is first copied aside to `troupe.log.corrupt-<time>` so nothing is silently thrown away).
+ * log and read with pread when asked for. On open the log is replayed up to the first torn or
+ * corrupt frame. A torn tail (a crash mid-write: nothing valid after the bad frame) is cut off.
+ * Damage with valid frames after it means acknowledged writes would be lost, so opening fails
+ * with a LogCorruptedError unless `onCorruption: "truncate"` accepts the loss; the log is then
+ * cut there and the bytes after the cut are first copied aside to `troupe.log.corrupt-<time>`,
+ * so nothing is thrown away.
  *
  * Compaction: once the log exceeds `compactMinBytes` (8 MiB) and less than half of it is live,
  * the live set is written to a new file, synced, renamed over the log and the directory synced;
@@ -44,6 +47,7 @@ import {
   encodeFrame,
   type FrameContent,
   LOG_HEADER_BYTES,
+  LogCorruptedError,
   logHeader,
   readFully,
   type Span,
@@ -60,7 +64,16 @@ export interface FileDriverOptions {
   inlineValueBytes?: number;
   /** Where replay and compaction problems are reported. Default: the troupe logger. */
   onWarning?: (message: string) => void;
+  /**
+   * What to do when the log is damaged in the middle (valid frames follow a bad one):
+   * `"refuse"` (default) fails the open with a LogCorruptedError; `"truncate"` accepts losing
+   * everything from the damage on, cuts the log there and saves the cut-off bytes aside.
+   * A torn tail (nothing valid after the damage) is always cut off, whatever this says.
+   */
+  onCorruption?: OnCorruption;
 }
+
+export type OnCorruption = "refuse" | "truncate";
 
 const LOG_FILE = "troupe.log";
 /** The log grows by this many zeroed bytes at a time, ahead of the writes. */
@@ -170,6 +183,7 @@ export class FileDriver implements StorageDriver {
   private readonly compactMinBytes: number;
   private readonly compactGarbageRatio: number;
   private readonly inlineValueBytes: number;
+  private readonly onCorruption: OnCorruption;
   private readonly warn: (message: string) => void;
 
   private constructor(
@@ -180,12 +194,19 @@ export class FileDriver implements StorageDriver {
     this.compactMinBytes = opts.compactMinBytes ?? 8 * 1024 * 1024;
     this.compactGarbageRatio = opts.compactGarbageRatio ?? 0.5;
     this.inlineValueBytes = opts.inlineValueBytes ?? 4096;
+    this.onCorruption = opts.onCorruption ?? "refuse";
     const logger = createLogger({ component: "file-driver", dir });
     this.warn = opts.onWarning ?? ((m) => logger.warn(m));
   }
 
   /** Opens (creating if needed) the store in `dir`, replaying its log. */
   static async open(dir: string, opts: FileDriverOptions = {}): Promise<FileDriver> {
+    const { onCorruption = "refuse" } = opts;
+    if (onCorruption !== "refuse" && onCorruption !== "truncate") {
+      throw new TypeError(
+        `FileDriver: onCorruption must be "refuse" or "truncate", not ${JSON.stringify(onCorruption)}.`,
+      );
+    }
     await mkdir(dir, { recursive: true });
     const lock = await acquireDirectoryLock(dir);
     const driver = new FileDriver(dir, lock, opts);
@@ -619,9 +640,29 @@ export class FileDriver implements StorageDriver {
     this.replaying = false;
 
     if (scan.problem) {
-      if (!scan.tornTail) await this.saveDamagedTail(handle, scan.end, size, scan.problem);
-      else
+      const { frames, bytes } = scan.validAfter;
+      if (frames > 0) {
+        const corrupted = new LogCorruptedError(
+          path,
+          scan.end,
+          scan.problem,
+          frames,
+          bytes,
+          size - scan.end,
+        );
+        if (this.onCorruption !== "truncate") throw corrupted;
+        await this.saveDamagedTail(
+          handle,
+          scan.end,
+          size,
+          `${scan.problem}, with ${frames} valid frame${frames === 1 ? "" : "s"} (${bytes} bytes) after it; ` +
+            'onCorruption is "truncate", so every write from there on is given up',
+        );
+      } else if (!scan.tornTail) {
+        await this.saveDamagedTail(handle, scan.end, size, scan.problem);
+      } else {
         this.warn(`${path}: ${scan.problem}; dropping the torn tail (${size - scan.end} bytes).`);
+      }
     }
     if (scan.end < size) {
       // A damaged tail, or the zeros preallocated before a crash: the log ends at scan.end.
