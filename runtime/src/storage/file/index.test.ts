@@ -22,6 +22,7 @@ import { openStorage } from "../open.js";
 import { encodeFrame, LogCorruptedError } from "./format.js";
 import { FileDriver, type FileDriverOptions, LOG_FILE } from "./index.js";
 import { DirectoryLockedError } from "./lock.js";
+import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from "../../../test/tmpfs.js";
 
 const DRIVER_MODULE = fileURLToPath(new URL("./index.ts", import.meta.url));
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -528,6 +529,82 @@ describe("FileDriver", () => {
       stdio: ["ignore", "pipe", "inherit"],
     });
   }
+});
+
+describe("FileDriver on a nearly full disk (a real 3 MiB tmpfs)", () => {
+  let disk: SmallDisk;
+  const drivers: FileDriver[] = [];
+
+  beforeEach(async (ctx) => {
+    const unavailable = await smallDiskUnavailable();
+    if (unavailable) ctx.skip(unavailable);
+    disk = await mountSmallDisk(3 * 1024 * 1024);
+  });
+
+  afterEach(async () => {
+    for (const d of drivers.splice(0)) await d.close();
+    await disk?.unmount();
+    warnings.length = 0;
+  });
+
+  const warnings: string[] = [];
+
+  async function openOnDisk(): Promise<FileDriver> {
+    const d = await FileDriver.open(join(disk.dir, "data"), {
+      onWarning: (m) => warnings.push(m),
+    });
+    drivers.push(d);
+    return d;
+  }
+
+  it("falls back to a plain append when the 4 MiB zero preallocation does not fit", async () => {
+    await disk.fill(2 * 1024 * 1024);
+    const d = await openOnDisk();
+    expect(
+      await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" }),
+    ).toBe(true);
+    // About 1 MB of commits, well within the 2 MB left.
+    for (let i = 0; i < 20; i++) {
+      await d.commit(
+        batch({
+          states: [{ actorId: "a", data: `{"n":${i}}` }],
+          kvPuts: [{ actorId: "a", key: utf8(`k${i}`), value: randomBytes(50_000) }],
+        }),
+      );
+    }
+    await d.close();
+    drivers.splice(0);
+    const d2 = await openOnDisk();
+    expect((await d2.findActorById("a"))?.data).toBe('{"n":19}');
+    expect((await d2.kvList("a", utf8("k"))).length).toBe(20);
+    expect(warnings[0]).toMatch(/appending without them.*ENOSPC|ENOSPC.*appending without them/);
+  });
+
+  it("fails a commit that does not fit, and keeps working once there is room again", async () => {
+    const d = await openOnDisk();
+    expect(
+      await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" }),
+    ).toBe(true);
+    await d.commit(batch({ states: [{ actorId: "a", data: "kept" }] }));
+    const filler = await disk.fill(0);
+    // Bigger than anything left, zeros written ahead included.
+    await expect(
+      d.commit(
+        batch({
+          states: [{ actorId: "a", data: "too big" }],
+          kvPuts: [{ actorId: "a", key: utf8("big"), value: randomBytes(6 * 1024 * 1024) }],
+        }),
+      ),
+    ).rejects.toThrow(/ENOSPC|no space/i);
+    expect((await d.findActorById("a"))?.data).toBe("kept");
+    await rm(filler);
+    await d.commit(batch({ states: [{ actorId: "a", data: "after" }] }));
+    await d.close();
+    drivers.splice(0);
+    const d2 = await openOnDisk();
+    expect((await d2.findActorById("a"))?.data).toBe("after");
+    expect(await d2.kvGet("a", [utf8("big")])).toEqual([null]);
+  });
 });
 
 /** Reads a child's stdout line by line; throws if it ends first. */

@@ -13,7 +13,8 @@
  * and an fdatasync). The file is extended with zeros ahead of the writes (`PREALLOCATE_BYTES`
  * at a time), so a commit does not change the file's size and the sync has no metadata to
  * journal, only the data itself (what Postgres does with its pre-zeroed WAL segments). Replay
- * treats a zero-filled remainder as the end of the log; a clean close cuts it off again.
+ * treats a zero-filled remainder as the end of the log; a clean close cuts it off again. When
+ * the zeros do not fit (a nearly full disk), commits append plainly, which still works.
  *
  * Memory: actor records and the KV key index are held in memory. State data and KV values up
  * to `inlineValueBytes` (4 KiB) are held too; larger ones are kept as (offset, length) into the
@@ -169,6 +170,8 @@ export class FileDriver implements StorageDriver {
   private allocated = 0;
   /** Estimated size of a log holding only the live data. */
   private liveBytes = LOG_HEADER_BYTES;
+  /** After a failed preallocation, append plainly until the log reaches this size. */
+  private preallocateFrom = 0;
   /** After a failed compaction, do not retry before the log reaches this size. */
   private compactBackoffUntil = 0;
   private queue: Op[] = [];
@@ -432,15 +435,17 @@ export class FileDriver implements StorageDriver {
     if (frames.length > 0) {
       const start = this.size;
       const buf = frames.length === 1 ? frames[0] : Buffer.concat(frames);
-      if (start + buf.length > this.allocated) {
+      if (start + buf.length > this.allocated && start >= this.preallocateFrom) {
         try {
           await this.preallocate(start + buf.length + PREALLOCATE_BYTES);
         } catch (err) {
-          const error = new Error(`FileDriver: growing ${this.logPath} failed: ${String(err)}`, {
-            cause: err,
-          });
-          for (const op of group) op.reject(error);
-          return;
+          // The zeros ahead only make commits cheaper. When they do not fit (a nearly full
+          // disk), append plainly: the write below extends the file, and O_DSYNC (or the
+          // datasync) makes the new size durable with it. Retry once the log has grown a bit.
+          this.preallocateFrom = start + PREALLOCATE_BYTES;
+          this.warn(
+            `${this.logPath}: could not zero ${PREALLOCATE_BYTES} bytes ahead of the log (${String(err)}); appending without them. Is the disk nearly full?`,
+          );
         }
       }
       try {
@@ -482,6 +487,7 @@ export class FileDriver implements StorageDriver {
         pos += frame.length;
       }
       this.size = pos;
+      if (this.allocated < pos) this.allocated = pos;
     }
 
     group.forEach((op, i) => {
@@ -791,6 +797,7 @@ export class FileDriver implements StorageDriver {
     for (const relocate of relocations) relocate();
     this.size = pos;
     this.allocated = pos;
+    this.preallocateFrom = 0;
     this.liveBytes = pos;
     await old.retire();
   }
