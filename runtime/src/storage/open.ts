@@ -6,6 +6,7 @@
  *     middle of the log instead of refusing to start; see `onCorruption` in `file/index.ts`)
  *   TROUPE_DATABASE_URL or DATABASE_URL (postgres), TROUPE_DB_SCHEMA (default "troupe")
  */
+import type { Logger } from "../log.js";
 import type { StorageDriver } from "./driver.js";
 
 export type StorageOption =
@@ -17,7 +18,8 @@ export type StorageOption =
   | { driver: "file"; path?: string; onCorruption?: "refuse" | "truncate" }
   | { driver: "postgres"; connectionString?: string; schema?: string };
 
-export async function openStorage(option?: StorageOption): Promise<StorageDriver> {
+/** Opens the driver; `log` (the registry's logger) receives the driver's warnings. */
+export async function openStorage(option?: StorageOption, log?: Logger): Promise<StorageDriver> {
   if (option && typeof option === "object" && "commit" in option) return option;
   const env = process.env;
   const spec =
@@ -36,7 +38,8 @@ export async function openStorage(option?: StorageOption): Promise<StorageDriver
         ("onCorruption" in spec && spec.onCorruption) ||
         (env.TROUPE_FILE_ON_CORRUPTION as "refuse" | "truncate" | undefined) ||
         undefined;
-      return FileDriver.open(path, { onCorruption });
+      const warn = log?.child({ component: "file-driver", dir: path });
+      return FileDriver.open(path, { onCorruption, onWarning: warn && ((m) => warn.warn(m)) });
     }
     case "postgres": {
       const { PostgresDriver } = await import("./postgres/index.js");

@@ -410,8 +410,7 @@ export async function scanFrames(
       return stop(pos, "incomplete frame header at end of file", true);
     }
     const len = head.readUInt32LE(0);
-    if (len === 0 && (await zerosFrom(pos)))
-      return { end: pos, tornTail: false, validAfter: NONE };
+    if (len === 0 && (await zerosFrom(pos))) return { end: pos, tornTail: false, validAfter: NONE };
     if (len === 0 || len > MAX_FRAME_PAYLOAD) {
       return stop(
         pos,

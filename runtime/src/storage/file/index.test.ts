@@ -16,13 +16,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from "../../../test/tmpfs.js";
+import { captureLogger } from "../../test/logger.js";
 import { runDriverConformance } from "../common.case.test.js";
 import { type CommitBatch, emptyBatch } from "../driver.js";
 import { openStorage } from "../open.js";
 import { encodeFrame, LogCorruptedError } from "./format.js";
 import { FileDriver, type FileDriverOptions, LOG_FILE } from "./index.js";
 import { DirectoryLockedError } from "./lock.js";
-import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from "../../../test/tmpfs.js";
 
 const DRIVER_MODULE = fileURLToPath(new URL("./index.ts", import.meta.url));
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -208,9 +209,15 @@ describe("FileDriver", () => {
       const saved = process.env.TROUPE_FILE_ON_CORRUPTION;
       process.env.TROUPE_FILE_ON_CORRUPTION = "truncate";
       try {
-        const d = (await openStorage({ driver: "file", path: dir })) as FileDriver;
+        const logger = captureLogger();
+        const d = (await openStorage({ driver: "file", path: dir }, logger)) as FileDriver;
         open_.push(d);
         expect((await d.findActorById(a))?.data).toBe("one");
+        // The driver's warnings go to the logger it was given (the registry's).
+        expect(logger.find("warn", "checksum mismatch")?.fields).toMatchObject({
+          component: "file-driver",
+          dir,
+        });
       } finally {
         if (saved === undefined) delete process.env.TROUPE_FILE_ON_CORRUPTION;
         else process.env.TROUPE_FILE_ON_CORRUPTION = saved;
@@ -560,9 +567,9 @@ describe("FileDriver on a nearly full disk (a real 3 MiB tmpfs)", () => {
   it("falls back to a plain append when the 4 MiB zero preallocation does not fit", async () => {
     await disk.fill(2 * 1024 * 1024);
     const d = await openOnDisk();
-    expect(
-      await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" }),
-    ).toBe(true);
+    expect(await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" })).toBe(
+      true,
+    );
     // About 1 MB of commits, well within the 2 MB left.
     for (let i = 0; i < 20; i++) {
       await d.commit(
@@ -582,9 +589,9 @@ describe("FileDriver on a nearly full disk (a real 3 MiB tmpfs)", () => {
 
   it("fails a commit that does not fit, and keeps working once there is room again", async () => {
     const d = await openOnDisk();
-    expect(
-      await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" }),
-    ).toBe(true);
+    expect(await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" })).toBe(
+      true,
+    );
     await d.commit(batch({ states: [{ actorId: "a", data: "kept" }] }));
     const filler = await disk.fill(0);
     // Bigger than anything left, zeros written ahead included.
