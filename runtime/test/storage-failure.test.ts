@@ -2,14 +2,17 @@
 // Postgres) must leave no trace: the caller gets `storage_error`, the actor restarts from what
 // storage holds (its changes since the last stored write are gone, KV included), and a retried
 // action applies once. Both failures are real: a 3 MiB tmpfs filled up, and a Postgres trigger
-// that raises the server's own disk_full error.
+// that raises the server's own disk_full error. Last, a file log damaged in the middle keeps the
+// server from starting unless the loss is accepted.
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { actor, setup } from "troupe";
 import { captureLogger, setupTest, type TestRuntime, waitFor } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { LogCorruptedError } from "../src/storage/file/format.js";
 import type { StorageOption } from "../src/storage/open.js";
 import { mountSmallDisk, smallDiskUnavailable } from "./tmpfs.js";
 
@@ -241,5 +244,57 @@ describe.each(backends)("a failed write (%s)", (_name, makeBackend) => {
       { timeout: 20_000 },
     );
     expect(await h.read()).toMatchObject({ blob: 0 });
+  });
+});
+
+describe("a damaged file log", () => {
+  test("refuses to start the server; onCorruption: truncate starts it with the data before the damage", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "troupe-damaged-"));
+    const logger = captureLogger();
+    const registry = setup({ use: { counter }, logger });
+    try {
+      const first = await setupTest(registry, { storage: { driver: "file", path: dir } });
+      await first.client.counter.getOrCreate(["early"]).increment(1);
+      await first.client.counter.getOrCreate(["marked"]).grow(40); // "xxxx…" marks its frame
+      await first.client.counter.getOrCreate(["late"]).increment(5);
+      await first.close();
+
+      // One flipped byte inside the marked frame, with the "late" frames after it.
+      const logPath = join(dir, "troupe.log");
+      const log = await readFile(logPath);
+      const at = log.indexOf("x".repeat(40));
+      expect(at).toBeGreaterThan(0);
+      log[at + 10] ^= 0x01;
+      await writeFile(logPath, log);
+
+      const refused = await setupTest(registry, { storage: { driver: "file", path: dir } }).catch(
+        (e) => e,
+      );
+      expect(refused).toBeInstanceOf(LogCorruptedError);
+      expect(refused.message).toContain(logPath);
+      expect(refused.message).toMatch(/byte offset \d+/);
+      expect(refused.message).toMatch(/valid frames? \(\d+ bytes\) follows?/);
+      expect(refused.message).toContain('onCorruption: "truncate"');
+
+      const accepted = await setupTest(registry, {
+        storage: { driver: "file", path: dir, onCorruption: "truncate" },
+      });
+      try {
+        expect(await accepted.client.counter.get(["early"]).read()).toMatchObject({ count: 1 });
+        await expect(accepted.client.counter.get(["late"]).read()).rejects.toMatchObject({
+          code: "actor_not_found",
+        });
+      } finally {
+        await accepted.close();
+      }
+      expect((await readdir(dir)).filter((f) => f.startsWith("troupe.log.corrupt-"))).toHaveLength(
+        1,
+      );
+      expect(logger.find("warn", "checksum mismatch")?.fields).toMatchObject({
+        component: "file-driver",
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
