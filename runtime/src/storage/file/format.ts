@@ -15,6 +15,9 @@
  * tail. A bad frame with valid frames after it is damage in the middle of the log (a flipped
  * byte on disk): the scanner looks for such frames (at every byte offset, since a damaged length
  * hides where the next frame starts) so the driver can refuse to serve the older data silently.
+ * One crash does look like that: a power loss in the middle of a write of several frames can
+ * keep a later page of it and lose an earlier one. Those frames were never acknowledged, but
+ * they cannot be told apart from later writes, so that case is refused too, on the safe side.
  *
  * Payload (all integers little-endian; strings are UTF-8 with a u32 byte length; byte strings
  * are raw with a u32 length, so binary values survive exactly):
@@ -96,7 +99,7 @@ export class LogCorruptedError extends LogFormatError {
     super(
       `${path} is damaged at byte offset ${offset} (${problem}), and ` +
         `${plural(validFramesAfter, "valid frame")} (${validBytesAfter} bytes) ` +
-        `${validFramesAfter === 1 ? "follows" : "follow"} the damage: writes that were acknowledged. ` +
+        `${validFramesAfter === 1 ? "follows" : "follow"} the damage: later writes that cutting the log there would lose. ` +
         "Troupe refuses to start rather than serve older data. To proceed, either restore the data " +
         "directory from a backup, or accept losing every write from that offset on: start once " +
         'with the file driver option onCorruption: "truncate" (or TROUPE_FILE_ON_CORRUPTION=truncate). ' +
