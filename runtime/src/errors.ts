@@ -61,6 +61,11 @@ export const ERROR_CODES = {
     message:
       "Too many WebSockets are open from this address (maxConnectionsPerAddress). Close one, or retry later.",
   },
+  storage_error: {
+    status: 503,
+    message:
+      "The actor's changes could not be stored (the server's storage failed), so none of them were kept and the actor restarts from its last stored state. Retry the request.",
+  },
   state_not_serializable: {
     status: 500,
     message: "The actor tried to store a value that cannot be serialized.",

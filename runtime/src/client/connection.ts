@@ -79,7 +79,12 @@ interface Attempt {
 }
 
 /** Refusal codes that say "not now" rather than "no": the client tries again with backoff. */
-const TRANSIENT_REFUSALS = new Set(["actor_stopping", "internal_error", "too_many_actors"]);
+const TRANSIENT_REFUSALS = new Set([
+  "actor_stopping",
+  "internal_error",
+  "too_many_actors",
+  "storage_error",
+]);
 
 /** Close code of `conn.disconnect(reason, { reconnect: true })` (PROTOCOL.md). */
 const RECONNECT_WITH_FRESH_PARAMS = 4003;
@@ -572,8 +577,9 @@ class Connection {
         }
         if (!error) break;
         if (!attempt.welcomed) {
-          // The answer to `init`: the 4001 close follows. actor_stopping and internal_error are
-          // transient (retried when the close arrives); anything else refuses for good.
+          // The answer to `init`: the 4001 close follows. actor_stopping, internal_error and
+          // storage_error are transient (retried when the close arrives); anything else refuses
+          // for good.
           attempt.rejection = error;
           if (!TRANSIENT_REFUSALS.has(error.code)) this.reject(error);
           return;

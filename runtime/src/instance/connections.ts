@@ -38,6 +38,8 @@ export const CLOSE = {
   tooBig: 1009,
   rejected: 4001,
   slowConsumer: 4008,
+  /** A write of the actor failed and it was reset to its stored state; clients reconnect. */
+  storageError: 1011,
 } as const;
 
 export class Connection<P = unknown, S = unknown> implements Conn<P, S> {

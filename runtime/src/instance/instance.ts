@@ -9,6 +9,10 @@
  *
  * Durability rule: an action's reply is released only after every state write the actor queued
  * up to that point is durable (see `storage/commit.ts` for how writes are batched).
+ *
+ * A failed write is never retried: memory then holds changes storage does not, so the instance
+ * is thrown away as in a crash (`resetAfterStorageFailure`) and the next request wakes the actor
+ * from storage, as Durable Objects do after a failed write.
  */
 import type { ActionContext, ActorContext, Conn } from "../actor/context.js";
 import type { AnyActorDefinition } from "../actor/definition.js";
@@ -79,6 +83,10 @@ export class ActorInstance {
 
   private dirty = false;
   private lastWrite: Promise<void> = Promise.resolve();
+  /** Set once a write of this actor failed: every later write fails with it. */
+  private storageFailure: TroupeError | undefined;
+  /** Called when the last running call ends, while a reset waits for it. */
+  private onIdleCalls: (() => void) | undefined;
   private saveTimer: TimerHandle | undefined;
   private stateChangeQueued = false;
   private inStateChange = false;
@@ -110,7 +118,7 @@ export class ActorInstance {
     this.key = record.key;
     this.options = { ...DEFAULT_ACTOR_OPTIONS, ...def.config.options };
     this.log = host.log.child({ actor: this.name, key: this.key, actorId: this.id });
-    this.kv = new KvStore(this.id, host.driver, host.committer);
+    this.kv = new KvStore(this.id, host.driver, host.committer, () => this.storageFailure);
     this.stopped = new Promise((r) => {
       this.resolveStopped = r;
     });
@@ -173,6 +181,12 @@ export class ActorInstance {
       this.vars = structuredClone(cfg.vars);
     }
     if (cfg.onWake) await call(() => cfg.onWake!(this.ctx as any));
+    if (this.storageFailure) {
+      // A write failed while waking: this instance never serves; the next request retries.
+      this.status = "stopped";
+      this.resolveStopped();
+      throw this.storageFailure;
+    }
     this.status = "ready";
     this.host.alarmChanged(this.id, this.nextAlarm());
     this.armSleep();
@@ -236,22 +250,75 @@ export class ActorInstance {
     }
   }
 
-  /** Queues the state if changed; resolves when every write queued so far is durable. */
+  /**
+   * Queues the state if changed; resolves when every write queued so far is durable, and
+   * rejects with `storage_error` once any write of this actor has failed.
+   */
   saveState(): Promise<void> {
+    if (this.storageFailure) return Promise.reject(this.storageFailure);
     if (this.dirty && this.status !== "stopped") {
       this.dirty = false;
       this.host.clock.clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
-      const write = this.host.committer.writeState(this.id, () => this.serialize());
-      write.catch(() => {
-        // Not durable: keep it dirty so the next save retries, alarm index included.
-        this.persistedAlarm = undefined;
-        if (this.status !== "stopped") this.markDirty();
-      });
+      // The batch resolving is not enough: one that failed before it may have dropped this
+      // actor's writes from it (see commit.ts).
+      const write = this.host.committer
+        .writeState(this.id, () => this.serialize())
+        .then(this.assertStored);
+      write.catch(() => {}); // callers hear of it; an unawaited save must not crash the process
       this.lastWrite = write;
       return write;
     }
     return this.lastWrite;
+  }
+
+  private readonly assertStored = (): void => {
+    if (this.storageFailure) throw this.storageFailure;
+  };
+
+  /**
+   * A batch carrying this actor's writes failed, so memory holds changes storage does not.
+   * Nothing more is saved: calls waiting for those writes, and any later write, fail with
+   * `storage_error`; once the running calls have answered, the connections are closed with
+   * 1011 (clients reconnect) and the instance stops without onSleep or onDisconnect, as in a
+   * crash. The next request wakes the actor from storage.
+   */
+  resetAfterStorageFailure(error: TroupeError): void {
+    if (this.storageFailure || this.status === "stopped") return;
+    this.storageFailure = error;
+    this.dirty = false;
+    this.host.clock.clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    // Starting: the wake fails at its end. Stopping: the final save fails and the stop ends it.
+    if (this.status === "ready") this.stopping ??= this.runReset();
+  }
+
+  private async runReset(): Promise<void> {
+    this.status = "stopping";
+    this.clearSleep();
+    this.abort.abort(new Error("Actor reset after a failed storage write"));
+    if (this.running > 0) {
+      // Let the calls in flight send their storage_error on their connections first. Each is
+      // bounded by its own timeout; this bound only guards against hooks that have none.
+      await withTimeout(
+        this.host.clock,
+        new Promise<void>((resolve) => {
+          this.onIdleCalls = resolve;
+        }),
+        this.options.actionTimeout,
+        () => new TimeoutError("reset", this.options.actionTimeout),
+      ).catch(() => {});
+      this.onIdleCalls = undefined;
+    }
+    // Cleared first, so the sockets' close events find nothing to run onDisconnect for.
+    const conns = [...this.conns.values()];
+    this.conns.clear();
+    for (const conn of conns) conn.close(CLOSE.storageError, "storage_error");
+    this.host.clock.clearTimeout(this.livenessTimer);
+    this.livenessTimer = undefined;
+    this.status = "stopped";
+    this.host.instanceStopped(this);
+    this.resolveStopped();
   }
 
   // ---- actions ---------------------------------------------------------------------------
@@ -577,6 +644,7 @@ export class ActorInstance {
 
   private endActivity(): void {
     this.running--;
+    if (this.running === 0) this.onIdleCalls?.();
     this.armSleep();
   }
 

@@ -1,7 +1,8 @@
 /**
  * `c.kv`: a per-actor key-value store on the same driver as state. Writes join the group commit
  * and resolve once durable; reads first wait for this actor's writes still in flight, so an actor
- * always reads what it wrote.
+ * always reads what it wrote. Once a write of the actor has failed, every write fails with that
+ * `storage_error` (the instance is being reset to what storage holds).
  */
 import type { ActorKv, KvKey, KvValue, KvValueType } from "../actor/kv-types.js";
 import type { GroupCommitter } from "../storage/commit.js";
@@ -34,12 +35,23 @@ export class KvStore implements ActorKv {
     private readonly actorId: string,
     private readonly driver: StorageDriver,
     private readonly committer: GroupCommitter,
+    /** The actor's failed write, if any. */
+    private readonly storageFailure: () => Error | undefined,
   ) {}
 
-  private track(p: Promise<void>): Promise<void> {
+  private track(write: () => Promise<void>): Promise<void> {
+    const failure = this.storageFailure();
+    if (failure) return Promise.reject(failure);
+    // A batch that succeeds may have dropped this write after an earlier one failed.
+    const p = write().then(this.assertStored);
     this.lastWrite = p.catch(() => {});
     return p;
   }
+
+  private readonly assertStored = (): void => {
+    const failure = this.storageFailure();
+    if (failure) throw failure;
+  };
 
   async get(key: KvKey, options?: { type?: KvValueType }): Promise<any> {
     const [v] = await this.getBatch([key], options);
@@ -54,24 +66,32 @@ export class KvStore implements ActorKv {
   }
 
   put(key: KvKey, value: KvValue): Promise<void> {
-    return this.track(this.committer.kvPut(this.actorId, keyBytes(key), valueBytes(value)));
+    const k = keyBytes(key);
+    const v = valueBytes(value);
+    return this.track(() => this.committer.kvPut(this.actorId, k, v));
   }
 
   putBatch(entries: [KvKey, KvValue][]): Promise<void> {
-    let last: Promise<void> = Promise.resolve();
-    for (const [k, v] of entries)
-      last = this.committer.kvPut(this.actorId, keyBytes(k), valueBytes(v));
-    return this.track(last);
+    const bytes = entries.map(([k, v]) => [keyBytes(k), valueBytes(v)] as const);
+    return this.track(() => {
+      let last: Promise<void> = Promise.resolve();
+      for (const [k, v] of bytes) last = this.committer.kvPut(this.actorId, k, v);
+      return last;
+    });
   }
 
   delete(key: KvKey): Promise<void> {
-    return this.track(this.committer.kvDelete(this.actorId, keyBytes(key)));
+    const k = keyBytes(key);
+    return this.track(() => this.committer.kvDelete(this.actorId, k));
   }
 
   deleteBatch(keys: KvKey[]): Promise<void> {
-    let last: Promise<void> = Promise.resolve();
-    for (const k of keys) last = this.committer.kvDelete(this.actorId, keyBytes(k));
-    return this.track(last);
+    const bytes = keys.map(keyBytes);
+    return this.track(() => {
+      let last: Promise<void> = Promise.resolve();
+      for (const k of bytes) last = this.committer.kvDelete(this.actorId, k);
+      return last;
+    });
   }
 
   async list(

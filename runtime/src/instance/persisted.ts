@@ -46,3 +46,8 @@ export function decodePersisted(text: string): PersistedActor {
   }
   return data as PersistedActor;
 }
+
+/** The next alarm time stored in an actor's data (null: none), without waking the actor. */
+export function storedNextAlarm(text: string): number | null {
+  return decodePersisted(text).schedule[0]?.at ?? null;
+}

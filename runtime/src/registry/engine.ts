@@ -13,6 +13,7 @@ import type { Client } from "../client/types.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import { type ErrorBody, TroupeError } from "../errors.js";
 import { ActorInstance, type InstanceHost } from "../instance/instance.js";
+import { storedNextAlarm } from "../instance/persisted.js";
 import type { Logger } from "../log.js";
 import { socketPair } from "../protocol/socket-pair.js";
 import { serveConnection } from "../protocol/websocket.js";
@@ -57,7 +58,9 @@ export class Engine implements InstanceHost, InstanceFactory {
     this.exposeErrors = opts.exposeErrors;
     this.maxOutgoingBuffer = opts.maxOutgoingBuffer;
     this.maxIncomingMessageSize = opts.maxIncomingMessageSize;
-    this.committer = new GroupCommitter(opts.driver);
+    this.committer = new GroupCommitter(opts.driver, {
+      onBatchFailed: (actorIds, error) => this.storageFailed(actorIds, error),
+    });
     this.placement = new LocalPlacement(opts.defs, this, opts.maxLiveActors);
   }
 
@@ -121,6 +124,37 @@ export class Engine implements InstanceHost, InstanceFactory {
 
   instanceStopped(instance: ActorInstance): void {
     this.placement.forget(instance);
+  }
+
+  /**
+   * A batch of writes failed: the actors it carried hold changes in memory that storage does
+   * not. Each live one is reset (stopped without saving; the next request wakes it from
+   * storage), and its alarm timer goes back to the stored alarm.
+   */
+  private storageFailed(actorIds: ReadonlySet<string>, error: TroupeError): void {
+    this.log.error("storage write failed; its actors restart from their stored state", {
+      actors: actorIds.size,
+      error: error.cause,
+    });
+    for (const id of actorIds) {
+      const inst = this.placement.liveById(id);
+      inst?.resetAfterStorageFailure(error);
+      void (inst?.stopped ?? Promise.resolve()).then(() => this.rearmStoredAlarm(id));
+    }
+  }
+
+  private async rearmStoredAlarm(actorId: string): Promise<void> {
+    try {
+      const record = await this.driver.findActorById(actorId);
+      // A fresh instance woken meanwhile manages the alarm itself.
+      if (this.placement.liveById(actorId)) return;
+      this.alarmChanged(actorId, record ? storedNextAlarm(record.data) : null);
+    } catch (err) {
+      this.log.warn("could not re-read an actor's alarm after a failed write", {
+        actorId,
+        error: err,
+      });
+    }
   }
 
   // ---- alarms ------------------------------------------------------------------------------
@@ -193,13 +227,12 @@ export class Engine implements InstanceHost, InstanceFactory {
     const id = randomId();
     const inst = new ActorInstance(this, def, { id, name, key });
     const data = await inst.initialData(input);
-    const created = await this.driver.createActor({
-      id,
-      name,
-      key,
-      createdAt: this.clock.now(),
-      data,
-    });
+    const created = await this.driver
+      .createActor({ id, name, key, createdAt: this.clock.now(), data })
+      .catch((err) => {
+        this.log.error("storage write failed: could not create an actor", { name, error: err });
+        throw new TroupeError("storage_error", undefined, { cause: err });
+      });
     if (!created) return undefined;
     try {
       await inst.startNew(input);

@@ -131,7 +131,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
   /** Builds a separate engine + app for this registry (used by `troupe/test`). */
   async createRuntime(overrides: RuntimeOverrides = {}): Promise<{ engine: Engine; app: Hono }> {
     const log = this.config.logger ?? createLogger();
-    const driver: StorageDriver = await openStorage(overrides.storage ?? this.config.storage);
+    const driver: StorageDriver = await openStorage(overrides.storage ?? this.config.storage, log);
     const env = typeof process !== "undefined" ? process.env : {};
     const engine = new Engine({
       defs: this.config.use,

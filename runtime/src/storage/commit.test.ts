@@ -3,7 +3,7 @@
  * so a test decides when a batch becomes durable.
  */
 import { describe, expect, it } from "vitest";
-import { GroupCommitter } from "./commit.js";
+import { GroupCommitter, type GroupCommitterOptions } from "./commit.js";
 import type { CommitBatch } from "./driver.js";
 import { MemoryDriver } from "./memory/index.js";
 
@@ -36,12 +36,12 @@ class GatedDriver extends MemoryDriver {
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const state = (data: string) => () => ({ data });
 
-async function setup() {
+async function setup(options?: GroupCommitterOptions) {
   const driver = new GatedDriver();
   for (const id of ["a", "b", "c"]) {
     await driver.createActor({ id, name: "t", key: [id], createdAt: 0, data: "{}" });
   }
-  return { driver, committer: new GroupCommitter(driver) };
+  return { driver, committer: new GroupCommitter(driver, options) };
 }
 
 describe("GroupCommitter", () => {
@@ -110,11 +110,47 @@ describe("GroupCommitter", () => {
     await turn();
     const later = committer.writeState("b", state("1"));
     driver.release();
-    await expect(failed).rejects.toThrow("disk on fire");
+    await expect(failed).rejects.toMatchObject({
+      code: "storage_error",
+      cause: { message: "disk on fire" },
+    });
     await turn();
     driver.release();
     await expect(later).resolves.toBeUndefined();
     expect(await driver.findActorById("b")).toMatchObject({ data: "1" });
+    expect(await driver.findActorById("a")).toMatchObject({ data: "{}" });
+  });
+
+  it("names the failed batch's actors and drops what they queued meanwhile, never retrying", async () => {
+    const failures: string[][] = [];
+    const { driver, committer } = await setup({
+      onBatchFailed: (ids) => failures.push([...ids].sort()),
+    });
+    const key = new Uint8Array([1]);
+    driver.failNext = new Error("ENOSPC");
+    const failed = [
+      committer.writeState("a", state("lost")),
+      committer.kvPut("b", key, new Uint8Array([9])),
+    ];
+    await turn();
+    // Queued while the failing batch is in flight: a's and b's are built on the lost changes.
+    const next = [
+      committer.writeState("a", state("built on lost")),
+      committer.kvDelete("b", key),
+      committer.writeState("c", state("fine")),
+    ];
+    driver.release();
+    for (const f of failed) await expect(f).rejects.toMatchObject({ code: "storage_error" });
+    expect(failures).toEqual([["a", "b"]]);
+    await turn();
+    driver.release();
+    await Promise.all(next);
+    expect(driver.batches).toHaveLength(2);
+    expect(driver.batches[1]).toMatchObject({
+      states: [{ actorId: "c", data: "fine" }],
+      kvPuts: [],
+      kvDeletes: [],
+    });
     expect(await driver.findActorById("a")).toMatchObject({ data: "{}" });
   });
 });

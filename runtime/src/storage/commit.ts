@@ -6,7 +6,14 @@
  * State is serialized lazily, when its batch is cut, so an actor changed by ten actions in a turn
  * is serialized once. Each caller gets the promise of the batch that carries its write; the
  * instance sends an action's reply only after that promise resolves.
+ *
+ * A batch the driver refuses (a full disk, a failing database) is never retried: its writers get
+ * a `storage_error`, `onBatchFailed` names every actor it carried so the host can reset them to
+ * what storage holds, and those actors' writes queued meanwhile are dropped (they were made on
+ * top of the lost changes). Their callers learn it from the instance, which fails every write
+ * once its actor has failed, even one whose batch later succeeds without it.
  */
+import { TroupeError } from "../errors.js";
 import type { CommitBatch, StorageDriver } from "./driver.js";
 
 interface Deferred {
@@ -37,6 +44,14 @@ export interface SerializedState {
 const kvId = (actorId: string, key: Uint8Array) =>
   `${actorId}\u0000${Buffer.from(key).toString("base64")}`;
 
+export interface GroupCommitterOptions {
+  /**
+   * A batch failed: `actorIds` lost writes and must be reset. Runs before the writers hear
+   * of it, so by the time a caller sees the error its actor already knows.
+   */
+  onBatchFailed?: (actorIds: ReadonlySet<string>, error: TroupeError) => void;
+}
+
 export class GroupCommitter {
   private states = new Map<string, () => SerializedState>();
   private kv = new Map<string, { actorId: string; key: Uint8Array; value: Uint8Array | null }>();
@@ -49,7 +64,10 @@ export class GroupCommitter {
   /** Batches written so far and writes they carried, for benchmarks and tests. */
   readonly stats = { batches: 0, writes: 0 };
 
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly options: GroupCommitterOptions = {},
+  ) {}
 
   /**
    * Queues the actor's state; `serialize` runs when the batch is cut. Its `alarm` (the actor's
@@ -108,7 +126,14 @@ export class GroupCommitter {
         batch.states.length + batch.kvPuts.length + batch.kvDeletes.length + batch.destroyed.length;
       waiter.resolve();
     } catch (err) {
-      waiter.reject(err);
+      if (batch) {
+        const error = new TroupeError("storage_error", undefined, { cause: err });
+        // Rejection handlers run later, after `failed` has told the host (synchronously).
+        waiter.reject(error);
+        this.failed(batch, error);
+      } else {
+        waiter.reject(err); // serializing failed: a bug, not storage
+      }
     } finally {
       this.current = null;
       if (this.next) {
@@ -116,6 +141,18 @@ export class GroupCommitter {
         setImmediate(() => this.run());
       }
     }
+  }
+
+  /** Drops what the failed batch's actors queued since, then tells the host who they are. */
+  private failed(batch: CommitBatch, error: TroupeError): void {
+    const ids = new Set<string>(batch.destroyed);
+    for (const s of batch.states) ids.add(s.actorId);
+    for (const p of batch.kvPuts) ids.add(p.actorId);
+    for (const d of batch.kvDeletes) ids.add(d.actorId);
+    for (const a of batch.alarms) ids.add(a.actorId);
+    for (const id of ids) this.states.delete(id);
+    for (const [key, w] of this.kv) if (ids.has(w.actorId)) this.kv.delete(key);
+    this.options.onBatchFailed?.(ids, error);
   }
 
   private cut(): CommitBatch {

@@ -11,6 +11,14 @@
  * match, ends the log: nothing after it is applied. The checksum covers the length field too,
  * so a flipped length cannot make garbage look like a frame.
  *
+ * A crash can only tear the last write, so a bad frame with nothing valid after it is a torn
+ * tail. A bad frame with valid frames after it is damage in the middle of the log (a flipped
+ * byte on disk): the scanner looks for such frames (at every byte offset, since a damaged length
+ * hides where the next frame starts) so the driver can refuse to serve the older data silently.
+ * One crash does look like that: a power loss in the middle of a write of several frames can
+ * keep a later page of it and lose an earlier one. Those frames were never acknowledged, but
+ * they cannot be told apart from later writes, so that case is refused too, on the safe side.
+ *
  * Payload (all integers little-endian; strings are UTF-8 with a u32 byte length; byte strings
  * are raw with a u32 length, so binary values survive exactly):
  *   u8 type (1 = batch)
@@ -66,6 +74,43 @@ export interface DecodedFrame {
 
 export class LogFormatError extends Error {
   override name = "LogFormatError";
+}
+
+/**
+ * The log is damaged in the middle: valid frames follow a bad one, so cutting the log there
+ * would lose acknowledged writes. Opening refuses unless told to accept that loss.
+ */
+export class LogCorruptedError extends LogFormatError {
+  override name = "LogCorruptedError";
+
+  constructor(
+    /** The log file. */
+    readonly path: string,
+    /** Byte offset of the first bad frame: where the log would be cut. */
+    readonly offset: number,
+    /** What is wrong with that frame. */
+    readonly problem: string,
+    /** Frames after the damage that still verify, and their bytes. */
+    readonly validFramesAfter: number,
+    readonly validBytesAfter: number,
+    /** Bytes from the damage to the end of the file (what a cut would set aside). */
+    readonly bytesAfter: number,
+  ) {
+    super(
+      `${path} is damaged at byte offset ${offset} (${problem}), and ` +
+        `${plural(validFramesAfter, "valid frame")} (${validBytesAfter} bytes) ` +
+        `${validFramesAfter === 1 ? "follows" : "follow"} the damage: later writes that cutting the log there would lose. ` +
+        "Troupe refuses to start rather than serve older data. To proceed, either restore the data " +
+        "directory from a backup, or accept losing every write from that offset on: start once " +
+        'with the file driver option onCorruption: "truncate" (or TROUPE_FILE_ON_CORRUPTION=truncate). ' +
+        `The log is then cut at offset ${offset} and the ${bytesAfter} bytes after it are saved ` +
+        "next to it as troupe.log.corrupt-<time>.",
+    );
+  }
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
 export function logHeader(): Buffer {
@@ -248,6 +293,11 @@ export interface ScanResult {
    * into its preallocated zeros, not corruption).
    */
   tornTail: boolean;
+  /**
+   * With a problem: the frames after the bad one that still verify, and their bytes. Any at all
+   * means the damage is in the middle of the log, not a torn tail.
+   */
+  validAfter: { frames: number; bytes: number };
 }
 
 /** Minimal positional reader, so the scanner works on any file handle. */
@@ -262,11 +312,15 @@ export interface PositionalReader {
 
 const SCAN_CHUNK = 1024 * 1024;
 
+/** The smallest payload a frame can have: its type and six empty section counts. */
+const MIN_FRAME_PAYLOAD = 1 + 6 * 4;
+
 /**
  * Reads frames from `LOG_HEADER_BYTES` up to `size`, calling `onFrame` (synchronously, with a
  * buffer that is only valid during the call) for each good one, and stops at the first frame
  * that is torn or fails its checksum. A zero frame header with only zeros after it is the
- * preallocated end of the log, not a problem.
+ * preallocated end of the log, not a problem. After a problem, counts the frames further on
+ * that still verify (without applying them).
  */
 export async function scanFrames(
   file: PositionalReader,
@@ -297,42 +351,92 @@ export async function scanFrames(
     return true;
   };
 
+  /** The whole frame at `pos` if it is one that verifies, else null. */
+  const frameAt = async (pos: number): Promise<Buffer | null> => {
+    const head = await bytesAt(pos, FRAME_HEADER_BYTES);
+    if (!head) return null;
+    const len = head.readUInt32LE(0);
+    if (len < MIN_FRAME_PAYLOAD || len > MAX_FRAME_PAYLOAD) return null;
+    const frame = await bytesAt(pos, FRAME_HEADER_BYTES + len);
+    if (!frame || frameChecksum(frame) !== frame.readUInt32LE(4)) return null;
+    return frame;
+  };
+
+  /** The first offset at or after `from` where a frame verifies, or null. */
+  const nextFrameStart = async (from: number): Promise<number | null> => {
+    const window = FRAME_HEADER_BYTES + 1;
+    for (let base = from; base + window <= size; base += SCAN_CHUNK) {
+      // Each window overlaps the next by a header, so no candidate falls between two of them.
+      const bytes = (await bytesAt(base, Math.min(SCAN_CHUNK + window, size - base)))!;
+      const last = Math.min(SCAN_CHUNK, bytes.length - window + 1);
+      for (let i = 0; i < last; i++) {
+        // Cheap filters first (plausible length, batch type byte); the checksum decides.
+        const len = bytes.readUInt32LE(i);
+        if (len < MIN_FRAME_PAYLOAD || base + i + FRAME_HEADER_BYTES + len > size) continue;
+        if (bytes[i + FRAME_HEADER_BYTES] !== TYPE_BATCH) continue;
+        if (await frameAt(base + i)) return base + i;
+      }
+    }
+    return null;
+  };
+
+  /** Frames that verify anywhere after a bad frame at `bad`. */
+  const validAfter = async (bad: number): Promise<{ frames: number; bytes: number }> => {
+    let frames = 0;
+    let bytes = 0;
+    let pos = bad + 1;
+    for (;;) {
+      const start = await nextFrameStart(pos);
+      if (start === null) return { frames, bytes };
+      pos = start;
+      for (let frame = await frameAt(pos); frame; frame = await frameAt(pos)) {
+        frames++;
+        bytes += frame.length;
+        pos += frame.length;
+      }
+      pos++;
+    }
+  };
+
+  const stop = async (end: number, problem: string, tornTail: boolean): Promise<ScanResult> => ({
+    end,
+    problem,
+    tornTail,
+    validAfter: await validAfter(end),
+  });
+
   let pos = LOG_HEADER_BYTES;
   while (pos < size) {
     const head = await bytesAt(pos, FRAME_HEADER_BYTES);
     if (!head) {
-      if (await zerosFrom(pos)) return { end: pos, tornTail: false };
-      return { end: pos, problem: "incomplete frame header at end of file", tornTail: true };
+      if (await zerosFrom(pos)) return { end: pos, tornTail: false, validAfter: NONE };
+      return stop(pos, "incomplete frame header at end of file", true);
     }
     const len = head.readUInt32LE(0);
-    if (len === 0 && (await zerosFrom(pos))) return { end: pos, tornTail: false };
+    if (len === 0 && (await zerosFrom(pos))) return { end: pos, tornTail: false, validAfter: NONE };
     if (len === 0 || len > MAX_FRAME_PAYLOAD) {
-      return {
-        end: pos,
-        problem: `impossible frame length ${len} at offset ${pos}`,
-        tornTail: await zerosFrom(pos + FRAME_HEADER_BYTES),
-      };
+      return stop(
+        pos,
+        `impossible frame length ${len} at offset ${pos}`,
+        await zerosFrom(pos + FRAME_HEADER_BYTES),
+      );
     }
     const frame = await bytesAt(pos, FRAME_HEADER_BYTES + len);
-    if (!frame) {
-      return {
-        end: pos,
-        problem: `frame at offset ${pos} runs past the end of file`,
-        tornTail: true,
-      };
-    }
+    if (!frame) return stop(pos, `frame at offset ${pos} runs past the end of file`, true);
     if (frameChecksum(frame) !== frame.readUInt32LE(4)) {
-      return {
-        end: pos,
-        problem: `checksum mismatch in frame at offset ${pos}`,
-        tornTail: await zerosFrom(pos + frame.length),
-      };
+      return stop(
+        pos,
+        `checksum mismatch in frame at offset ${pos}`,
+        await zerosFrom(pos + frame.length),
+      );
     }
     onFrame(frame, pos);
     pos += frame.length;
   }
-  return { end: pos, tornTail: false };
+  return { end: pos, tornTail: false, validAfter: NONE };
 }
+
+const NONE = Object.freeze({ frames: 0, bytes: 0 });
 
 export async function readFully(
   file: PositionalReader,

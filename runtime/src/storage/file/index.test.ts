@@ -16,9 +16,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from "../../../test/tmpfs.js";
+import { captureLogger } from "../../test/logger.js";
 import { runDriverConformance } from "../common.case.test.js";
 import { type CommitBatch, emptyBatch } from "../driver.js";
-import { encodeFrame } from "./format.js";
+import { openStorage } from "../open.js";
+import { encodeFrame, LogCorruptedError } from "./format.js";
 import { FileDriver, type FileDriverOptions, LOG_FILE } from "./index.js";
 import { DirectoryLockedError } from "./lock.js";
 
@@ -115,7 +118,8 @@ describe("FileDriver", () => {
       expect((await d3.findActorById(a))?.data).toBe("s3");
     });
 
-    it("stops replay at a frame with a bad checksum and applies nothing after it", async () => {
+    /** Three states ("one", "two", then a KV put); returns where the "two" frame starts. */
+    async function threeFrames(): Promise<{ a: string; cut: number; fullSize: number }> {
       const d = await openDriver();
       const [a] = await seed(d, 1);
       await d.commit(batch({ states: [{ actorId: a, data: "one" }] }));
@@ -124,27 +128,112 @@ describe("FileDriver", () => {
       await d.commit(batch({ kvPuts: [{ actorId: a, key: utf8("k"), value: utf8("three") }] }));
       const fullSize = d.logBytes;
       await d.close();
+      open_.splice(open_.indexOf(d), 1);
+      return { a, cut, fullSize };
+    }
 
-      // Flip one payload byte of the frame holding "two".
-      const logPath = join(dir, LOG_FILE);
-      const fh = await open(logPath, "r+");
+    async function flipByte(at: number, mask = 0x40): Promise<void> {
+      const fh = await open(join(dir, LOG_FILE), "r+");
       const byte = Buffer.alloc(1);
-      await fh.read(byte, 0, 1, cut + 12);
-      byte[0] ^= 0x40;
-      await fh.write(byte, 0, 1, cut + 12);
+      await fh.read(byte, 0, 1, at);
+      byte[0] ^= mask;
+      await fh.write(byte, 0, 1, at);
       await fh.close();
+    }
+
+    it("refuses to open when valid frames follow a damaged one, saying where and what to do", async () => {
+      const { cut, fullSize } = await threeFrames();
+      await flipByte(cut + 12); // one payload byte of the frame holding "two"
+      const before = await readFile(join(dir, LOG_FILE));
+
+      const err = await FileDriver.open(dir).catch((e) => e);
+      expect(err).toBeInstanceOf(LogCorruptedError);
+      expect(err.message).toContain(join(dir, LOG_FILE));
+      expect(err.message).toContain(`byte offset ${cut}`);
+      expect(err.message).toMatch(/checksum mismatch/);
+      // The "three" frame still verifies: one valid frame follows the damage.
+      expect(err.message).toMatch(/1 valid frame \(\d+ bytes\) follows/);
+      expect(err.message).toContain('onCorruption: "truncate"');
+      expect(err.message).toContain("TROUPE_FILE_ON_CORRUPTION=truncate");
+      expect(err).toMatchObject({ path: join(dir, LOG_FILE), offset: cut, validFramesAfter: 1 });
+      expect(err.validBytesAfter).toBeGreaterThan(0);
+      expect(err.validBytesAfter).toBeLessThan(fullSize - cut);
+      // Nothing was touched, and the lock was released.
+      expect(Buffer.compare(await readFile(join(dir, LOG_FILE)), before)).toBe(0);
+      expect(await readdir(dir)).toEqual([LOG_FILE]);
+    });
+
+    it("finds the valid frames after a damaged length field too", async () => {
+      const { cut } = await threeFrames();
+      await flipByte(cut + 1, 0x01); // the frame's length, so its end is unknown
+      const err = await FileDriver.open(dir).catch((e) => e);
+      expect(err).toBeInstanceOf(LogCorruptedError);
+      expect(err).toMatchObject({ offset: cut, validFramesAfter: 1 });
+    });
+
+    it('with onCorruption: "truncate", cuts at the damage and keeps the cut-off bytes aside', async () => {
+      const { a, cut, fullSize } = await threeFrames();
+      await flipByte(cut + 12);
 
       const warnings: string[] = [];
-      const d2 = await openDriver({ onWarning: (m) => warnings.push(m) });
+      const d2 = await openDriver({
+        onCorruption: "truncate",
+        onWarning: (m) => warnings.push(m),
+      });
       expect((await d2.findActorById(a))?.data).toBe("one");
       expect(await d2.kvGet(a, [utf8("k")])).toEqual([null]);
       expect(d2.logBytes).toBe(cut);
       expect(warnings.join("\n")).toMatch(/checksum mismatch/);
+      expect(warnings.join("\n")).toMatch(/1 valid frame/);
 
       // The cut-off bytes were kept aside, not thrown away.
       const aside = (await readdir(dir)).filter((f) => f.startsWith(`${LOG_FILE}.corrupt-`));
       expect(aside).toHaveLength(1);
       expect((await stat(join(dir, aside[0]))).size).toBe(fullSize - cut);
+
+      // New writes go after the cut, and the next plain open accepts the repaired log.
+      await d2.commit(batch({ states: [{ actorId: a, data: "four" }] }));
+      await d2.close();
+      const d3 = await openDriver();
+      expect((await d3.findActorById(a))?.data).toBe("four");
+    });
+
+    it("openStorage takes onCorruption from its option or TROUPE_FILE_ON_CORRUPTION", async () => {
+      const { a, cut } = await threeFrames();
+      await flipByte(cut + 12);
+      await expect(openStorage({ driver: "file", path: dir })).rejects.toThrow(LogCorruptedError);
+      await expect(
+        openStorage({ driver: "file", path: dir, onCorruption: "sometimes" as "truncate" }),
+      ).rejects.toThrow(/onCorruption must be "refuse" or "truncate"/);
+
+      const saved = process.env.TROUPE_FILE_ON_CORRUPTION;
+      process.env.TROUPE_FILE_ON_CORRUPTION = "truncate";
+      try {
+        const logger = captureLogger();
+        const d = (await openStorage({ driver: "file", path: dir }, logger)) as FileDriver;
+        open_.push(d);
+        expect((await d.findActorById(a))?.data).toBe("one");
+        // The driver's warnings go to the logger it was given (the registry's).
+        expect(logger.find("warn", "checksum mismatch")?.fields).toMatchObject({
+          component: "file-driver",
+          dir,
+        });
+      } finally {
+        if (saved === undefined) delete process.env.TROUPE_FILE_ON_CORRUPTION;
+        else process.env.TROUPE_FILE_ON_CORRUPTION = saved;
+      }
+    });
+
+    it("still drops a damaged last frame followed by garbage only, as a torn tail", async () => {
+      const { a, fullSize } = await threeFrames();
+      // Damage the last frame ("three"): nothing valid follows it, so this is a torn write.
+      await flipByte(fullSize - 3);
+      await appendFile(join(dir, LOG_FILE), randomBytes(300));
+      const warnings: string[] = [];
+      const d2 = await openDriver({ onWarning: (m) => warnings.push(m) });
+      expect((await d2.findActorById(a))?.data).toBe("two");
+      expect(await d2.kvGet(a, [utf8("k")])).toEqual([null]);
+      expect(warnings.join("\n")).toMatch(/checksum mismatch/);
     });
 
     it("refuses to open a file that is not a troupe log, and leaves it alone", async () => {
@@ -447,6 +536,82 @@ describe("FileDriver", () => {
       stdio: ["ignore", "pipe", "inherit"],
     });
   }
+});
+
+describe("FileDriver on a nearly full disk (a real 3 MiB tmpfs)", () => {
+  let disk: SmallDisk;
+  const drivers: FileDriver[] = [];
+
+  beforeEach(async (ctx) => {
+    const unavailable = await smallDiskUnavailable();
+    if (unavailable) ctx.skip(unavailable);
+    disk = await mountSmallDisk(3 * 1024 * 1024);
+  });
+
+  afterEach(async () => {
+    for (const d of drivers.splice(0)) await d.close();
+    await disk?.unmount();
+    warnings.length = 0;
+  });
+
+  const warnings: string[] = [];
+
+  async function openOnDisk(): Promise<FileDriver> {
+    const d = await FileDriver.open(join(disk.dir, "data"), {
+      onWarning: (m) => warnings.push(m),
+    });
+    drivers.push(d);
+    return d;
+  }
+
+  it("falls back to a plain append when the 4 MiB zero preallocation does not fit", async () => {
+    await disk.fill(2 * 1024 * 1024);
+    const d = await openOnDisk();
+    expect(await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" })).toBe(
+      true,
+    );
+    // About 1 MB of commits, well within the 2 MB left.
+    for (let i = 0; i < 20; i++) {
+      await d.commit(
+        batch({
+          states: [{ actorId: "a", data: `{"n":${i}}` }],
+          kvPuts: [{ actorId: "a", key: utf8(`k${i}`), value: randomBytes(50_000) }],
+        }),
+      );
+    }
+    await d.close();
+    drivers.splice(0);
+    const d2 = await openOnDisk();
+    expect((await d2.findActorById("a"))?.data).toBe('{"n":19}');
+    expect((await d2.kvList("a", utf8("k"))).length).toBe(20);
+    expect(warnings[0]).toMatch(/appending without them.*ENOSPC|ENOSPC.*appending without them/);
+  });
+
+  it("fails a commit that does not fit, and keeps working once there is room again", async () => {
+    const d = await openOnDisk();
+    expect(await d.createActor({ id: "a", name: "t", key: ["a"], createdAt: 1, data: "{}" })).toBe(
+      true,
+    );
+    await d.commit(batch({ states: [{ actorId: "a", data: "kept" }] }));
+    const filler = await disk.fill(0);
+    // Bigger than anything left, zeros written ahead included.
+    await expect(
+      d.commit(
+        batch({
+          states: [{ actorId: "a", data: "too big" }],
+          kvPuts: [{ actorId: "a", key: utf8("big"), value: randomBytes(6 * 1024 * 1024) }],
+        }),
+      ),
+    ).rejects.toThrow(/ENOSPC|no space/i);
+    expect((await d.findActorById("a"))?.data).toBe("kept");
+    await rm(filler);
+    await d.commit(batch({ states: [{ actorId: "a", data: "after" }] }));
+    await d.close();
+    drivers.splice(0);
+    const d2 = await openOnDisk();
+    expect((await d2.findActorById("a"))?.data).toBe("after");
+    expect(await d2.kvGet("a", [utf8("big")])).toEqual([null]);
+  });
 });
 
 /** Reads a child's stdout line by line; throws if it ends first. */

@@ -13,13 +13,17 @@
  * and an fdatasync). The file is extended with zeros ahead of the writes (`PREALLOCATE_BYTES`
  * at a time), so a commit does not change the file's size and the sync has no metadata to
  * journal, only the data itself (what Postgres does with its pre-zeroed WAL segments). Replay
- * treats a zero-filled remainder as the end of the log; a clean close cuts it off again.
+ * treats a zero-filled remainder as the end of the log; a clean close cuts it off again. When
+ * the zeros do not fit (a nearly full disk), commits append plainly, which still works.
  *
  * Memory: actor records and the KV key index are held in memory. State data and KV values up
  * to `inlineValueBytes` (4 KiB) are held too; larger ones are kept as (offset, length) into the
- * log and read with pread when asked for. On open the log is replayed; the first torn or
- * corrupt frame ends it, and the file is cut there (a frame that is damaged with more data after
- * it is first copied aside to `troupe.log.corrupt-<time>` so nothing is silently thrown away).
+ * log and read with pread when asked for. On open the log is replayed up to the first torn or
+ * corrupt frame. A torn tail (a crash mid-write: nothing valid after the bad frame) is cut off.
+ * Damage with valid frames after it means acknowledged writes would be lost, so opening fails
+ * with a LogCorruptedError unless `onCorruption: "truncate"` accepts the loss; the log is then
+ * cut there and the bytes after the cut are first copied aside to `troupe.log.corrupt-<time>`,
+ * so nothing is thrown away.
  *
  * Compaction: once the log exceeds `compactMinBytes` (8 MiB) and less than half of it is live,
  * the live set is written to a new file, synced, renamed over the log and the directory synced;
@@ -44,6 +48,7 @@ import {
   encodeFrame,
   type FrameContent,
   LOG_HEADER_BYTES,
+  LogCorruptedError,
   logHeader,
   readFully,
   type Span,
@@ -60,7 +65,16 @@ export interface FileDriverOptions {
   inlineValueBytes?: number;
   /** Where replay and compaction problems are reported. Default: the troupe logger. */
   onWarning?: (message: string) => void;
+  /**
+   * What to do when the log is damaged in the middle (valid frames follow a bad one):
+   * `"refuse"` (default) fails the open with a LogCorruptedError; `"truncate"` accepts losing
+   * everything from the damage on, cuts the log there and saves the cut-off bytes aside.
+   * A torn tail (nothing valid after the damage) is always cut off, whatever this says.
+   */
+  onCorruption?: OnCorruption;
 }
+
+export type OnCorruption = "refuse" | "truncate";
 
 const LOG_FILE = "troupe.log";
 /** The log grows by this many zeroed bytes at a time, ahead of the writes. */
@@ -156,6 +170,8 @@ export class FileDriver implements StorageDriver {
   private allocated = 0;
   /** Estimated size of a log holding only the live data. */
   private liveBytes = LOG_HEADER_BYTES;
+  /** After a failed preallocation, append plainly until the log reaches this size. */
+  private preallocateFrom = 0;
   /** After a failed compaction, do not retry before the log reaches this size. */
   private compactBackoffUntil = 0;
   private queue: Op[] = [];
@@ -170,6 +186,7 @@ export class FileDriver implements StorageDriver {
   private readonly compactMinBytes: number;
   private readonly compactGarbageRatio: number;
   private readonly inlineValueBytes: number;
+  private readonly onCorruption: OnCorruption;
   private readonly warn: (message: string) => void;
 
   private constructor(
@@ -180,12 +197,19 @@ export class FileDriver implements StorageDriver {
     this.compactMinBytes = opts.compactMinBytes ?? 8 * 1024 * 1024;
     this.compactGarbageRatio = opts.compactGarbageRatio ?? 0.5;
     this.inlineValueBytes = opts.inlineValueBytes ?? 4096;
+    this.onCorruption = opts.onCorruption ?? "refuse";
     const logger = createLogger({ component: "file-driver", dir });
     this.warn = opts.onWarning ?? ((m) => logger.warn(m));
   }
 
   /** Opens (creating if needed) the store in `dir`, replaying its log. */
   static async open(dir: string, opts: FileDriverOptions = {}): Promise<FileDriver> {
+    const { onCorruption = "refuse" } = opts;
+    if (onCorruption !== "refuse" && onCorruption !== "truncate") {
+      throw new TypeError(
+        `FileDriver: onCorruption must be "refuse" or "truncate", not ${JSON.stringify(onCorruption)}.`,
+      );
+    }
     await mkdir(dir, { recursive: true });
     const lock = await acquireDirectoryLock(dir);
     const driver = new FileDriver(dir, lock, opts);
@@ -411,15 +435,17 @@ export class FileDriver implements StorageDriver {
     if (frames.length > 0) {
       const start = this.size;
       const buf = frames.length === 1 ? frames[0] : Buffer.concat(frames);
-      if (start + buf.length > this.allocated) {
+      if (start + buf.length > this.allocated && start >= this.preallocateFrom) {
         try {
           await this.preallocate(start + buf.length + PREALLOCATE_BYTES);
         } catch (err) {
-          const error = new Error(`FileDriver: growing ${this.logPath} failed: ${String(err)}`, {
-            cause: err,
-          });
-          for (const op of group) op.reject(error);
-          return;
+          // The zeros ahead only make commits cheaper. When they do not fit (a nearly full
+          // disk), append plainly: the write below extends the file, and O_DSYNC (or the
+          // datasync) makes the new size durable with it. Retry once the log has grown a bit.
+          this.preallocateFrom = start + PREALLOCATE_BYTES;
+          this.warn(
+            `${this.logPath}: could not zero ${PREALLOCATE_BYTES} bytes ahead of the log (${String(err)}); appending without them. Is the disk nearly full?`,
+          );
         }
       }
       try {
@@ -461,6 +487,7 @@ export class FileDriver implements StorageDriver {
         pos += frame.length;
       }
       this.size = pos;
+      if (this.allocated < pos) this.allocated = pos;
     }
 
     group.forEach((op, i) => {
@@ -619,9 +646,29 @@ export class FileDriver implements StorageDriver {
     this.replaying = false;
 
     if (scan.problem) {
-      if (!scan.tornTail) await this.saveDamagedTail(handle, scan.end, size, scan.problem);
-      else
+      const { frames, bytes } = scan.validAfter;
+      if (frames > 0) {
+        const corrupted = new LogCorruptedError(
+          path,
+          scan.end,
+          scan.problem,
+          frames,
+          bytes,
+          size - scan.end,
+        );
+        if (this.onCorruption !== "truncate") throw corrupted;
+        await this.saveDamagedTail(
+          handle,
+          scan.end,
+          size,
+          `${scan.problem}, with ${frames} valid frame${frames === 1 ? "" : "s"} (${bytes} bytes) after it; ` +
+            'onCorruption is "truncate", so every write from there on is given up',
+        );
+      } else if (!scan.tornTail) {
+        await this.saveDamagedTail(handle, scan.end, size, scan.problem);
+      } else {
         this.warn(`${path}: ${scan.problem}; dropping the torn tail (${size - scan.end} bytes).`);
+      }
     }
     if (scan.end < size) {
       // A damaged tail, or the zeros preallocated before a crash: the log ends at scan.end.
@@ -750,6 +797,7 @@ export class FileDriver implements StorageDriver {
     for (const relocate of relocations) relocate();
     this.size = pos;
     this.allocated = pos;
+    this.preallocateFrom = 0;
     this.liveBytes = pos;
     await old.retire();
   }
