@@ -96,6 +96,8 @@ export function attachWebSockets(
 }
 
 const TEXT_FRAME = { binary: false } as const;
+/** Bytes a corked socket holds before they are written out within the tick. */
+const CORK_FLUSH_BYTES = 64 * 1024;
 
 /**
  * `socket` is the connection under `ws`. Frames sent in one tick go out in one socket write: the
@@ -103,6 +105,8 @@ const TEXT_FRAME = { binary: false } as const;
  * callbacks have run. A durable storage batch releases all its actions' replies in one tick, and
  * a broadcast sends its frames in one, so each costs one syscall and one wake-up of the peer per
  * connection instead of one per frame. Nothing waits longer: the write happens in the same tick.
+ * A tick that queues more than `CORK_FLUSH_BYTES` writes it out as it goes, as without the cork,
+ * so a large burst reaches the kernel (and the slow-consumer check sees what is really stuck).
  */
 function wrapWs(ws: WebSocket, socket: Duplex): PeerSocket {
   let corked = false;
@@ -117,6 +121,9 @@ function wrapWs(ws: WebSocket, socket: Duplex): PeerSocket {
         corked = true;
         socket.cork();
         process.nextTick(uncork);
+      } else if (socket.writableLength >= CORK_FLUSH_BYTES) {
+        socket.uncork();
+        socket.cork();
       }
       ws.send(text, TEXT_FRAME);
     },
