@@ -1,9 +1,12 @@
 // `pnpm bench` (second part): connections next to a bare `ws` server doing the same work.
-//  - actions over one connection with 1 and 32 in flight (request/reply round trips per second)
+//  - actions over one connection with 1 and 32 in flight (request/reply round trips per second),
+//    on the memory driver and on the durable default (file driver), with the actions each
+//    storage batch carried (read from the group committer's counters)
 //  - broadcast fan-out to 1000 connections (events delivered per second)
 //  - connections opened per second (open + init + welcome; bare ws: open)
 // Raw `ws` clients generate the load (they only count frames), servers run in child processes,
-// rounds are interleaved and medians reported. BENCH_SECONDS / BENCH_ROUNDS tune it.
+// rounds are interleaved (bare / memory / file in each) and medians reported.
+// BENCH_SECONDS / BENCH_ROUNDS tune it; BENCH_WS_PARTS=actions skips the other parts.
 
 import { join } from "node:path";
 import { createClient } from "troupe/client";
@@ -15,15 +18,39 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FANOUT_CONNS = Number(process.env.BENCH_FANOUT_CONNS ?? 1000);
 const FANOUT_ROUNDS = 50;
 const OPEN_COUNT = 500;
-const TARGETS = ["bare-ws", "troupe"] as const;
+const TARGETS = ["bare-ws", "memory", "file"] as const;
 type Target = (typeof TARGETS)[number];
+const PARTS = (process.env.BENCH_WS_PARTS ?? "actions,client,fanout,opens").split(",");
+const IN_FLIGHT = [1, 32];
 
-async function startTarget(target: Target): Promise<{ server: ChildServer; url: string }> {
+/** The group committer's counters (`GroupCommitter.stats`). */
+interface CommitStats {
+  batches: number;
+  writes: number;
+}
+
+interface RunningTarget {
+  server: ChildServer;
+  url: string;
+  /** The group committer's counters (troupe targets only). */
+  stats?: () => Promise<CommitStats>;
+}
+
+async function startTarget(target: Target): Promise<RunningTarget> {
   const server = await spawnServer(join(import.meta.dirname, "ws-server.ts"), {
     BENCH_TARGET: target,
     TROUPE_LOG_LEVEL: "error",
   });
-  return { server, url: `ws://127.0.0.1:${server.info.port}${server.info.path}` };
+  const { statsPort } = server.info;
+  return {
+    server,
+    url: `ws://127.0.0.1:${server.info.port}${server.info.path}`,
+    stats:
+      statsPort === undefined
+        ? undefined
+        : async () =>
+            (await fetch(`http://127.0.0.1:${statsPort}/`)).json() as Promise<CommitStats>,
+  };
 }
 
 const INIT = JSON.stringify({
@@ -71,7 +98,12 @@ async function actionsInFlight(url: string, inFlight: number) {
   ws.close();
   latencies.sort((a, b) => a - b);
   const pick = (q: number) => latencies[Math.floor(q * (latencies.length - 1))]!;
-  return { rate: latencies.length / SECONDS, p50: pick(0.5), p99: pick(0.99) };
+  return {
+    actions: latencies.length,
+    rate: latencies.length / SECONDS,
+    p50: pick(0.5),
+    p99: pick(0.99),
+  };
 }
 
 /** The typed client over a connection (handle.connect()), with `inFlight` callers. */
@@ -153,84 +185,145 @@ async function opens(url: string, handshake: boolean) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
-  const servers = new Map<Target, { server: ChildServer; url: string }>();
+  const servers = new Map<Target, RunningTarget>();
   for (const t of TARGETS) servers.set(t, await startTarget(t));
   const samples = new Map<string, number[]>();
   const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
   try {
     for (const t of TARGETS) await actionsInFlight(servers.get(t)!.url, 8); // warm up
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const t of TARGETS) {
-        const url = servers.get(t)!.url;
-        for (const inFlight of [1, 32]) {
+      for (const inFlight of IN_FLIGHT) {
+        for (const t of TARGETS) {
+          const { url, stats } = servers.get(t)!;
+          const before = await stats?.();
           const r = await actionsInFlight(url, inFlight);
+          const after = await stats?.();
           add(`${t}|actions|${inFlight}|rate`, r.rate);
           add(`${t}|actions|${inFlight}|p50`, r.p50);
           add(`${t}|actions|${inFlight}|p99`, r.p99);
-        }
-        if (t === "troupe") {
-          for (const inFlight of [1, 32]) {
-            const r = await typedClient(url, inFlight);
-            add(`client|${inFlight}|rate`, r.rate);
-            add(`client|${inFlight}|p50`, r.p50);
-            add(`client|${inFlight}|p99`, r.p99);
+          if (before && after) {
+            const batches = after.batches - before.batches;
+            add(`${t}|actions|${inFlight}|perBatch`, r.actions / batches);
           }
         }
-        add(`${t}|fanout`, (await fanout(url)).rate);
-        add(`${t}|opens`, (await opens(url, t === "troupe")).rate);
+      }
+      for (const t of TARGETS) {
+        const url = servers.get(t)!.url;
+        if (t !== "bare-ws" && PARTS.includes("client")) {
+          for (const inFlight of IN_FLIGHT) {
+            const r = await typedClient(url, inFlight);
+            add(`${t}|client|${inFlight}|rate`, r.rate);
+            add(`${t}|client|${inFlight}|p50`, r.p50);
+            add(`${t}|client|${inFlight}|p99`, r.p99);
+          }
+        }
+        // Fan-out and opens do not touch storage: the memory target stands for the runtime.
+        if (t === "file") continue;
+        if (PARTS.includes("fanout")) add(`${t}|fanout`, (await fanout(url)).rate);
+        if (PARTS.includes("opens")) add(`${t}|opens`, (await opens(url, t !== "bare-ws")).rate);
       }
       process.stderr.write(`round ${round}/${ROUNDS} done\n`);
     }
   } finally {
     for (const s of servers.values()) await s.server.kill();
   }
-  const m = (k: string) => median(samples.get(k)!);
-  const rows: string[][] = [["measure", "bare ws", "troupe", "troupe / bare"]];
-  for (const inFlight of [1, 32]) {
-    const b = m(`bare-ws|actions|${inFlight}|rate`);
-    const tr = m(`troupe|actions|${inFlight}|rate`);
+  const m = (k: string) => median(samples.get(k) ?? [Number.NaN]);
+  const ms = (k: string) => `${m(`${k}|p50`).toFixed(2)} / ${m(`${k}|p99`).toFixed(2)}`;
+  const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+  const rows: string[][] = [
+    [
+      "actions over one connection",
+      "bare ws",
+      "memory",
+      "file",
+      "memory/bare",
+      "file/bare",
+      "file/memory",
+    ],
+  ];
+  for (const inFlight of IN_FLIGHT) {
+    const [b, mem, file] = TARGETS.map((t) => m(`${t}|actions|${inFlight}|rate`)) as [
+      number,
+      number,
+      number,
+    ];
     rows.push([
       `actions/s, ${inFlight} in flight`,
       b.toFixed(0),
-      tr.toFixed(0),
-      `${(tr / b).toFixed(2)}x`,
+      mem.toFixed(0),
+      file.toFixed(0),
+      x(mem, b),
+      x(file, b),
+      x(file, mem),
     ]);
     rows.push([
-      `  typed client, ${inFlight} in flight`,
+      `  p50 / p99 ms`,
+      ms(`bare-ws|actions|${inFlight}`),
+      ms(`memory|actions|${inFlight}`),
+      ms(`file|actions|${inFlight}`),
       "",
-      `${m(`client|${inFlight}|rate`).toFixed(0)} (${m(`client|${inFlight}|p50`).toFixed(2)} / ${m(`client|${inFlight}|p99`).toFixed(2)} ms)`,
+      "",
       "",
     ]);
     rows.push([
-      `  p50 / p99 ms, ${inFlight} in flight`,
-      `${m(`bare-ws|actions|${inFlight}|p50`).toFixed(2)} / ${m(`bare-ws|actions|${inFlight}|p99`).toFixed(2)}`,
-      `${m(`troupe|actions|${inFlight}|p50`).toFixed(2)} / ${m(`troupe|actions|${inFlight}|p99`).toFixed(2)}`,
+      `  actions per storage batch`,
       "",
+      m(`memory|actions|${inFlight}|perBatch`).toFixed(1),
+      m(`file|actions|${inFlight}|perBatch`).toFixed(1),
+      "",
+      "",
+      "",
+    ]);
+    if (PARTS.includes("client")) {
+      rows.push([
+        `  typed client actions/s`,
+        "",
+        `${m(`memory|client|${inFlight}|rate`).toFixed(0)} (${ms(`memory|client|${inFlight}`)})`,
+        `${m(`file|client|${inFlight}|rate`).toFixed(0)} (${ms(`file|client|${inFlight}`)})`,
+        "",
+        "",
+        "",
+      ]);
+    }
+  }
+  const print = (title: string, table: string[][]) => {
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+    console.log(title ? `\n${title}` : "");
+    for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+  };
+  print(
+    `Connections, ${SECONDS}s per run, median of ${ROUNDS} interleaved rounds (${new Date().toISOString()})`,
+    rows,
+  );
+  const other: string[][] = [["measure", "bare ws", "troupe (memory)", "troupe / bare"]];
+  const fb = m("bare-ws|fanout");
+  const ft = m("memory|fanout");
+  if (PARTS.includes("fanout")) {
+    other.push([
+      `fan-out events/s to ${FANOUT_CONNS} conns`,
+      fb.toFixed(0),
+      ft.toFixed(0),
+      x(ft, fb),
     ]);
   }
-  const fb = m("bare-ws|fanout");
-  const ft = m("troupe|fanout");
-  rows.push([
-    `fan-out events/s to ${FANOUT_CONNS} conns`,
-    fb.toFixed(0),
-    ft.toFixed(0),
-    `${(ft / fb).toFixed(2)}x`,
-  ]);
-  rows.push([
-    "connections opened/s",
-    m("bare-ws|opens").toFixed(0),
-    m("troupe|opens").toFixed(0),
-    "(troupe: + init/welcome)",
-  ]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  if (PARTS.includes("opens")) {
+    other.push([
+      "connections opened/s",
+      m("bare-ws|opens").toFixed(0),
+      m("memory|opens").toFixed(0),
+      "(troupe: + init/welcome)",
+    ]);
+  }
+  if (other.length > 1) print("", other);
+  const a32 = (t: Target) => m(`${t}|actions|32|rate`);
   console.log(
-    `\nConnections, ${SECONDS}s per run, median of ${ROUNDS} interleaved rounds (${new Date().toISOString()})`,
+    `\nconnection actions at 32 in flight: memory ${x(a32("memory"), a32("bare-ws"))} bare ws (target >= 0.7x)`,
   );
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
   console.log(
-    `\nconnection actions at 32 in flight: ${(m("troupe|actions|32|rate") / m("bare-ws|actions|32|rate")).toFixed(2)}x bare ws (target >= 0.7x)`,
+    `connection actions at 32 in flight: file ${x(a32("file"), a32("memory"))} memory (target >= 0.5x)`,
   );
-  console.log(`fan-out: ${(ft / fb).toFixed(2)}x bare ws (target >= 0.8x)`);
+  if (PARTS.includes("fanout")) console.log(`fan-out: ${x(ft, fb)} bare ws (target >= 0.8x)`);
   process.exit(0);
 }
 

@@ -1,5 +1,12 @@
-// Benchmark target for connections, in its own process. BENCH_TARGET=bare-ws | troupe.
+// Benchmark target for connections, in its own process. BENCH_TARGET=bare-ws | memory | file.
 // bare-ws: a plain `ws` server doing the same request/reply and fan-out work with no actor.
+// memory / file: the runtime with that storage driver (file: the durable default, in a fresh
+// temporary directory). These also answer GET on `statsPort` with the group committer's counters,
+// so the bench can report how many actions each storage batch carried.
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { actor, setup } from "troupe";
 import { WebSocketServer } from "ws";
 
@@ -44,14 +51,21 @@ if (target === "bare-ws") {
     },
     options: { sleepTimeout: 600_000 },
   });
-  const registry = setup({
-    use: { counter },
-    storage: "memory",
-    maxOutgoingBuffer: 64 * 1024 * 1024,
-  });
+  const storage =
+    target === "file"
+      ? ({
+          driver: "file",
+          path: mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), "troupe-bench-ws-")),
+        } as const)
+      : ("memory" as const);
+  const registry = setup({ use: { counter }, storage, maxOutgoingBuffer: 64 * 1024 * 1024 });
   const server = registry.serve({ port: 0, hostname: "127.0.0.1" });
   await server.ready;
+  const { engine } = await registry.ensureRuntime();
+  const stats = createServer((_req, res) => res.end(JSON.stringify(engine.committer.stats)));
+  await new Promise<void>((resolve) => stats.listen(0, "127.0.0.1", resolve));
+  const statsPort = (stats.address() as { port: number }).port;
   process.stdout.write(
-    `${JSON.stringify({ port: server.port, path: "/api/troupe/actors/connect" })}\n`,
+    `${JSON.stringify({ port: server.port, path: "/api/troupe/actors/connect", statsPort })}\n`,
   );
 }
