@@ -14,7 +14,7 @@
  * `token_expired`, `invalid_token` (forged, garbled, wrong algorithm, missing or malformed
  * claims).
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Context } from "hono";
@@ -75,8 +75,11 @@ export class Auth {
     this.ttlSeconds = opts.ttlSeconds ?? TOKEN_TTL_SECONDS;
   }
 
-  /** A token for `user` in session `sessionId`, expiring after the configured lifetime. */
-  async sign(user: User, sessionId: string): Promise<string> {
+  /**
+   * A token for `user` in session `sessionId`, expiring after the configured lifetime. Without
+   * a session (server code, tests) the token works until it expires but cannot be refreshed.
+   */
+  async sign(user: User, sessionId: string = randomUUID()): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ name: user.name, org: user.org, sid: sessionId })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })

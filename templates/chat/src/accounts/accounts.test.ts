@@ -3,9 +3,10 @@
 import { eq } from "drizzle-orm";
 import { ActorError } from "troupe/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, TEST_PASSWORD, type TestApp } from "../../test/helpers.js";
-import { invites } from "../db/schema.js";
+import { startTestApp, TEST_PASSWORD, TEST_SCRYPT, type TestApp } from "../../test/helpers.js";
+import { accounts, invites } from "../db/schema.js";
 import { slugify } from "./accounts.js";
+import { hashParams, hashPassword } from "./password.js";
 
 let app: TestApp;
 beforeAll(async () => {
@@ -205,6 +206,18 @@ describe("signing in", () => {
     expect(res.body.user).toEqual(bo.body.user);
     expect(res.body.role).toBe("member");
     expect((await app.get("/api/me", res.body.token)).body.user).toEqual(bo.body.user);
+  });
+
+  it("rehashes a password stored with older parameters at the next sign-in", async () => {
+    const org = await newOrg();
+    const bo = await join(org.invite.code, "bo");
+    const older = await hashPassword("member-password", { N: 2 ** 9, r: 8, p: 1 });
+    const db = app.server.database.db;
+    await db.update(accounts).set({ passwordHash: older }).where(eq(accounts.id, bo.body.user.id));
+    expect((await signIn(org.user.org, "bo", "member-password")).status).toBe(200);
+    const [row] = await db.select().from(accounts).where(eq(accounts.id, bo.body.user.id));
+    expect(hashParams(row!.passwordHash)).toEqual(TEST_SCRYPT);
+    expect((await signIn(org.user.org, "bo", "member-password")).status).toBe(200);
   });
 
   it("says the same thing whatever was wrong", async () => {

@@ -29,6 +29,7 @@ import { accounts, invites, organisations, sessions } from "../db/schema.js";
 import {
   DEFAULT_SCRYPT,
   dummyHash,
+  hashParams,
   hashPassword,
   passwordSchema,
   type ScryptParams,
@@ -298,6 +299,7 @@ export class Accounts {
       throw new UserError(WRONG_CREDENTIALS, { code: "invalid_credentials" });
     }
     this.throttle.succeeded(accountKey);
+    await this.upgradeHash(row.id, row.passwordHash, body.password);
     const now = new Date();
     const sessionId = randomUUID();
     await this.db
@@ -452,6 +454,20 @@ export class Accounts {
       code: randomBytes(24).toString("base64url"),
       expiresAt: now.getTime() + this.inviteTtlMs,
     };
+  }
+
+  /**
+   * After a successful sign-in, rehashes a password stored with other parameters than the
+   * current ones: raising `DEFAULT_SCRYPT` upgrades accounts as people sign in.
+   */
+  private async upgradeHash(accountId: string, stored: string, password: string): Promise<void> {
+    const params = hashParams(stored);
+    const current = this.scrypt;
+    if (params && params.N === current.N && params.r === current.r && params.p === current.p) {
+      return;
+    }
+    const passwordHash = await hashPassword(password, current);
+    await this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, accountId));
   }
 
   private dummyHash(): Promise<string> {

@@ -135,6 +135,8 @@ describe("token expiry on open connections", () => {
     const adminConn = app.client.chatRoomList
       .getOrCreate(["expiry-removed"], { getParams: adminSource.getParams })
       .connect();
+    const boErrors: ActorError[] = [];
+    boConn.onError((e) => boErrors.push(e));
     try {
       await waitFor(() => boConn.status === "connected" && adminConn.status === "connected", {
         what: "both connections",
@@ -149,6 +151,7 @@ describe("token expiry on open connections", () => {
         what: "Bo's connection to stop",
       });
       expect(boSource.refused).toBe("account_removed");
+      expect(boErrors.map((e) => e.code)).toContain("token_expired");
       await waitFor(() => adminSource.refreshes >= 1 && adminConn.status === "connected", {
         timeout: 45_000,
         what: "the admin's connection to come back",
