@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { waitFor } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, type Screenshots, screenshots } from "./support/browser.js";
-import { E2E_PASSWORD, useChatServer } from "./support/chat-fixture.js";
+import { type ChatFixture, E2E_PASSWORD, useChatServer } from "./support/chat-fixture.js";
 import { claimsOf, expiredToken, forgedToken } from "./support/tokens.js";
 
 const ORG = "acme";
@@ -18,6 +18,9 @@ const UI_TIMEOUT = 15_000;
 const RECONNECT_TIMEOUT = 60_000;
 
 const chat = useChatServer();
+/** A second server whose tokens last seconds, to see pages live through their expiry. */
+const SHORT_TTL_SECONDS = 8;
+const shortLived = useChatServer({ env: { AUTH_TOKEN_TTL_SECONDS: String(SHORT_TTL_SECONDS) } });
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 /** Uncaught exceptions and console output of every page, printed when a test fails. */
@@ -56,7 +59,7 @@ async function newPage(
   return page;
 }
 
-/** Invite links of the organisations created through the UI in this file, by slug. */
+/** Invite links of the organisations created through the UI in this file, by server and slug. */
 const inviteLinks = new Map<string, string>();
 let accountSeq = 0;
 
@@ -64,11 +67,17 @@ let accountSeq = 0;
  * A new person in `org` through the UI: the first creates the organisation (and reads its
  * invite link from the sidebar), the next ones open that link and join. Returns the username.
  */
-async function signIn(page: Page, name: string, org = ORG, shots?: Screenshots): Promise<string> {
+async function signIn(
+  page: Page,
+  name: string,
+  org = ORG,
+  shots?: Screenshots,
+  fixture: ChatFixture = chat,
+): Promise<string> {
   const login = `${name.toLowerCase()}-${++accountSeq}`;
-  const link = inviteLinks.get(org);
+  const link = inviteLinks.get(`${fixture.server.url} ${org}`);
   if (!link) {
-    await page.goto(chat.server.url);
+    await page.goto(fixture.server.url);
     await page.getByTestId("mode-create").click();
     await page.getByTestId("create-org-name").fill(org);
     await page.getByTestId("create-name").fill(name);
@@ -79,8 +88,8 @@ async function signIn(page: Page, name: string, org = ORG, shots?: Screenshots):
     await page.getByTestId("current-user").filter({ hasText: name }).waitFor();
     await page.getByTestId("invite-toggle").click();
     const value = await page.getByTestId("invite-link").inputValue();
-    expect(value).toMatch(new RegExp(`^${chat.server.url}/join/[A-Za-z0-9_-]{32}$`));
-    inviteLinks.set(org, value);
+    expect(value).toMatch(new RegExp(`^${fixture.server.url}/join/[A-Za-z0-9_-]{32}$`));
+    inviteLinks.set(`${fixture.server.url} ${org}`, value);
     if (shots) await shots.take(page, `${name} sees the invite link`);
     await page.getByTestId("invite-toggle").click();
     return login;
@@ -365,6 +374,46 @@ describe("a removed member", () => {
       .waitFor();
     expect(await page.getByTestId("current-user").count()).toBe(0);
     await shots.take(page, "removed member sees why");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("tokens that expire while the page is open", () => {
+  it("a signed-in page keeps working across expiries; once signed out everywhere it shows why", {
+    timeout: 180_000,
+  }, async () => {
+    const shots = await screenshots("token expiry");
+    const page = await newPage("Rosalind");
+    await signIn(page, "Rosalind", "short-lived", shots, shortLived);
+    await createRoom(page, "lab");
+    const session = () =>
+      page.evaluate(
+        () => JSON.parse(localStorage.getItem("troupe-chat:session")!) as { token: string },
+      );
+    const first = (await session()).token;
+
+    // The server closes the connections at the token's expiry; the page refreshes and is back.
+    await waitFor(async () => (await session()).token !== first, {
+      timeout: 60_000,
+      what: "the page to refresh its token",
+    });
+    await send(page, "Still here after my token expired.");
+    await page.getByTestId("connection-banner").waitFor({ state: "detached" });
+    await shots.take(page, "after a token expiry");
+
+    // Signed out everywhere (another device, say): at the next expiry the page cannot refresh.
+    const res = await shortLived.post(
+      "/api/auth/sign-out",
+      { everywhere: true },
+      (await session()).token,
+    );
+    expect(res.status).toBe(200);
+    await page
+      .getByTestId("auth-error")
+      .filter({ hasText: "You were signed out" })
+      .waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId("current-user").count()).toBe(0);
+    await shots.take(page, "signed out everywhere, the page says why");
     expect(pageErrors).toEqual([]);
   });
 });

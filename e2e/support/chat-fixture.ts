@@ -42,7 +42,7 @@ export interface ChatFixture {
   post(path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
 }
 
-export function useChatServer(): ChatFixture {
+export function useChatServer(opts: { env?: Record<string, string> } = {}): ChatFixture {
   let server: ChatProduction | undefined;
   let dropDatabase: (() => Promise<void>) | undefined;
   const invites = new Map<string, Promise<string>>();
@@ -51,7 +51,7 @@ export function useChatServer(): ChatFixture {
   beforeAll(async () => {
     const scratch = await createScratchDatabase(inject("databaseUrl"));
     dropDatabase = scratch.drop;
-    server = await startChatProduction({ databaseUrl: scratch.url });
+    server = await startChatProduction({ databaseUrl: scratch.url, env: opts.env });
   });
 
   afterEach((ctx) => {
