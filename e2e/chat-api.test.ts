@@ -1,17 +1,18 @@
 // The chat template in production mode (its `start` script, the built frontend, Postgres for the
 // app and for actor state), driven over HTTP and WebSockets with the typed client, as a mobile
-// app or a script would: sign-in, rooms, live messages, presence, typing, search, every token
-// failure, the built frontend and its assets, and restarts that keep everything.
+// app or a script would: organisations, invite links and passwords, rooms, live messages,
+// presence, typing, search, every token failure, the built frontend and its assets, and
+// restarts that keep everything.
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ActorError, type ConnStatus } from "troupe/client";
 import { waitFor } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
-import { useChatServer } from "./support/chat-fixture.js";
+import { E2E_PASSWORD, useChatServer } from "./support/chat-fixture.js";
 import { startChatProduction } from "./support/chat-server.js";
 import { CHAT_DIST } from "./support/paths.js";
-import { expiredToken, forgedToken } from "./support/tokens.js";
+import { claimsOf, expiredToken, forgedToken, tokenWithoutExp } from "./support/tokens.js";
 
 const chat = useChatServer();
 const disposers: (() => Promise<void>)[] = [];
@@ -132,29 +133,90 @@ describe("production server", () => {
   });
 });
 
-describe("sign-in", () => {
-  it("returns a token for a name and an organisation; the token identifies the user", async () => {
+describe("organisations, invite links and passwords", () => {
+  it("the first person creates the organisation; others join by its link and sign in again later", async () => {
     const org = newOrg();
-    const { token, user } = await chat.signIn("Ada", org);
-    expect(token.split(".")).toHaveLength(3);
-    expect(user).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: "Ada", org });
-    expect(await getJson("/api/me", token)).toEqual({ status: 200, body: { user } });
-    // Same name again: a different person, not a takeover of Ada's identity.
-    expect((await chat.signIn("Ada", org)).user.id).not.toBe(user.id);
+    const ada = await chat.signIn("Ada", org);
+    expect(ada.token.split(".")).toHaveLength(3);
+    expect(ada.user).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: "Ada", org });
+    expect(ada.role).toBe("admin");
+    expect(await getJson("/api/me", ada.token)).toEqual({
+      status: 200,
+      body: { user: ada.user, role: "admin" },
+    });
+    const grace = await chat.signIn("Grace", org);
+    expect(grace.role).toBe("member");
+    expect(grace.user.org).toBe(org);
+
+    // Returning: organisation, username, password. Same account, same id.
+    const again = await chat.post("/api/auth/sign-in", {
+      org,
+      login: grace.login,
+      password: E2E_PASSWORD,
+    });
+    expect(again.status).toBe(200);
+    expect(again.body.user).toEqual(grace.user);
+    // Same name again: a different person with another account, not a takeover.
+    expect((await chat.signIn("Grace", org)).user.id).not.toBe(grace.user.id);
   });
 
-  it("refuses a bad organisation slug or an empty name", async () => {
+  it("a wrong organisation, username or password gets one answer, without saying which", async () => {
+    const org = newOrg();
+    const ada = await chat.signIn("Ada", org);
+    const eve = await chat.signIn("Eve", newOrg());
     for (const body of [
-      { displayName: "Ada", org: "Not A Slug!" },
-      { displayName: "  ", org: "acme" },
+      { org, login: ada.login, password: "not-her-password" },
+      { org, login: "nobody-here", password: E2E_PASSWORD },
+      { org: newOrg(), login: ada.login, password: E2E_PASSWORD },
+      // Eve's own, valid credentials, for Ada's organisation.
+      { org, login: eve.login, password: E2E_PASSWORD },
     ]) {
-      const res = await fetch(`${chat.server.url}/api/auth/sign-in`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
+      const res = await chat.post("/api/auth/sign-in", body);
+      expect(res.status, JSON.stringify(body)).toBe(401);
+      expect(res.body.error).toEqual({
+        code: "invalid_credentials",
+        message: "Wrong organisation, username or password.",
+        metadata: null,
       });
-      expect(res.status).toBe(400);
-      expect(((await res.json()) as any).error.code).toBe("invalid_input");
+    }
+  });
+
+  it("joining needs the organisation's current, unexpired link", async () => {
+    const org = newOrg();
+    const ada = await chat.signIn("Ada", org);
+    const code = await chat.inviteCode(org);
+    const account = { displayName: "Mallory", login: "mallory", password: E2E_PASSWORD };
+    expect(
+      (await chat.post("/api/auth/join", { code: "x".repeat(32), ...account })).body.error.code,
+    ).toBe("invite_invalid");
+    const renewed = await chat.post("/api/org/invite", {}, ada.token);
+    expect(renewed.status).toBe(200);
+    const old = await chat.post("/api/auth/join", { code, ...account });
+    expect(old.body.error.code).toBe("invite_invalid");
+    const ok = await chat.post("/api/auth/join", { code: renewed.body.invite.code, ...account });
+    expect(ok.status).toBe(201);
+    expect(ok.body.user.org).toBe(org);
+  });
+
+  it("refuses bad input with invalid_input", async () => {
+    for (const [path, body] of [
+      [
+        "/api/auth/organisations",
+        { orgName: "!", displayName: "Ada", login: "ada", password: E2E_PASSWORD },
+      ],
+      [
+        "/api/auth/organisations",
+        { orgName: "Fine", displayName: "  ", login: "ada", password: E2E_PASSWORD },
+      ],
+      [
+        "/api/auth/organisations",
+        { orgName: "Fine", displayName: "Ada", login: "ada", password: "short" },
+      ],
+      ["/api/auth/join", { code: "?", displayName: "Ada", login: "ada", password: E2E_PASSWORD }],
+    ] as const) {
+      const res = await chat.post(path, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe("invalid_input");
     }
   });
 });
@@ -300,7 +362,7 @@ describe("tokens", () => {
   it("an expired token is refused with token_expired, and can be refreshed", async () => {
     const org = newOrg();
     const ada = await chat.signIn("Ada", org);
-    const expired = expiredToken(ada.user, chat.server.authSecret);
+    const expired = expiredToken(ada.user, chat.server.authSecret, claimsOf(ada.token).sid);
 
     expect(await getJson("/api/me", expired)).toMatchObject({
       status: 401,
@@ -319,6 +381,25 @@ describe("tokens", () => {
     const refreshed = (await res.json()) as { token: string; user: unknown };
     expect(refreshed.user).toEqual(ada.user);
     expect(await roomList(org, refreshed.token).listRooms()).toEqual([]);
+
+    // After signing out, the same expired token cannot be refreshed any more.
+    expect((await chat.post("/api/auth/sign-out", {}, refreshed.token)).body).toEqual({
+      revoked: 1,
+    });
+    const revoked = await chat.post("/api/auth/refresh", undefined, expired);
+    expect(revoked.status).toBe(401);
+    expect(revoked.body.error.code).toBe("session_revoked");
+  });
+
+  it("a token without exp is refused, even signed with the server's secret", async () => {
+    const org = newOrg();
+    const ada = await chat.signIn("Ada", org);
+    const forever = tokenWithoutExp(ada.token, chat.server.authSecret);
+    expect((await getJson("/api/me", forever)).body.error.code).toBe("invalid_token");
+    expect((await errorOf(roomList(org, forever).listRooms())).code).toBe("invalid_token");
+    const conn = track(roomList(org, forever).connect());
+    const err = await new Promise<{ code: string }>((resolve) => conn.onError(resolve));
+    expect(err.code).toBe("invalid_token");
   });
 
   it("a token of another organisation gets forbidden; no token gets auth_required", async () => {

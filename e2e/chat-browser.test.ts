@@ -1,14 +1,15 @@
-// The chat's built frontend in headless Chromium against the production server: two people in
-// two browser contexts sign in, create a room, chat live, see each other's presence and typing;
-// the server is killed and restarted (the reconnect banner comes and goes, nothing is lost); a
-// forged token in the stored session is refused; the room list and room fit a phone. Every step
-// is a screenshot in e2e/artifacts/<test>/.
+// The chat's built frontend in headless Chromium against the production server: Ada creates an
+// organisation, Grace joins through its invite link, they create a room, chat live, see each
+// other's presence and typing; the server is killed and restarted (the reconnect banner comes
+// and goes, nothing is lost); a forged token in the stored session is refused and a wrong
+// password is explained; a removed member's session ends with the reason; the room list and room
+// fit a phone. Every step is a screenshot in e2e/artifacts/<test>/.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { waitFor } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, type Screenshots, screenshots } from "./support/browser.js";
-import { useChatServer } from "./support/chat-fixture.js";
-import { forgedToken } from "./support/tokens.js";
+import { type ChatFixture, E2E_PASSWORD, useChatServer } from "./support/chat-fixture.js";
+import { claimsOf, expiredToken, forgedToken } from "./support/tokens.js";
 
 const ORG = "acme";
 /** How long the UI may take to show something that arrives over the network. */
@@ -17,6 +18,9 @@ const UI_TIMEOUT = 15_000;
 const RECONNECT_TIMEOUT = 60_000;
 
 const chat = useChatServer();
+/** A second server whose tokens last seconds, to see pages live through their expiry. */
+const SHORT_TTL_SECONDS = 8;
+const shortLived = useChatServer({ env: { AUTH_TOKEN_TTL_SECONDS: String(SHORT_TTL_SECONDS) } });
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 /** Uncaught exceptions and console output of every page, printed when a test fails. */
@@ -55,12 +59,61 @@ async function newPage(
   return page;
 }
 
-async function signIn(page: Page, name: string, org = ORG): Promise<void> {
-  await page.goto(chat.server.url);
-  await page.getByTestId("signin-name").fill(name);
-  await page.getByTestId("signin-org").fill(org);
-  await page.getByTestId("signin-submit").click();
+/** Invite links of the organisations created through the UI in this file, by server and slug. */
+const inviteLinks = new Map<string, string>();
+let accountSeq = 0;
+
+/**
+ * A new person in `org` through the UI: the first creates the organisation (and reads its
+ * invite link from the sidebar), the next ones open that link and join. Returns the username.
+ */
+async function signIn(
+  page: Page,
+  name: string,
+  org = ORG,
+  shots?: Screenshots,
+  fixture: ChatFixture = chat,
+): Promise<string> {
+  const login = `${name.toLowerCase()}-${++accountSeq}`;
+  const link = inviteLinks.get(`${fixture.server.url} ${org}`);
+  if (!link) {
+    await page.goto(fixture.server.url);
+    await page.getByTestId("mode-create").click();
+    await page.getByTestId("create-org-name").fill(org);
+    await page.getByTestId("create-name").fill(name);
+    await page.getByTestId("create-login").fill(login);
+    await page.getByTestId("create-password").fill(E2E_PASSWORD);
+    if (shots) await shots.take(page, `${name} creates ${org}`);
+    await page.getByTestId("create-submit").click();
+    await page.getByTestId("current-user").filter({ hasText: name }).waitFor();
+    await page.getByTestId("invite-toggle").click();
+    const value = await page.getByTestId("invite-link").inputValue();
+    expect(value).toMatch(new RegExp(`^${fixture.server.url}/join/[A-Za-z0-9_-]{32}$`));
+    inviteLinks.set(`${fixture.server.url} ${org}`, value);
+    if (shots) await shots.take(page, `${name} sees the invite link`);
+    await page.getByTestId("invite-toggle").click();
+    return login;
+  }
+  await page.goto(link);
+  await page.getByTestId("join-org").filter({ hasText: org }).waitFor();
+  await page.getByTestId("join-name").fill(name);
+  await page.getByTestId("join-login").fill(login);
+  await page.getByTestId("join-password").fill(E2E_PASSWORD);
+  if (shots) await shots.take(page, `${name} joins ${org} by the invite link`);
+  await page.getByTestId("join-submit").click();
   await page.getByTestId("current-user").filter({ hasText: name }).waitFor();
+  // Joining leads to the chat's own address, not the invite link.
+  expect(new URL(page.url()).pathname).toBe("/");
+  return login;
+}
+
+/** A returning person through the sign-in form. */
+async function signInAgain(page: Page, org: string, login: string, password: string) {
+  await page.getByTestId("mode-sign-in").click();
+  await page.getByTestId("signin-org").fill(org);
+  await page.getByTestId("signin-login").fill(login);
+  await page.getByTestId("signin-password").fill(password);
+  await page.getByTestId("signin-submit").click();
 }
 
 function roomItem(page: Page, name: string) {
@@ -114,10 +167,10 @@ describe("chat in two browsers", () => {
     grace = await newPage("Grace");
 
     await ada.goto(chat.server.url);
-    await ada.getByTestId("signin-name").waitFor();
+    await ada.getByTestId("create-org-name").waitFor();
     await shots.take(ada, "ada sign-in screen");
-    await signIn(ada, "Ada");
-    await signIn(grace, "Grace");
+    await signIn(ada, "Ada", ORG, shots);
+    await signIn(grace, "Grace", ORG, shots);
     await ada.getByTestId("rooms-empty").waitFor();
     await shots.take(grace, "grace signed in, no rooms");
 
@@ -254,26 +307,113 @@ describe("chat in two browsers", () => {
 });
 
 describe("a forged session", () => {
-  it("shows the sign-in screen with an auth error", async () => {
+  it("shows the sign-in screen with an auth error; a wrong password is explained", async () => {
     const shots = await screenshots("forged session");
     const page = await newPage("Mallory");
     await page.goto(chat.server.url);
-    await page.getByTestId("signin-name").waitFor();
+    await page.getByTestId("mode-sign-in").waitFor();
     const user = { id: "5f0c1a52-0000-4000-8000-000000000000", name: "Mallory", org: ORG };
     const session = JSON.stringify({ token: forgedToken(user), user });
     await page.evaluate((value) => localStorage.setItem("troupe-chat:session", value), session);
     await page.reload();
 
     await page.getByTestId("auth-error").waitFor();
-    await page.getByTestId("signin-name").waitFor();
+    await page.getByTestId("mode-sign-in").waitFor();
     expect(await page.getByTestId("current-user").count()).toBe(0);
     expect(await page.getByTestId("room-list").count()).toBe(0);
     await shots.take(page, "forged token refused");
 
-    // Signing in for real from there works.
-    await signIn(page, "Mallory");
+    // Mallory has a real account (made through the API): a wrong password first, then the right one.
+    const org = "mallory-and-co";
+    const mallory = await chat.signIn("Mallory", org);
+    await signInAgain(page, org, mallory.login, "not-the-password");
+    await page
+      .getByTestId("signin-error")
+      .filter({ hasText: "Wrong organisation, username or password." })
+      .waitFor();
+    await shots.take(page, "wrong password");
+    await signInAgain(page, org, mallory.login, E2E_PASSWORD);
+    await page.getByTestId("current-user").filter({ hasText: "Mallory" }).waitFor();
     await page.getByTestId("auth-error").waitFor({ state: "detached" });
     await shots.take(page, "signed in properly");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("a removed member", () => {
+  it("is shown the sign-in screen with the reason once their token needs refreshing", async () => {
+    const shots = await screenshots("removed member");
+    const org = "removal-test";
+    const admin = await newPage("Admin");
+    await signIn(admin, "Admin", org);
+    const page = await newPage("Dana");
+    await signIn(page, "Dana", org);
+    await page.getByTestId("rooms-empty").waitFor();
+    const stored = JSON.parse(
+      (await page.evaluate(() => localStorage.getItem("troupe-chat:session")))!,
+    ) as { token: string; user: { id: string; name: string; org: string } };
+    const adminToken = JSON.parse(
+      (await admin.evaluate(() => localStorage.getItem("troupe-chat:session")))!,
+    ).token as string;
+
+    const res = await fetch(`${chat.server.url}/api/org/members/${stored.user.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(res.status).toBe(200);
+    // Her token runs out (made so here rather than waiting 15 minutes): the page must refresh it.
+    const expired = expiredToken(stored.user, chat.server.authSecret, claimsOf(stored.token).sid);
+    await page.evaluate(
+      (value) => localStorage.setItem("troupe-chat:session", value),
+      JSON.stringify({ ...stored, token: expired }),
+    );
+    await page.reload();
+    await page
+      .getByTestId("auth-error")
+      .filter({ hasText: "You were removed from this organisation." })
+      .waitFor();
+    expect(await page.getByTestId("current-user").count()).toBe(0);
+    await shots.take(page, "removed member sees why");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("tokens that expire while the page is open", () => {
+  it("a signed-in page keeps working across expiries; once signed out everywhere it shows why", {
+    timeout: 180_000,
+  }, async () => {
+    const shots = await screenshots("token expiry");
+    const page = await newPage("Rosalind");
+    await signIn(page, "Rosalind", "short-lived", shots, shortLived);
+    await createRoom(page, "lab");
+    const session = () =>
+      page.evaluate(
+        () => JSON.parse(localStorage.getItem("troupe-chat:session")!) as { token: string },
+      );
+    const first = (await session()).token;
+
+    // The server closes the connections at the token's expiry; the page refreshes and is back.
+    await waitFor(async () => (await session()).token !== first, {
+      timeout: 60_000,
+      what: "the page to refresh its token",
+    });
+    await send(page, "Still here after my token expired.");
+    await page.getByTestId("connection-banner").waitFor({ state: "detached" });
+    await shots.take(page, "after a token expiry");
+
+    // Signed out everywhere (another device, say): at the next expiry the page cannot refresh.
+    const res = await shortLived.post(
+      "/api/auth/sign-out",
+      { everywhere: true },
+      (await session()).token,
+    );
+    expect(res.status).toBe(200);
+    await page
+      .getByTestId("auth-error")
+      .filter({ hasText: "You were signed out" })
+      .waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId("current-user").count()).toBe(0);
+    await shots.take(page, "signed out everywhere, the page says why");
     expect(pageErrors).toEqual([]);
   });
 });
@@ -287,7 +427,7 @@ describe("on a phone", () => {
       isMobile: true,
       hasTouch: true,
     });
-    await signIn(page, "Katherine");
+    await signIn(page, "Katherine", "nasa", shots);
     const room = "mission-control";
     await createRoom(page, room);
     // On a phone the room takes the whole screen; its back link leads to the list.

@@ -1,4 +1,5 @@
-// Sign-in over HTTP and every token failure, on HTTP routes and on actor connections.
+// Token rules (exp required, claims) and every token failure, on HTTP routes and on actor
+// connections. Organisations, invites and passwords are tested in src/accounts/.
 import { SignJWT } from "jose";
 import { ActorError } from "troupe/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,54 +28,78 @@ async function me(token?: string) {
   return { status: res.status, body: (await res.json()) as any };
 }
 
-describe("sign-in", () => {
-  it("returns a token carrying a new user id, the name and the org", async () => {
-    const a = await post("/api/auth/sign-in", { displayName: "  Ada  ", org: "acme" });
-    expect(a.status).toBe(200);
-    expect(a.body.user).toMatchObject({ name: "Ada", org: "acme" });
-    expect(a.body.user.id).toMatch(/^[0-9a-f-]{36}$/);
-    const b = await post("/api/auth/sign-in", { displayName: "Ada", org: "acme" });
-    expect(b.body.user.id).not.toBe(a.body.user.id);
-    expect((await me(a.body.token)).body.user).toEqual(a.body.user);
+const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+describe("token rules", () => {
+  const auth = new Auth({ secret: TEST_SECRET });
+  const key = new TextEncoder().encode(TEST_SECRET);
+
+  it("a signed token carries the user, the session and an expiry", async () => {
+    const token = await auth.sign({ id: "u1", name: "Ada", org: "acme" }, "s1");
+    const before = Date.now();
+    const claims = await auth.verifyClaims(token);
+    expect(claims.user).toEqual({ id: "u1", name: "Ada", org: "acme" });
+    expect(claims.sessionId).toBe("s1");
+    expect(claims.expiresAt).toBeGreaterThan(before);
+    expect(claims.expiresAt).toBeLessThanOrEqual(before + auth.ttlSeconds * 1000 + 1000);
+    expect(await auth.verify(token)).toEqual(claims.user);
   });
 
-  it("refuses bad input with invalid_input", async () => {
-    for (const body of [
-      { displayName: "", org: "acme" },
-      { displayName: "x".repeat(41), org: "acme" },
-      { displayName: "Ada", org: "Acme Inc" },
-      { displayName: "Ada", org: "a" },
-      { displayName: "Ada" },
-      "not json",
-    ]) {
-      const res = await post("/api/auth/sign-in", body);
-      expect(res.status, JSON.stringify(body)).toBe(400);
-      expect(res.body.error.code).toBe("invalid_input");
-    }
+  it("refuses a correctly signed token without exp", async () => {
+    const noExp = await new SignJWT({ name: "Eve", org: "acme", sid: "s1" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("u1")
+      .sign(key);
+    await expect(auth.verify(noExp)).rejects.toMatchObject({ code: "invalid_token" });
   });
 
-  it("refreshes a token, keeping the user", async () => {
-    const { token, user } = await app.signIn("Bo", "acme");
-    const res = await post("/api/auth/refresh", {}, { authorization: `Bearer ${token}` });
-    expect(res.status).toBe(200);
-    expect(res.body.user).toEqual(user);
+  it("refuses a correctly signed token without a session id or user", async () => {
+    const noSid = await new SignJWT({ name: "Eve", org: "acme" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("u1")
+      .setExpirationTime("1h")
+      .sign(key);
+    await expect(auth.verify(noSid)).rejects.toMatchObject({ code: "invalid_token" });
+    const noSub = await new SignJWT({ name: "Eve", org: "acme", sid: "s1" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("1h")
+      .sign(key);
+    await expect(auth.verify(noSub)).rejects.toMatchObject({ code: "invalid_token" });
+  });
+
+  it("accepts an expired token only within the refresh grace it is asked for", async () => {
+    const expired = await new Auth({ secret: TEST_SECRET, ttlSeconds: -10 }).sign(
+      { id: "u1", name: "Old", org: "acme" },
+      "s1",
+    );
+    await expect(auth.verify(expired)).rejects.toMatchObject({ code: "token_expired" });
+    await expect(auth.verifyClaims(expired, { allowExpiredFor: 60 })).resolves.toMatchObject({
+      sessionId: "s1",
+    });
   });
 });
 
 describe("token failures have distinct codes", () => {
   const forged = async () => {
     const other = new Auth({ secret: "another-secret-another-secret-another" });
-    return other.sign({ id: "u1", name: "Mallory", org: "acme" });
+    return other.sign({ id: "u1", name: "Mallory", org: "acme" }, "s1");
   };
   const expired = () =>
-    new Auth({ secret: TEST_SECRET, ttlSeconds: -10 }).sign({ id: "u1", name: "Old", org: "acme" });
+    new Auth({ secret: TEST_SECRET, ttlSeconds: -10 }).sign(
+      { id: "u1", name: "Old", org: "acme" },
+      "s1",
+    );
   const noneAlg = () => {
-    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const exp = Math.floor(Date.now() / 1000) + 3600;
-    return `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: "u1", name: "Eve", org: "acme", exp })}.`;
+    return `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: "u1", name: "Eve", org: "acme", sid: "s1", exp })}.`;
   };
+  const noExp = () =>
+    new SignJWT({ name: "Eve", org: "acme", sid: "s1" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("u1")
+      .sign(new TextEncoder().encode(TEST_SECRET));
   const wrongAlg = () =>
-    new SignJWT({ name: "Eve", org: "acme" })
+    new SignJWT({ name: "Eve", org: "acme", sid: "s1" })
       .setProtectedHeader({ alg: "HS512" })
       .setSubject("u1")
       .setExpirationTime("1h")
@@ -88,6 +113,7 @@ describe("token failures have distinct codes", () => {
     expect((await me("garbage.token.here")).body.error.code).toBe("invalid_token");
     expect((await me(noneAlg())).body.error.code).toBe("invalid_token");
     expect((await me(await wrongAlg())).body.error.code).toBe("invalid_token");
+    expect((await me(await noExp())).body.error.code).toBe("invalid_token");
   });
 
   it("on actor calls and connections", async () => {
@@ -101,6 +127,7 @@ describe("token failures have distinct codes", () => {
     expect(await codeOf(await expired())).toBe("token_expired");
     expect(await codeOf(await forged())).toBe("invalid_token");
     expect(await codeOf(noneAlg())).toBe("invalid_token");
+    expect(await codeOf(await noExp())).toBe("invalid_token");
 
     const conn = app.client.chatRoomList
       .getOrCreate(["acme"], { params: { token: await forged() } })
@@ -111,11 +138,26 @@ describe("token failures have distinct codes", () => {
   });
 
   it("an expired token can be refreshed within the grace period, a forged one cannot", async () => {
-    const ok = await post("/api/auth/refresh", {}, { authorization: `Bearer ${await expired()}` });
+    const ada = await app.signIn("Ada", "acme");
+    const claims = await app.server.auth.verifyClaims(ada.token);
+    const expiredAda = await new Auth({ secret: TEST_SECRET, ttlSeconds: -10 }).sign(
+      ada.user,
+      claims.sessionId,
+    );
+    const ok = await post("/api/auth/refresh", {}, { authorization: `Bearer ${expiredAda}` });
     expect(ok.status).toBe(200);
-    expect(ok.body.user).toEqual({ id: "u1", name: "Old", org: "acme" });
+    expect(ok.body.user).toEqual(ada.user);
+    expect((await me(ok.body.token)).body.user).toEqual(ada.user);
     const bad = await post("/api/auth/refresh", {}, { authorization: `Bearer ${await forged()}` });
     expect(bad.body.error.code).toBe("invalid_token");
+    // Well signed, but for a session that never existed.
+    const unknown = await post(
+      "/api/auth/refresh",
+      {},
+      { authorization: `Bearer ${await expired()}` },
+    );
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error.code).toBe("session_revoked");
   });
 });
 

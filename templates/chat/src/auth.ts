@@ -1,17 +1,18 @@
 /**
- * Sign-in and token checks for the chat.
+ * Tokens of the chat: signing and verification (HS256, `jose`), and `AUTH_SECRET` handling.
  *
- * There are no passwords: a person picks a display name and an organisation slug and gets a
- * short-lived JWT (HS256, `jose`). Every user id is a fresh random UUID, not something derived
- * from the name: names are not unique, and an id derived from `displayName + org` would let
- * anyone who types the same name become that user and edit or delete their messages. A returning
- * tab keeps its identity by refreshing its token (`POST /api/auth/refresh`, which accepts a token
- * that expired recently, signature still checked) instead of signing in again.
+ * A token is issued by the account routes (`src/accounts/`) after a password check: it carries
+ * the account id (`sub`), the display name, the organisation slug, the session id (`sid`, so
+ * that refresh can tell a revoked session) and a required expiry (`exp`). A token without
+ * `exp` is refused, whoever signed it: a token that never expires could never be taken back.
  *
  * Identity only ever comes from a verified token: actors read it in `createConnState`, HTTP
- * routes from `Authorization: Bearer`. Failures carry distinct codes so the UI can explain them:
- * `auth_required` (no token), `token_expired`, `invalid_token` (forged, garbled, wrong
- * algorithm or malformed claims).
+ * routes from `Authorization: Bearer`. Verification is local (signature and claims, no database
+ * round trip), so actors keep working while the database is away; revocation takes effect at
+ * the token's expiry, when refresh (which does read the database) refuses a revoked session.
+ * Failures carry distinct codes so the UI can explain them: `auth_required` (no token),
+ * `token_expired`, `invalid_token` (forged, garbled, wrong algorithm, missing or malformed
+ * claims).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,9 +22,12 @@ import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { UserError } from "troupe";
 import { z } from "zod";
 
-/** Default lifetime of a token. */
-export const TOKEN_TTL_SECONDS = 60 * 60;
-/** How long after expiry a token can still be exchanged for a new one. */
+/**
+ * Default lifetime of a token. Short, because it bounds how long a removed member or a revoked
+ * session keeps access: open connections are closed at expiry and must refresh to come back.
+ */
+export const TOKEN_TTL_SECONDS = 15 * 60;
+/** How long after expiry a token can still be exchanged for a new one (if its session lives). */
 export const REFRESH_GRACE_SECONDS = 7 * 24 * 60 * 60;
 const ALGORITHM = "HS256";
 
@@ -32,31 +36,33 @@ export const orgSlug = z
   .trim()
   .regex(/^[a-z0-9-]{2,40}$/, "An organisation is 2 to 40 characters: a-z, 0-9 and '-'.");
 
-export const signInBody = z.object({
-  displayName: z
-    .string()
-    .trim()
-    .min(1, "Enter a display name.")
-    .max(40, "A display name is at most 40 characters."),
-  org: orgSlug,
-});
-
 export interface User {
   id: string;
   name: string;
   org: string;
 }
 
+/** What a verified token says. */
+export interface TokenClaims {
+  user: User;
+  /** The sign-in session the token belongs to. */
+  sessionId: string;
+  /** When the token expires, in ms since the epoch. */
+  expiresAt: number;
+}
+
 const claims = z.object({
   sub: z.string().min(1).max(100),
   name: z.string().min(1).max(40),
   org: orgSlug,
+  sid: z.string().min(1).max(100),
+  exp: z.number().int(),
 });
 
 export interface AuthOptions {
   /** The HS256 secret. */
   secret: string;
-  /** Token lifetime in seconds (default one hour). */
+  /** Token lifetime in seconds (default 15 minutes). */
   ttlSeconds?: number;
 }
 
@@ -69,24 +75,13 @@ export class Auth {
     this.ttlSeconds = opts.ttlSeconds ?? TOKEN_TTL_SECONDS;
   }
 
-  /** Signs a token for a new user. */
-  async signIn(input: unknown): Promise<{ token: string; user: User }> {
-    const parsed = signInBody.safeParse(input);
-    if (!parsed.success) {
-      throw new UserError(parsed.error.issues[0]?.message ?? "Invalid sign-in.", {
-        code: "invalid_input",
-        metadata: {
-          issues: parsed.error.issues.map((i) => ({ path: i.path, message: i.message })),
-        },
-      });
-    }
-    const user: User = { id: randomUUID(), name: parsed.data.displayName, org: parsed.data.org };
-    return { token: await this.sign(user), user };
-  }
-
-  async sign(user: User): Promise<string> {
+  /**
+   * A token for `user` in session `sessionId`, expiring after the configured lifetime. Without
+   * a session (server code, tests) the token works until it expires but cannot be refreshed.
+   */
+  async sign(user: User, sessionId: string = randomUUID()): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ name: user.name, org: user.org })
+    return new SignJWT({ name: user.name, org: user.org, sid: sessionId })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(user.id)
       .setIssuedAt(now)
@@ -94,8 +89,19 @@ export class Auth {
       .sign(this.key);
   }
 
-  /** Verifies a token; throws `UserError` with `auth_required`, `token_expired` or `invalid_token`. */
-  async verify(token: unknown, opts: { allowExpiredFor?: number } = {}): Promise<User> {
+  /** The user of a valid token; throws `UserError` with `auth_required`, `token_expired` or `invalid_token`. */
+  async verify(token: unknown): Promise<User> {
+    return (await this.verifyClaims(token)).user;
+  }
+
+  /**
+   * Everything a valid token says. `allowExpiredFor` (seconds) accepts a token expired that
+   * recently: only refresh uses it, and it checks the session in the database as well.
+   */
+  async verifyClaims(
+    token: unknown,
+    opts: { allowExpiredFor?: number } = {},
+  ): Promise<TokenClaims> {
     if (token === undefined || token === null || token === "") {
       throw new UserError("Sign in first: this needs a token.", { code: "auth_required" });
     }
@@ -106,12 +112,18 @@ export class Auth {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
         clockTolerance: opts.allowExpiredFor ?? 0,
+        requiredClaims: ["exp", "sub", "sid"],
       });
       const parsed = claims.safeParse(payload);
       if (!parsed.success) {
         throw new UserError("The token does not carry a user.", { code: "invalid_token" });
       }
-      return { id: parsed.data.sub, name: parsed.data.name, org: parsed.data.org };
+      const c = parsed.data;
+      return {
+        user: { id: c.sub, name: c.name, org: c.org },
+        sessionId: c.sid,
+        expiresAt: c.exp * 1000,
+      };
     } catch (err) {
       if (err instanceof UserError) throw err;
       if (err instanceof joseErrors.JWTExpired) {
@@ -121,12 +133,6 @@ export class Auth {
       }
       throw new UserError("The token is not valid: sign in again.", { code: "invalid_token" });
     }
-  }
-
-  /** Exchanges a valid or recently expired token for a fresh one with the same user. */
-  async refresh(token: unknown): Promise<{ token: string; user: User }> {
-    const user = await this.verify(token, { allowExpiredFor: REFRESH_GRACE_SECONDS });
-    return { token: await this.sign(user), user };
   }
 
   /** The user of an HTTP request's `Authorization: Bearer` header. */

@@ -38,11 +38,20 @@ if (production && !existsSync(join(distDir, "index.html"))) {
   );
 }
 
+const tokenTtlSeconds = process.env.AUTH_TOKEN_TTL_SECONDS
+  ? Number(process.env.AUTH_TOKEN_TTL_SECONDS)
+  : undefined;
+if (tokenTtlSeconds !== undefined && !(Number.isInteger(tokenTtlSeconds) && tokenTtlSeconds > 0)) {
+  fail(
+    `AUTH_TOKEN_TTL_SECONDS must be a whole number of seconds, not "${process.env.AUTH_TOKEN_TTL_SECONDS}".`,
+  );
+}
+
 const databaseUrl = await resolveDatabaseUrl({ name: "chat-template" });
 const server = await startChatServer(
   production
-    ? { databaseUrl, authSecret, port, frontendDir: distDir }
-    : { databaseUrl, authSecret, port: 0, hostname: "127.0.0.1" },
+    ? { databaseUrl, authSecret, tokenTtlSeconds, port, frontendDir: distDir }
+    : { databaseUrl, authSecret, tokenTtlSeconds, port: 0, hostname: "127.0.0.1" },
 ).catch((err: Error) => fail(err.message));
 
 let frontend: FrontendDevServer | undefined;

@@ -1,7 +1,8 @@
 /**
  * The chat's HTTP server: one Hono app on one port with
  *   /api/troupe/*   the actor registry (HTTP actions and, via attachWebSockets, connections)
- *   /api/auth/*     sign-in and token refresh
+ *   /api/auth/*     organisations, invites, sign-in, token refresh and sign-out (src/accounts/)
+ *   /api/me, /api/org/*  the caller, the organisation's invite link and members
  *   /api/search     full-text search over the organisation's messages (SQL)
  *   /api/health     for the platform's health check
  *   everything else the built frontend (`frontendDir`): hashed assets with a long cache, and
@@ -20,6 +21,9 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type StorageOption, UserError } from "troupe";
 import { z } from "zod";
+import { Accounts } from "./accounts/accounts.js";
+import type { ScryptParams } from "./accounts/password.js";
+import { mountAccountRoutes } from "./accounts/routes.js";
 import { type ChatRegistry, createRegistry } from "./actors/index.js";
 import type { ChatServices } from "./actors/services.js";
 import { Auth, resolveAuthSecret } from "./auth.js";
@@ -36,6 +40,12 @@ export interface ChatServerOptions {
   /** Default `AUTH_SECRET` (generated in development). */
   authSecret?: string;
   tokenTtlSeconds?: number;
+  /** Password hashing cost (default `DEFAULT_SCRYPT`; tests lower it to stay quick). */
+  scrypt?: ScryptParams;
+  /** How long an invite link works (default 7 days). */
+  inviteTtlSeconds?: number;
+  /** Take the client address from `X-Forwarded-For` (behind a proxy); default `TRUST_PROXY=1`. */
+  trustProxy?: boolean;
   /**
    * The built frontend (`vite build` output, with its `index.html`) to serve. Without it the
    * server is API-only and `/` says so: in development Vite serves the frontend instead.
@@ -50,6 +60,7 @@ export interface ChatServer {
   port: number;
   registry: ChatRegistry;
   auth: Auth;
+  accounts: Accounts;
   database: Database;
   close(): Promise<void>;
 }
@@ -76,8 +87,16 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   auth_required: 401,
   token_expired: 401,
   invalid_token: 401,
+  invalid_credentials: 401,
+  session_revoked: 401,
+  account_removed: 401,
   forbidden: 403,
   not_found: 404,
+  invite_invalid: 404,
+  invite_expired: 410,
+  org_taken: 409,
+  login_taken: 409,
+  too_many_attempts: 429,
 };
 
 export async function startChatServer(opts: ChatServerOptions): Promise<ChatServer> {
@@ -86,6 +105,12 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   const auth = new Auth({
     secret: opts.authSecret ?? resolveAuthSecret(),
     ttlSeconds: opts.tokenTtlSeconds,
+  });
+  const accounts = new Accounts({
+    db: database.db,
+    auth,
+    scrypt: opts.scrypt,
+    inviteTtlSeconds: opts.inviteTtlSeconds,
   });
   const registry = createRegistry(
     { auth, db: database.db, ...opts.tuning },
@@ -96,6 +121,9 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   app.onError((err, c) => {
     if (err instanceof UserError) {
       const status = STATUS_BY_CODE[err.code] ?? 400;
+      const retryAfter = (err.metadata as { retryAfterSeconds?: unknown } | undefined)
+        ?.retryAfterSeconds;
+      if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
       return c.json(
         { error: { code: err.code, message: err.message, metadata: err.metadata ?? null } },
         status,
@@ -119,20 +147,11 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
     return c.json({ ok: true, database: dbOk ? "up" : "unreachable" });
   });
 
-  app.post("/api/auth/sign-in", async (c) => {
-    const body = await c.req.json().catch(() => {
-      throw new UserError("The body must be JSON.", { code: "invalid_input" });
-    });
-    return c.json(await auth.signIn(body));
+  mountAccountRoutes(app, {
+    accounts,
+    auth,
+    trustProxy: opts.trustProxy ?? process.env.TRUST_PROXY === "1",
   });
-
-  app.post("/api/auth/refresh", async (c) => {
-    const header = c.req.header("authorization");
-    const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
-    return c.json(await auth.refresh(token ?? header));
-  });
-
-  app.get("/api/me", async (c) => c.json({ user: await auth.fromRequest(c) }));
 
   app.get("/api/search", async (c) => {
     const user = await auth.fromRequest(c);
@@ -181,6 +200,7 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
     port,
     registry,
     auth,
+    accounts,
     database,
     close: () => {
       closing ??= (async () => {
@@ -323,7 +343,7 @@ const API_ONLY_PAGE = `<!doctype html>
 <h1>Troupe chat</h1>
 <p>This server runs the API only (no built frontend was given to it). Run <code>pnpm dev</code> for the web interface with hot reload, or <code>pnpm build</code> then <code>pnpm start</code>. The API:</p>
 <ul>
-<li><code>POST /api/auth/sign-in</code> with <code>{ "displayName", "org" }</code></li>
+<li><code>POST /api/auth/organisations</code> with <code>{ "orgName", "displayName", "login", "password" }</code>, <code>POST /api/auth/join</code> with an invite <code>code</code>, <code>POST /api/auth/sign-in</code> with <code>{ "org", "login", "password" }</code></li>
 <li>actors <code>chatRoomList</code> and <code>chatRoom</code> under <code>/api/troupe</code></li>
 <li><code>GET /api/search?q=</code> with <code>Authorization: Bearer &lt;token&gt;</code></li>
 </ul>

@@ -2,24 +2,53 @@
  * Test helpers: a real chat server on a random port with its own scratch database and its own
  * actor storage directory, a typed client, and sign-in. `restart()` stops the server and starts
  * a new one on the same storage and database, as a deploy or crash-restart would.
+ *
+ * `app.signIn(displayName, org)` keeps tests short: the first call for an organisation creates
+ * it (that person is its admin), later calls join through its invite link, each as a new
+ * account (a new user id, as a new person would be). Passwords are hashed with a low scrypt cost
+ * so that hundreds of sign-ins stay quick.
+ *
+ * @example
+ * const app = await startTestApp();
+ * const ada = await app.signIn("Ada", "acme");   // creates acme, Ada is its admin
+ * const bo = await app.signIn("Bo", "acme");     // joins acme through its invite link
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
+import type { Role } from "../src/accounts/accounts.js";
+import type { ScryptParams } from "../src/accounts/password.js";
 import type { ChatRegistry } from "../src/actors/index.js";
 import type { User } from "../src/auth.js";
 import { type ChatServer, type ChatServerOptions, startChatServer } from "../src/server.js";
 
 export const TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef";
+/** Cheap enough for hundreds of accounts per test; production uses `DEFAULT_SCRYPT`. */
+export const TEST_SCRYPT: ScryptParams = { N: 2 ** 10, r: 8, p: 1 };
+export const TEST_PASSWORD = "test-password-1234";
+
+export interface TestAccount {
+  token: string;
+  user: User;
+  role: Role;
+  /** What the person signs in with (with `TEST_PASSWORD`). */
+  login: string;
+}
 
 export interface TestApp {
   server: ChatServer;
   url: string;
   client: ReturnType<typeof createClient<ChatRegistry>>;
   databaseUrl: string;
-  signIn(displayName: string, org: string): Promise<{ token: string; user: User }>;
+  /** A new account in `org`: creates the organisation on first use, else joins by its invite. */
+  signIn(displayName: string, org: string): Promise<TestAccount>;
+  /** The current invite code of an organisation made by `signIn`. */
+  inviteCode(org: string): Promise<string>;
+  /** `POST path` with a JSON body (and a Bearer token): status and parsed body. */
+  post(path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  get(path: string, token?: string): Promise<{ status: number; body: any }>;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,11 +70,15 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       port,
       hostname: "127.0.0.1",
       authSecret: TEST_SECRET,
+      scrypt: TEST_SCRYPT,
       ...opts,
       databaseUrl,
       storage: { driver: "file", path: dataDir },
     });
   let server = await start();
+  /** Invite codes of the organisations `signIn` made, by slug (a promise: the first call creates). */
+  const invitesByOrg = new Map<string, Promise<string>>();
+  let accountSeq = 0;
   // A restart listens on the same port, so clients and their connections find it again.
   port = server.port;
   const app: TestApp = {
@@ -54,13 +87,67 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     client: createClient<ChatRegistry>(server.url),
     databaseUrl: scratch.url,
     async signIn(displayName, org) {
-      const res = await fetch(`${app.url}/api/auth/sign-in`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ displayName, org }),
+      const login =
+        `${displayName.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${++accountSeq}`.replace(
+          /^-/,
+          "u",
+        );
+      const known = invitesByOrg.get(org);
+      if (!known) {
+        const created = (async () => {
+          const res = await app.post("/api/auth/organisations", {
+            orgName: org,
+            displayName,
+            login,
+            password: TEST_PASSWORD,
+          });
+          if (res.status !== 201)
+            throw new Error(`creating ${org} failed: ${res.status} ${JSON.stringify(res.body)}`);
+          if (res.body.user.org !== org)
+            throw new Error(`"${org}" is not a slug (it became "${res.body.user.org}")`);
+          return {
+            code: res.body.invite.code as string,
+            admin: { ...res.body, login } as TestAccount,
+          };
+        })();
+        const code = created.then((c) => c.code);
+        // Awaited by later calls; a failure is reported by this call, not as unhandled.
+        code.catch(() => {});
+        invitesByOrg.set(org, code);
+        return (await created).admin;
+      }
+      const res = await app.post("/api/auth/join", {
+        code: await known,
+        displayName,
+        login,
+        password: TEST_PASSWORD,
       });
-      if (!res.ok) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { token: string; user: User };
+      if (res.status !== 201)
+        throw new Error(`joining ${org} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return { ...res.body, login } as TestAccount;
+    },
+    async inviteCode(org) {
+      const code = invitesByOrg.get(org);
+      if (!code) throw new Error(`No organisation "${org}" made by app.signIn yet.`);
+      return code;
+    },
+    async post(path, body, token) {
+      const res = await fetch(`${app.url}${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
+        body:
+          body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    },
+    async get(path, token) {
+      const res = await fetch(`${app.url}${path}`, {
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      });
+      return { status: res.status, body: (await res.json()) as any };
     },
     async restart() {
       await server.close();

@@ -20,6 +20,12 @@ import {
   forbidden,
   userOf,
 } from "./services.js";
+import {
+  armTokenExpiry,
+  clearAllTokenExpiries,
+  clearTokenExpiry,
+  type TokenTimers,
+} from "./token-expiry.js";
 import { parse } from "./validation.js";
 
 /** Most rooms one organisation can have. */
@@ -62,18 +68,24 @@ type RoomView = Registry<{
 export function createChatRoomList(services: ChatServices, internalKey: string) {
   return actor({
     state: { rooms: {} as Record<string, RoomSummary> },
+    // Closes each user connection when its token expires, by connection id.
+    createVars: (): { tokenTimers: TokenTimers } => ({ tokenTimers: new Map() }),
 
     createConnState: async (c, params: ChatConnParams | undefined): Promise<ChatConnState> => {
       if (params?.internal !== undefined) {
         if (params.internal !== internalKey) throw forbidden("Not an internal caller.");
         return { kind: "internal" };
       }
-      const user = await services.auth.verify(params?.token);
+      const { user, expiresAt } = await services.auth.verifyClaims(params?.token);
       if (user.org !== c.key[0]) {
         throw forbidden("These rooms belong to another organisation.");
       }
-      return { kind: "user", user };
+      return { kind: "user", user, expiresAt };
     },
+
+    onConnect: (c, conn) => armTokenExpiry(c.vars.tokenTimers, conn),
+    onDisconnect: (c, conn) => clearTokenExpiry(c.vars.tokenTimers, conn.id),
+    onSleep: (c) => clearAllTokenExpiries(c.vars.tokenTimers),
 
     actions: {
       listRooms: (c) => {

@@ -35,6 +35,12 @@ import {
   TYPING_TTL_MS,
   userOf,
 } from "./services.js";
+import {
+  armTokenExpiry,
+  clearAllTokenExpiries,
+  clearTokenExpiry,
+  type TokenTimers,
+} from "./token-expiry.js";
 import { parse } from "./validation.js";
 
 /** Longest message, in characters. */
@@ -97,6 +103,8 @@ export interface RoomVars {
   olderVersions: Map<string, number>;
   flusher: OutboxFlusher | undefined;
   notifyTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Closes each user connection when its token expires, by connection id. */
+  tokenTimers: TokenTimers;
 }
 
 const messageText = z
@@ -184,6 +192,7 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
       olderVersions: new Map(),
       flusher: undefined,
       notifyTimer: undefined,
+      tokenTimers: new Map(),
     }),
 
     createConnState: async (c, params: ChatConnParams | undefined): Promise<ChatConnState> => {
@@ -191,10 +200,10 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
         if (params.internal !== internalKey) throw forbidden("Not an internal caller.");
         return { kind: "internal" };
       }
-      const user = await services.auth.verify(params?.token);
+      const { user, expiresAt } = await services.auth.verifyClaims(params?.token);
       const [orgId] = c.key;
       if (user.org !== orgId) throw forbidden("This room belongs to another organisation.");
-      return { kind: "user", user };
+      return { kind: "user", user, expiresAt };
     },
 
     onWake: async (c) => {
@@ -213,6 +222,7 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     },
 
     onSleep: async (c) => {
+      clearAllTokenExpiries(c.vars.tokenTimers);
       for (const timer of c.vars.typing.values()) clearTimeout(timer);
       c.vars.typing.clear();
       if (c.vars.notifyTimer) clearTimeout(c.vars.notifyTimer);
@@ -226,6 +236,7 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
 
     onConnect: (c, conn) => {
       if (conn.state.kind !== "user") return;
+      armTokenExpiry(c.vars.tokenTimers, conn);
       const user = conn.state.user;
       ensureMember(c, user);
       let tabs = c.vars.presence.get(user.id);
@@ -237,6 +248,7 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     },
 
     onDisconnect: (c, conn) => {
+      clearTokenExpiry(c.vars.tokenTimers, conn.id);
       if (conn.state.kind !== "user") return;
       const user = conn.state.user;
       const tabs = c.vars.presence.get(user.id);

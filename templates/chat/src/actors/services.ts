@@ -30,7 +30,8 @@ export interface ChatConnParams {
   internal?: string;
 }
 
-export type ChatConnState = { kind: "user"; user: User } | { kind: "internal" };
+/** `expiresAt` (ms) is the token's `exp`: the connection is closed then (token-expiry.ts). */
+export type ChatConnState = { kind: "user"; user: User; expiresAt: number } | { kind: "internal" };
 
 /**
  * A random key for calls between actors of this process (`c.client()` with

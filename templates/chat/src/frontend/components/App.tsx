@@ -1,14 +1,16 @@
 /**
- * The whole app: the sign-in screen without a session, else the shell (header, room list, and
- * the room, search results or a welcome). On a phone the room list and the rest are separate
- * screens (`data-screen` on the shell); on a wide screen the list is a sidebar.
+ * The whole app: the sign-in screen without a session (or on an invite link, `/join/<code>`),
+ * else the shell (header, room list with the invite link, and the room, search results or a
+ * welcome). On a phone the room list and the rest are separate screens (`data-screen` on the
+ * shell); on a wide screen the list is a sidebar.
  */
 import { useEffect, useState } from "react";
-import type { Session } from "../lib/api.js";
+import { type Session, signOutSession } from "../lib/api.js";
 import { sessionStore, useSession } from "../lib/chat.js";
 import { navigate, useRoute } from "../lib/router.js";
 import { ConnectionBanner } from "./ConnectionBanner.js";
 import { Header } from "./Header.js";
+import { InvitePanel } from "./InvitePanel.js";
 import { RoomList } from "./RoomList.js";
 import { RoomView } from "./RoomView.js";
 import { SearchView } from "./SearchView.js";
@@ -16,7 +18,11 @@ import { SignIn } from "./SignIn.js";
 
 export function App() {
   const { session, problem } = useSession();
+  const route = useRoute();
   const shownUser = useSettledUser(session?.user.id);
+  if (route.name === "join") {
+    return <SignIn problem={problem} inviteCode={route.code} signedInAs={session} />;
+  }
   if (!session) return <SignIn problem={problem} />;
   // Another user (a sign-in in another tab): let the old connections close before opening new
   // ones, so no connection keeps the previous identity.
@@ -40,6 +46,9 @@ function Shell({ session }: { session: Session }) {
   const [roomNames, setRoomNames] = useState<Record<string, string>>({});
 
   const signOut = () => {
+    // Ends the session on the server too, so this token cannot be refreshed by anyone who
+    // copied it; signing out locally does not wait for that.
+    signOutSession(session.token).catch(() => {});
     sessionStore.signOut();
     navigate("/", { replace: true });
   };
@@ -55,6 +64,7 @@ function Shell({ session }: { session: Session }) {
       <div className="shell-body">
         <aside className="sidebar" aria-label="Rooms">
           <RoomList org={session.user.org} activeRoomId={activeRoomId} onNames={setRoomNames} />
+          <InvitePanel role={session.role} />
         </aside>
         <main className="main">
           {route.name === "room" ? (

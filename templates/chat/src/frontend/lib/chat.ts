@@ -7,8 +7,8 @@ import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { createRivetKit } from "troupe/react";
 import type { ChatRegistry } from "../../actors/index.js";
 import { refreshToken } from "./api.js";
-import { errorCode, SESSION_INVALID_CODES } from "./errors.js";
-import { SessionStore } from "./session.js";
+import { errorCode } from "./errors.js";
+import { problemOf, SessionStore } from "./session.js";
 
 export const { useActor } = createRivetKit<ChatRegistry>();
 
@@ -55,7 +55,10 @@ type ChatActorName = "chatRoom" | "chatRoomList";
  * - `reconnecting`: connected once, now trying again (drives the banner);
  * - `failure`: the error that ended the connection for good (e.g. `room_not_found`);
  * - session handling: a refused token ends the session (`invalid_token`, `auth_required`) or is
- *   refreshed and the connection opened anew (`token_expired`);
+ *   refreshed and the connection opened anew (`token_expired`). A connection whose token expires
+ *   while open is closed by the server with the reconnect code: the client calls `getParams`,
+ *   which refreshes the token, and comes back by itself; if the refresh is refused (signed out,
+ *   removed), the session ends and the sign-in screen says why;
  * - `retry()`: a fresh connection after a final failure (a refused connection stays refused).
  */
 export function useChatActor<N extends ChatActorName>(name: N, key: string[]) {
@@ -86,10 +89,12 @@ export function useChatActor<N extends ChatActorName>(name: N, key: string[]) {
   const code = errorCode(actor.error);
   useEffect(() => {
     if (!code) return;
-    if (SESSION_INVALID_CODES.has(code)) sessionStore.end("invalid");
-    else if (code === "token_expired") {
+    if (code === "token_expired") {
       // Ends the session itself if the refresh is refused too.
       sessionStore.refreshNow().then(retry, () => {});
+    } else {
+      const problem = problemOf(code);
+      if (problem) sessionStore.end(problem);
     }
   }, [code, retry]);
 

@@ -12,12 +12,28 @@ export interface CodedError {
 }
 
 /** Codes after which the stored session is useless: the person must sign in again. */
-export const SESSION_INVALID_CODES = new Set(["invalid_token", "auth_required"]);
+export const SESSION_INVALID_CODES = new Set([
+  "invalid_token",
+  "auth_required",
+  "session_revoked",
+  "account_removed",
+]);
 
 const SENTENCES: Record<string, string> = {
   auth_required: "You are not signed in. Please sign in.",
   token_expired: "Your session expired. Please sign in again.",
   invalid_token: "Your session is not valid any more. Please sign in again.",
+  session_revoked: "You were signed out. Please sign in again.",
+  account_removed: "You were removed from this organisation.",
+  invalid_credentials: "Wrong organisation, username or password.",
+  too_many_attempts: "Too many failed attempts. Wait a little and try again.",
+  invite_invalid:
+    "This invite link is not valid. Ask a member of the organisation for its current link.",
+  invite_expired: "This invite link has expired. Ask an admin of the organisation for a new one.",
+  org_taken:
+    "An organisation with that name already exists. Ask for its invite link, or pick another name.",
+  login_taken:
+    "That username is already taken in this organisation. If it is yours, sign in instead.",
   forbidden: "You are not allowed to do that.",
   room_not_found: "This room does not exist. It may have been removed, or the link is wrong.",
   too_many_rooms: "Your organisation has reached its limit of rooms. Reuse an existing room.",
@@ -39,7 +55,18 @@ const SENTENCES: Record<string, string> = {
 };
 
 /** Codes whose server message is written for people (specific, e.g. "A room needs a name."). */
-const SERVER_WORDED = new Set(["invalid_input", "forbidden", "not_found", "too_many_scheduled"]);
+const SERVER_WORDED = new Set([
+  "invalid_input",
+  "forbidden",
+  "not_found",
+  "too_many_scheduled",
+  "too_many_attempts",
+  "invite_invalid",
+  "invite_expired",
+  "org_taken",
+  "login_taken",
+  "account_removed",
+]);
 
 /** The sentence to show for an error of any kind (ActorError, HTTP error, a thrown TypeError). */
 export function describeError(err: unknown): string {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseRoute, roomPath, searchPath } from "./router.js";
 
 describe("routes", () => {
-  it("parses the three screens", () => {
+  it("parses the four screens", () => {
     expect(parseRoute("/")).toEqual({ name: "home" });
     expect(parseRoute("/unknown/path")).toEqual({ name: "home" });
     expect(parseRoute("/rooms/abc-123")).toEqual({
@@ -16,6 +16,8 @@ describe("routes", () => {
       messageId: "xyz",
     });
     expect(parseRoute("/search", "?q=hello%20world")).toEqual({ name: "search", q: "hello world" });
+    expect(parseRoute("/join/AbC_-12")).toEqual({ name: "join", code: "AbC_-12" });
+    expect(parseRoute("/join/")).toEqual({ name: "home" });
   });
 
   it("builds paths that parse back", () => {

@@ -3,6 +3,7 @@
  *   /                 the room list (on a phone; on a wide screen, a welcome beside it)
  *   /rooms/:roomId    a room (`#m-<messageId>` scrolls to a message, as search results link)
  *   /search?q=...     search results
+ *   /join/:code       an invite link: the sign-in screen's "join" form
  * The production server answers index.html for any non-API path, so these survive a reload.
  */
 import { useSyncExternalStore } from "react";
@@ -10,7 +11,8 @@ import { useSyncExternalStore } from "react";
 export type Route =
   | { name: "home" }
   | { name: "room"; roomId: string; messageId: string | null }
-  | { name: "search"; q: string };
+  | { name: "search"; q: string }
+  | { name: "join"; code: string };
 
 export function parseRoute(pathname: string, search = "", hash = ""): Route {
   const room = /^\/rooms\/([^/]+)\/?$/.exec(pathname);
@@ -22,6 +24,8 @@ export function parseRoute(pathname: string, search = "", hash = ""): Route {
       messageId: m ? decodeURIComponent(m[1]!) : null,
     };
   }
+  const join = /^\/join\/([^/]+)\/?$/.exec(pathname);
+  if (join) return { name: "join", code: decodeURIComponent(join[1]!) };
   if (/^\/search\/?$/.test(pathname)) {
     return { name: "search", q: new URLSearchParams(search).get("q") ?? "" };
   }

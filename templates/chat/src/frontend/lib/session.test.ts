@@ -144,6 +144,27 @@ describe("SessionStore", () => {
     );
   });
 
+  it("says why when the session was revoked or the member removed", async () => {
+    for (const [code, problem] of [
+      ["session_revoked", "revoked"],
+      ["account_removed", "removed"],
+    ] as const) {
+      const { s, storage, refresh } = store(session(expiring));
+      refresh.mockRejectedValue(new ActorError(code, "refused"));
+      await expect(s.freshToken()).rejects.toMatchObject({ code });
+      expect(storage.data[SESSION_KEY]).toBeUndefined();
+      expect(s.getSnapshot()).toEqual({ session: null, problem });
+    }
+    expect(PROBLEM_SENTENCES.removed).toBe(
+      "You were removed from this organisation. Ask an admin if this is a mistake.",
+    );
+  });
+
+  it("keeps the role the server gave, and reads sessions stored without one", () => {
+    expect(parseSession(JSON.stringify({ ...session("t"), role: "admin" }))?.role).toBe("admin");
+    expect(parseSession(JSON.stringify({ ...session("t"), role: "root" }))).toEqual(session("t"));
+  });
+
   it("says 'expired' when the token is past the refresh grace", async () => {
     const { s, refresh } = store(session(expiring));
     refresh.mockRejectedValue(new ActorError("token_expired", "too old"));

@@ -7,8 +7,8 @@
  * `getParams`): it decodes the token's `exp` (no secret needed to read it) and, when the token
  * has expired or expires within a minute, trades it for a new one at `POST /api/auth/refresh`
  * first. One refresh at a time: concurrent callers share it. A token the server refuses outright
- * (forged, or expired beyond the refresh grace) ends the session, with the reason kept so the
- * sign-in screen can explain it.
+ * (forged, expired beyond the refresh grace, a revoked session, a removed member) ends the
+ * session, with the reason kept so the sign-in screen can explain it.
  *
  * @example
  * const store = new SessionStore({ storage: localStorage, refresh: refreshToken });
@@ -23,12 +23,23 @@ export const SESSION_KEY = "troupe-chat:session";
 export const REFRESH_MARGIN_MS = 60_000;
 
 /** Why a session ended without the person signing out: shown on the sign-in screen. */
-export type SessionProblem = "invalid" | "expired";
+export type SessionProblem = "invalid" | "expired" | "revoked" | "removed";
 
 export const PROBLEM_SENTENCES: Record<SessionProblem, string> = {
   invalid: "Your session is not valid any more. Please sign in again.",
   expired: "Your session expired. Please sign in again.",
+  revoked: "You were signed out (this session was ended). Please sign in again.",
+  removed: "You were removed from this organisation. Ask an admin if this is a mistake.",
 };
+
+/** The problem a refused refresh means, if it ends the session. */
+export function problemOf(code: string | undefined): SessionProblem | undefined {
+  if (code === "token_expired") return "expired";
+  if (code === "session_revoked") return "revoked";
+  if (code === "account_removed") return "removed";
+  if (code && SESSION_INVALID_CODES.has(code)) return "invalid";
+  return undefined;
+}
 
 export interface StorageLike {
   getItem(key: string): string | null;
@@ -70,7 +81,12 @@ export function parseSession(raw: string | null): Session | null {
       typeof u.name === "string" &&
       typeof u.org === "string"
     ) {
-      return { token: s.token, user: { id: u.id, name: u.name, org: u.org } };
+      const role = s.role === "admin" || s.role === "member" ? s.role : undefined;
+      return {
+        token: s.token,
+        user: { id: u.id, name: u.name, org: u.org },
+        ...(role ? { role } : {}),
+      };
     }
   } catch {
     // fall through: treated as no session
@@ -159,9 +175,8 @@ export class SessionStore {
         return fresh.token;
       })
       .catch((err: unknown) => {
-        const code = errorCode(err);
-        if (code === "token_expired") this.end("expired");
-        else if (code && SESSION_INVALID_CODES.has(code)) this.end("invalid");
+        const problem = problemOf(errorCode(err));
+        if (problem) this.end(problem);
         throw err;
       })
       .finally(() => {
