@@ -19,6 +19,7 @@ import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type StorageOption, UserError } from "troupe";
+import { bodyLimit } from "troupe/hono";
 import { z } from "zod";
 import { type ChatRegistry, createRegistry } from "./actors/index.js";
 import type { ChatServices } from "./actors/services.js";
@@ -56,6 +57,11 @@ export interface ChatServer {
 
 /** Largest page of search results. */
 export const MAX_SEARCH_PAGE = 50;
+/**
+ * Largest request body of the app's own routes (sign-in and the like take a few hundred bytes).
+ * The actor routes under /api/troupe have the registry's own limit (1 MiB).
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Where actor state lives. `TROUPE_STORAGE` wins if set. In production with a `DATABASE_URL`,
@@ -109,6 +115,9 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   });
 
   app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
+  // Every other route, including ones added later and paths no route serves.
+  const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES });
+  app.use("*", (c, next) => (c.req.path.startsWith("/api/troupe/") ? next() : limitBody(c, next)));
 
   app.get("/api/health", async (c) => {
     const dbOk = await database.pool
