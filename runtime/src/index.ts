@@ -30,6 +30,7 @@ export type { ActorKv } from "./actor/kv-types.js";
 export type { ActorOptions } from "./actor/options.js";
 export type { Client } from "./client/types.js";
 export { ERROR_CODES } from "./errors.js";
+export type { Logger } from "./log.js";
 export type { RegistryConfig, RunningServer, ServeOptions } from "./registry/registry.js";
 export { Registry, setup } from "./registry/registry.js";
 export type { ActorRecord, CommitBatch, StorageDriver } from "./storage/driver.js";

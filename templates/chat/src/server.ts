@@ -18,7 +18,7 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type StorageOption, UserError } from "troupe";
+import { type Logger, type StorageOption, UserError } from "troupe";
 import { bodyLimit } from "troupe/hono";
 import { z } from "zod";
 import { type ChatRegistry, createRegistry } from "./actors/index.js";
@@ -42,6 +42,8 @@ export interface ChatServerOptions {
    * server is API-only and `/` says so: in development Vite serves the frontend instead.
    */
   frontendDir?: string;
+  /** The actors' logger (tests capture it). Default: the runtime's, on stderr. */
+  logger?: Logger;
   /** Tunables of the room actor (tests shrink them). */
   tuning?: Pick<ChatServices, "recentMessagesInState" | "retentionIntervalMs" | "typingTtlMs">;
 }
@@ -95,7 +97,7 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   });
   const registry = createRegistry(
     { auth, db: database.db, ...opts.tuning },
-    { storage: opts.storage ?? chooseActorStorage() },
+    { storage: opts.storage ?? chooseActorStorage(), logger: opts.logger },
   );
 
   const app = new Hono();
@@ -212,12 +214,13 @@ const searchQuery = z.object({
     .string({ error: "Add a search query: ?q=" })
     .trim()
     .min(1, "Add a search query: ?q=")
-    .max(200, "A search query is at most 200 characters."),
+    .max(200, "A search query is at most 200 characters.")
+    .refine((q) => !q.includes("\u0000"), "A search query cannot contain the NUL character."),
   cursor: z.string().max(300).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_SEARCH_PAGE).default(20),
 });
 
-const cursorShape = z.tuple([z.number(), z.string()]);
+const cursorShape = z.tuple([z.number(), z.string().refine((id) => !id.includes("\u0000"))]);
 
 function decodeCursor(cursor: string | undefined): [number, string] | undefined {
   if (!cursor) return undefined;

@@ -20,7 +20,7 @@ import {
   forbidden,
   userOf,
 } from "./services.js";
-import { parse } from "./validation.js";
+import { parse, withoutNul } from "./validation.js";
 
 /** Most rooms one organisation can have. */
 export const MAX_ROOMS_PER_ORG = 500;
@@ -41,11 +41,10 @@ export interface RoomActivity {
   memberCount: number;
 }
 
-const roomName = z
-  .string()
-  .trim()
-  .min(1, "A room needs a name.")
-  .max(60, "A room name is at most 60 characters.");
+const roomName = withoutNul(
+  z.string().trim().min(1, "A room needs a name.").max(60, "A room name is at most 60 characters."),
+  "A room name",
+);
 
 const activity = z.object({
   roomId: z.string().min(1),

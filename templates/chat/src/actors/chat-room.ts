@@ -19,9 +19,15 @@ import { randomUUID } from "node:crypto";
 import { desc, and as sqlAnd, eq as sqlEq, lt as sqlLt } from "drizzle-orm";
 import type { ActionContext, ActorContext, ActorDefinition, Registry } from "troupe";
 import { actor, UserError } from "troupe";
+import { enqueue, OutboxFlusher } from "troupe/outbox";
 import { z } from "zod";
 import type { User } from "../auth.js";
-import { enqueue, type MessageSnapshot, type OutboxEntry, OutboxFlusher } from "../db/outbox.js";
+import {
+  type ChatOutboxEntry,
+  type ChatOutboxState,
+  type MessageSnapshot,
+  writeBatch,
+} from "../db/outbox.js";
 import { messages as messagesTable } from "../db/schema.js";
 import type { RoomActivity } from "./chat-room-list.js";
 import {
@@ -35,7 +41,7 @@ import {
   TYPING_TTL_MS,
   userOf,
 } from "./services.js";
-import { parse } from "./validation.js";
+import { parse, withoutNul } from "./validation.js";
 
 /** Longest message, in characters. */
 export const MAX_MESSAGE_LENGTH = 4000;
@@ -74,7 +80,7 @@ export interface ScheduledMessage {
 
 export type Message = MessageSnapshot;
 
-export interface RoomState {
+export interface RoomState extends ChatOutboxState {
   orgId: string;
   roomId: string;
   name: string;
@@ -85,8 +91,6 @@ export interface RoomState {
   messages: Message[];
   members: Record<string, Member>;
   scheduled: Record<string, ScheduledMessage>;
-  outbox: OutboxEntry[];
-  outboxSeq: number;
 }
 
 export interface RoomVars {
@@ -95,16 +99,19 @@ export interface RoomVars {
   presence: Map<string, Set<string>>;
   /** Last version queued for messages outside the recent window, by id. */
   olderVersions: Map<string, number>;
-  flusher: OutboxFlusher | undefined;
+  flusher: OutboxFlusher<ChatOutboxEntry> | undefined;
   notifyTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
-const messageText = z
-  .string()
-  .trim()
-  .min(1, "A message cannot be empty.")
-  .max(MAX_MESSAGE_LENGTH, `A message is at most ${MAX_MESSAGE_LENGTH} characters.`);
-const messageId = z.string().min(1).max(100);
+const messageText = withoutNul(
+  z
+    .string()
+    .trim()
+    .min(1, "A message cannot be empty.")
+    .max(MAX_MESSAGE_LENGTH, `A message is at most ${MAX_MESSAGE_LENGTH} characters.`),
+  "A message",
+);
+const messageId = withoutNul(z.string().min(1).max(100), "An id");
 const historyQuery = z
   .object({
     before: z.number().int().positive().optional(),
@@ -198,13 +205,13 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     },
 
     onWake: async (c) => {
-      c.vars.flusher = new OutboxFlusher({
+      c.vars.flusher = new OutboxFlusher<ChatOutboxEntry>({
         get state() {
           return c.state;
         },
-        db: services.db,
+        write: (batch) => writeBatch(services.db, batch),
         keepAwake: (p) => c.waitUntil(p),
-        log: (msg) => c.log.warn(msg),
+        log: c.log,
       });
       c.vars.flusher.kick(0);
       if (!c.schedule.list().some((a) => a.action === "runRetention")) {
