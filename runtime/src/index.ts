@@ -11,7 +11,13 @@
  * registry.serve();
  */
 
-export type { ActionContext, ActorContext, Conn } from "./actor/context.js";
+export type {
+  ActionContext,
+  ActorContext,
+  BeforeCreateContext,
+  BeforeCreateOptions,
+  Conn,
+} from "./actor/context.js";
 export type {
   ActionContextOf,
   ActionsOf,

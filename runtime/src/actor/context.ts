@@ -12,8 +12,12 @@ export interface Conn<TConnParams = unknown, TConnState = unknown> {
   state: TConnState;
   /** Sends an event to this connection only. */
   send(eventName: string, ...args: unknown[]): void;
-  /** Closes this connection, telling the client why. */
-  disconnect(reason?: string): Promise<void>;
+  /**
+   * Closes this connection, telling the client why. By default the client does not come back
+   * (close 4000). With `{ reconnect: true }` (close 4003) it calls `getParams()` again and
+   * reconnects at once: for a connection whose credentials expired (e.g. a token's `exp`).
+   */
+  disconnect(reason?: string, opts?: { reconnect?: boolean }): Promise<void>;
 }
 
 export interface ScheduledAction {
@@ -95,6 +99,36 @@ export interface ActionContext<
    * calls without one: scheduled actions, and HTTP calls to actors without connection hooks.
    */
   readonly conn: Conn<TConnParams, TConnState>;
+}
+
+/**
+ * Context of `onBeforeCreate`: the actor does not exist yet, so there is no state, vars or
+ * connection, only what the address says and what the caller sent.
+ */
+export interface BeforeCreateContext {
+  readonly name: string;
+  readonly key: string[];
+  readonly region: string;
+  readonly log: Logger;
+  /** The HTTP request or WebSocket upgrade that asked for the actor; undefined in-process. */
+  readonly request: Request | undefined;
+  /** A client that calls other actors of this registry in-process. */
+  client<R = any>(): Client<R>;
+}
+
+/**
+ * What `onBeforeCreate` is told about the actor about to be created and its creator. `input` and
+ * `params` are `unknown` on purpose: they come from the caller, unchecked, and this hook is where
+ * they get checked (typing them would also make TypeScript fix the actor's type parameters from
+ * this hook instead of from `createState` / `createConnState`).
+ */
+export interface BeforeCreateOptions {
+  key: string[];
+  /** The creation input the caller sent (untrusted: check it against the key). */
+  input: unknown;
+  /** The caller's connection params (e.g. its token); undefined when it sent none. */
+  params: unknown;
+  request: Request | undefined;
 }
 
 /**

@@ -9,7 +9,14 @@
  *   actions: { increment: (c, amount: number) => (c.state.count += amount) },
  * });
  */
-import type { ActionContext, ActorContext, Conn, InitContext } from "./context.js";
+import type {
+  ActionContext,
+  ActorContext,
+  BeforeCreateContext,
+  BeforeCreateOptions,
+  Conn,
+  InitContext,
+} from "./context.js";
 import type { ActorOptions } from "./options.js";
 
 export type AnyActionFn = (c: any, ...args: any[]) => any;
@@ -27,6 +34,14 @@ export interface ActorConfig<
   TInput,
   TActions extends Actions<TState, TConnParams, TConnState, TVars, TInput>,
 > {
+  /**
+   * Authorises creation: runs before a new actor is created (before `createState`, before
+   * anything is stored) on every path that can create one — HTTP `resolve` and actions with
+   * `getOrCreate` / `create`, WebSocket `init`, and `c.client()` calls that pass `params`.
+   * Throw (e.g. a `UserError`) to refuse: nothing is stored and the caller gets the error.
+   * In-process calls without `params` are trusted server code and skip it.
+   */
+  onBeforeCreate?: (c: BeforeCreateContext, opts: BeforeCreateOptions) => void | Promise<void>;
   /** Initial state, copied for every new actor. Ignored when `createState` is given. */
   state?: TState;
   /** Builds the initial state from the creation input. Runs once, when the actor is created. */

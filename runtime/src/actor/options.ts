@@ -5,6 +5,8 @@ export interface ActorOptions {
   createVarsTimeout: number;
   /** Timeout for `createConnState` (ms). */
   createConnStateTimeout: number;
+  /** Timeout for `onBeforeCreate` (ms). Troupe's own; not in the spec's table. */
+  onBeforeCreateTimeout: number;
   /** Timeout for `onConnect` (ms). */
   onConnectTimeout: number;
   /** Timeout for `onSleep` (ms). */
@@ -32,6 +34,7 @@ export interface ActorOptions {
 export const DEFAULT_ACTOR_OPTIONS: ActorOptions = {
   createVarsTimeout: 5000,
   createConnStateTimeout: 5000,
+  onBeforeCreateTimeout: 5000,
   onConnectTimeout: 5000,
   onSleepTimeout: 5000,
   onDestroyTimeout: 5000,

@@ -41,9 +41,10 @@ function makeHandle(transport: Transport, query: WireQuery, opts?: GetOptions<an
   // Key-based handles follow the key: resolve() asks every time (the actor behind a key can be
   // destroyed and re-created); fetch() reuses the last answer and re-resolves on actor_not_found.
   let resolvedId: string | undefined = "id" in query ? query.id : undefined;
+  const currentParams = async (): Promise<unknown> => (getParams ? getParams() : params);
   const resolve = async (): Promise<string> => {
     if ("id" in query) return query.id;
-    resolvedId = await transport.resolve(query);
+    resolvedId = await transport.resolve(query, await currentParams());
     return resolvedId;
   };
   const cachedId = async (): Promise<string> => resolvedId ?? resolve();

@@ -81,6 +81,9 @@ interface Attempt {
 /** Refusal codes that say "not now" rather than "no": the client tries again with backoff. */
 const TRANSIENT_REFUSALS = new Set(["actor_stopping", "internal_error"]);
 
+/** Close code of `conn.disconnect(reason, { reconnect: true })` (PROTOCOL.md). */
+const RECONNECT_WITH_FRESH_PARAMS = 4003;
+
 const CLOSE_CODE_ERRORS: Record<number, string> = {
   1008: "too_many_errors",
   1009: "message_too_large",
@@ -162,6 +165,8 @@ class Connection {
 
   private current: Attempt | undefined;
   private failures = 0;
+  /** When the server last closed with 4003 (ms), to tell a one-off from a loop. */
+  private lastFreshParamsRequest = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set when the connection is over: later calls reject with it. */
   private finalError: ActorError | undefined;
@@ -458,7 +463,7 @@ class Connection {
   }
 
   /** This attempt is over but the connection is not: keep queued calls, retry after a backoff. */
-  private retry(attempt: Attempt, reason: string): void {
+  private retry(attempt: Attempt, reason: string, delayMs?: number): void {
     // An onError callback may have disposed the connection, or a newer attempt may exist.
     if (this.current !== attempt || this.finalError) return;
     if (attempt.connectTimer !== undefined) clearTimeout(attempt.connectTimer);
@@ -468,7 +473,7 @@ class Connection {
     const bound = Math.min(this.maxDelay, this.initialDelay * this.factor ** this.failures);
     this.failures++;
     this.setStatus("connecting");
-    this.reconnectTimer = timer(() => void this.attempt(), Math.random() * bound, false);
+    this.reconnectTimer = timer(() => void this.attempt(), delayMs ?? Math.random() * bound, false);
   }
 
   // ---- socket events -------------------------------------------------------------------------
@@ -492,6 +497,15 @@ class Connection {
             `The actor "${this.query.name}" refused the connection${reason ? ` (${reason})` : ""}.`,
           ),
       );
+    } else if (code === RECONNECT_WITH_FRESH_PARAMS) {
+      // The actor asked for new credentials (e.g. the token expired): getParams() runs again
+      // before the next attempt, which starts at once. If the new params are refused, the 4001
+      // that follows ends the connection with the hook's error.
+      // A server that keeps asking at once gets the usual backoff instead of a tight loop.
+      const now = Date.now();
+      const immediate = now - this.lastFreshParamsRequest > 5000;
+      this.lastFreshParamsRequest = now;
+      this.retry(attempt, why, immediate ? 0 : undefined);
     } else if (code === 4000 || code === 4002) {
       // The actor closed this connection on purpose (`conn.disconnect()`, 4000) or was destroyed
       // (4002): do not come back. Plain 1000/1001 (proxies, restarts) are retried below.

@@ -53,8 +53,11 @@ export function httpTransport(
       const out = await postJson(`/actors/action/${encodeURIComponent(action)}`, body);
       return out.output;
     },
-    async resolve(query: WireQuery) {
-      const out = await postJson("/actors/resolve", query);
+    async resolve(query: WireQuery, params?: unknown) {
+      const out = await postJson(
+        "/actors/resolve",
+        params === undefined ? query : { ...query, params },
+      );
       return out.actorId as string;
     },
     async fetch(actorId: string, path: string, init?: RequestInit) {

@@ -26,8 +26,11 @@ export interface WebSocketLike {
 export interface Transport {
   /** `params` are connection parameters for actors that check them (see PROTOCOL.md). */
   action(query: WireQuery, action: string, args: unknown[], params?: unknown): Promise<unknown>;
-  /** Returns the actor id, creating the actor if the query's mode allows. */
-  resolve(query: WireQuery): Promise<string>;
+  /**
+   * Returns the actor id, creating the actor if the query's mode allows. `params` go to the
+   * actor's creation and connection hooks.
+   */
+  resolve(query: WireQuery, params?: unknown): Promise<string>;
   fetch(actorId: string, path: string, init?: RequestInit): Promise<Response>;
   gatewayUrl(actorId: string): string;
   /** Opens the socket of a connection (PROTOCOL.md, "Connections"); the caller sends `init`. */

@@ -30,6 +30,8 @@ export const CLOSE = {
   kicked: 4000,
   /** The actor was destroyed; clients do not return. */
   destroyed: 4002,
+  /** `conn.disconnect(reason, { reconnect: true })`: come back with fresh params (a new token). */
+  reconnect: 4003,
   policy: 1008,
   tooBig: 1009,
   rejected: 4001,
@@ -51,7 +53,8 @@ export class Connection<P = unknown, S = unknown> implements Conn<P, S> {
     private readonly maxOutgoingBuffer: number,
     private readonly onDisconnectRequest: (
       conn: Connection<P, S>,
-      reason?: string,
+      reason: string | undefined,
+      reconnect: boolean,
     ) => Promise<void>,
   ) {
     this.state = state;
@@ -79,8 +82,8 @@ export class Connection<P = unknown, S = unknown> implements Conn<P, S> {
     this.socket.send(frame);
   }
 
-  disconnect(reason?: string): Promise<void> {
-    return this.onDisconnectRequest(this, reason);
+  disconnect(reason?: string, opts?: { reconnect?: boolean }): Promise<void> {
+    return this.onDisconnectRequest(this, reason, opts?.reconnect === true);
   }
 
   close(code: number, reason: string): void {

@@ -380,7 +380,10 @@ export class ActorInstance {
         state,
         socket,
         this.host.maxOutgoingBuffer ?? DEFAULT_MAX_OUTGOING_BUFFER,
-        (c, reason) => this.disconnect(c, CLOSE.kicked, reason ?? "disconnected by the actor"),
+        (c, reason, reconnect) =>
+          reconnect
+            ? this.disconnect(c, CLOSE.reconnect, reason ?? "reconnect with fresh params")
+            : this.disconnect(c, CLOSE.kicked, reason ?? "disconnected by the actor"),
       );
       this.conns.set(conn.id, conn);
       if (this.def.config.onConnect) {

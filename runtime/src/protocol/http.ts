@@ -43,9 +43,11 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
 
   app.post("/actors/resolve", async (c) => {
     try {
-      const query = parseQuery(await readJson(c));
-      const inst = await engine.resolve(query);
-      return c.json({ actorId: inst.id });
+      const body = await readJson(c);
+      const query = parseQuery(body);
+      const params = (body as { params?: unknown }).params;
+      const actorId = await engine.resolveId(query, { params, request: c.req.raw });
+      return c.json({ actorId });
     } catch (err) {
       return fail(c, err);
     }

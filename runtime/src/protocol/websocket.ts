@@ -23,6 +23,10 @@ export const MAX_PROTOCOL_ERRORS = 20;
 
 type Phase = "awaiting-init" | "connecting" | "open" | "closed";
 
+/**
+ * Drives one connection. `request` is the upgrade request of a network socket; undefined means
+ * the socket comes from an actor of this process (`c.client().connect()`).
+ */
 export function serveConnection(
   engine: Engine,
   peer: PeerSocket,
@@ -69,7 +73,11 @@ export function serveConnection(
     engine.clock.clearTimeout(initTimer);
     try {
       const query = parseQuery(msg.actor);
-      inst = await engine.resolve(query);
+      inst = await engine.resolve(query, {
+        params: msg.params,
+        request,
+        inProcess: request === undefined,
+      });
       const accepted = await inst.connect(msg.params, request, peer);
       if ((phase as Phase) === "closed") {
         // The client went away while the hooks ran.

@@ -5,6 +5,7 @@
  */
 import type { AnyActorDefinition } from "../actor/definition.js";
 import { UserError } from "../actor/errors.js";
+import { DEFAULT_ACTOR_OPTIONS } from "../actor/options.js";
 import { clientOver } from "../client/client.js";
 import { ActorError } from "../client/errors.js";
 import type { Transport } from "../client/transport.js";
@@ -17,8 +18,8 @@ import { socketPair } from "../protocol/socket-pair.js";
 import { serveConnection } from "../protocol/websocket.js";
 import { GroupCommitter } from "../storage/commit.js";
 import type { ActorRecord, StorageDriver } from "../storage/driver.js";
-import { randomId } from "../util.js";
-import { type ActorQuery, type InstanceFactory, LocalPlacement } from "./placement.js";
+import { call, randomId, TimeoutError, withTimeout } from "../util.js";
+import { type ActorQuery, type Caller, type InstanceFactory, LocalPlacement } from "./placement.js";
 
 export interface EngineOptions {
   /** Largest incoming message (HTTP body or WebSocket frame), in bytes. */
@@ -63,9 +64,23 @@ export class Engine implements InstanceHost, InstanceFactory {
 
   // ---- operations --------------------------------------------------------------------------
 
-  async resolve(query: ActorQuery): Promise<ActorInstance> {
+  /** The live instance for a query; a creation is authorised by `onBeforeCreate` with `caller`. */
+  async resolve(query: ActorQuery, caller: Caller = {}): Promise<ActorInstance> {
     if (this.closed) throw new TroupeError("actor_stopping", "The server is shutting down.");
-    return this.placement.get(query);
+    return this.placement.get(query, caller);
+  }
+
+  /**
+   * `resolve` for callers that learn only the id: an actor that checks its callers
+   * (onBeforeConnect / createConnState) runs those checks first, so an unauthorised caller
+   * cannot even learn that the actor exists or what its id is.
+   */
+  async resolveId(query: ActorQuery, caller: Caller): Promise<string> {
+    const inst = await this.resolve(query, caller);
+    if (needsConnectionChecks(inst, caller)) {
+      await inst.ephemeralConnection(caller.params, caller.request);
+    }
+    return inst.id;
   }
 
   /**
@@ -80,10 +95,9 @@ export class Engine implements InstanceHost, InstanceFactory {
     opts: { params?: unknown; request?: Request; inProcess?: boolean } = {},
   ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
-      const inst = await this.resolve(query);
+      const inst = await this.resolve(query, opts);
       try {
-        const needsConn = opts.params !== undefined || (inst.checksConnections && !opts.inProcess);
-        const conn = needsConn
+        const conn = needsConnectionChecks(inst, opts)
           ? await inst.ephemeralConnection(opts.params, opts.request)
           : undefined;
         return await inst.executeAction(action, args, conn);
@@ -170,7 +184,9 @@ export class Engine implements InstanceHost, InstanceFactory {
     name: string,
     key: string[],
     input: unknown,
+    caller: Caller,
   ): Promise<ActorInstance | undefined> {
+    await this.authoriseCreation(def, name, key, input, caller);
     const id = randomId();
     const inst = new ActorInstance(this, def, { id, name, key });
     const data = await inst.initialData(input);
@@ -190,6 +206,38 @@ export class Engine implements InstanceHost, InstanceFactory {
       throw err;
     }
     return inst;
+  }
+
+  /** Runs `onBeforeCreate`; its error refuses the creation before anything is stored. */
+  private async authoriseCreation(
+    def: AnyActorDefinition,
+    name: string,
+    key: string[],
+    input: unknown,
+    caller: Caller,
+  ): Promise<void> {
+    const hook = def.config.onBeforeCreate;
+    // Actors calling actors of the same process without params are trusted server code.
+    if (!hook || (caller.inProcess && caller.params === undefined)) return;
+    const timeout =
+      def.config.options?.onBeforeCreateTimeout ?? DEFAULT_ACTOR_OPTIONS.onBeforeCreateTimeout;
+    const log = this.log.child({ actor: name, key });
+    const ctx = {
+      name,
+      key: [...key],
+      region: "local",
+      log,
+      request: caller.request,
+      client: <R>() => this.client() as Client<R>,
+    };
+    await withTimeout(
+      this.clock,
+      call(() =>
+        hook(ctx, { key: [...key], input, params: caller.params, request: caller.request }),
+      ),
+      timeout,
+      () => new TimeoutError("onBeforeCreate", timeout),
+    );
   }
 
   async wake(
@@ -219,9 +267,9 @@ export class Engine implements InstanceHost, InstanceFactory {
           throw this.toActorError(err, { action });
         }
       },
-      resolve: async (query) => {
+      resolve: async (query, params) => {
         try {
-          return (await this.resolve(query)).id;
+          return await this.resolveId(query, { params: jsonCopy(params), inProcess: true });
         } catch (err) {
           throw this.toActorError(err, {});
         }
@@ -314,6 +362,11 @@ export class Engine implements InstanceHost, InstanceFactory {
     await this.committer.flush().catch(() => {});
     await this.driver.close();
   }
+}
+
+/** Whether a call must pass the actor's connection hooks (see PROTOCOL.md, actions). */
+function needsConnectionChecks(inst: ActorInstance, caller: Caller): boolean {
+  return caller.params !== undefined || (inst.checksConnections && !caller.inProcess);
 }
 
 function isStopping(err: unknown): boolean {

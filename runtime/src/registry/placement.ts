@@ -14,16 +14,30 @@ export type ActorQuery =
   | { name: string; key?: unknown; mode?: "get" | "getOrCreate" | "create"; input?: unknown }
   | { name: string; id: string };
 
+/**
+ * Who is asking for an actor: what creation (`onBeforeCreate`) and the connection hooks are told.
+ * `inProcess` marks `c.client()` calls from other actors; without params they are trusted.
+ */
+export interface Caller {
+  params?: unknown;
+  request?: Request;
+  inProcess?: boolean;
+}
+
 /** How placement makes instances; implemented by the engine. */
 export interface InstanceFactory {
   findByKey(name: string, key: string[]): Promise<ActorRecord | undefined>;
   findById(id: string): Promise<ActorRecord | undefined>;
-  /** Creates and starts a new actor; resolves undefined if the key was taken meanwhile. */
+  /**
+   * Creates and starts a new actor once `onBeforeCreate` allowed the caller to; resolves
+   * undefined if the key was taken meanwhile.
+   */
   createNew(
     def: AnyActorDefinition,
     name: string,
     key: string[],
     input: unknown,
+    caller: Caller,
   ): Promise<ActorInstance | undefined>;
   /** Starts an instance for a stored actor; `register` is called before its hooks run. */
   wake(
@@ -71,8 +85,12 @@ export class LocalPlacement {
     return def;
   }
 
-  /** Returns a ready instance for the query, creating or waking the actor as the mode allows. */
-  async get(query: ActorQuery): Promise<ActorInstance> {
+  /**
+   * Returns a ready instance for the query, creating or waking the actor as the mode allows.
+   * `caller` is who asks: a creation runs `onBeforeCreate` with it. Without one, the caller is
+   * an outside caller with no params (the safe default).
+   */
+  async get(query: ActorQuery, caller: Caller = {}): Promise<ActorInstance> {
     const def = this.definition(query.name);
     if ("id" in query) return this.getById(query.name, query.id);
     const key = normalizeKey(query.key);
@@ -102,6 +120,7 @@ export class LocalPlacement {
         key,
         mode,
         "input" in query ? query.input : undefined,
+        caller,
       );
       this.loading.set(slot, load);
       try {
@@ -118,6 +137,7 @@ export class LocalPlacement {
     key: string[],
     mode: "get" | "getOrCreate" | "create",
     input: unknown,
+    caller: Caller,
   ): Promise<ActorInstance> {
     for (;;) {
       const record = await this.factory.findByKey(name, key);
@@ -126,7 +146,7 @@ export class LocalPlacement {
         return this.wake(def, record);
       }
       if (mode === "get") throw notFound(name, key);
-      const created = await this.factory.createNew(def, name, key, input);
+      const created = await this.factory.createNew(def, name, key, input, caller);
       if (created) {
         this.register(created);
         return created;
