@@ -45,7 +45,14 @@ export interface ChatServerOptions {
   /** The actors' logger (tests capture it). Default: the runtime's, on stderr. */
   logger?: Logger;
   /** Tunables of the room actor (tests shrink them). */
-  tuning?: Pick<ChatServices, "recentMessagesInState" | "retentionIntervalMs" | "typingTtlMs">;
+  tuning?: Pick<
+    ChatServices,
+    | "recentMessagesInState"
+    | "retentionIntervalMs"
+    | "typingTtlMs"
+    | "maxMembersPerRoom"
+    | "maxScheduledPerRoom"
+  >;
 }
 
 export interface ChatServer {

@@ -1,6 +1,11 @@
-// The chat against hostile input, over real sockets with a real Postgres: what Postgres cannot
-// store is refused where people type it, and an outbox entry that Postgres keeps refusing is set
-// aside (kept, logged) while the room's other writes go on reaching SQL.
+// The chat against hostile input, over real sockets with a real Postgres (issue 9):
+// - nobody but the organisation's room list creates a room, and only a member of the
+//   organisation creates its room list, under the key [org] exactly, on every path (HTTP
+//   resolve, HTTP action, WebSocket init), whatever `input` says; a refused creation leaves no
+//   actor and nothing in SQL; a room takes its organisation and id from its key, never its input;
+// - a room's state is bounded per room, not per user (scheduled messages, members);
+// - what Postgres cannot store is refused where people type it, and an outbox entry that
+//   Postgres keeps refusing is set aside (kept, logged) while the room's other writes go on.
 import pg from "pg";
 import { ActorError } from "troupe/client";
 import { captureLogger } from "troupe/test";
@@ -11,7 +16,7 @@ const logger = captureLogger();
 let app: TestApp;
 
 beforeAll(async () => {
-  app = await startTestApp({ logger });
+  app = await startTestApp({ logger, tuning: { maxMembersPerRoom: 3, maxScheduledPerRoom: 4 } });
 });
 afterAll(() => app?.close());
 
@@ -50,6 +55,228 @@ async function newRoom(org: string, name = "general") {
   const room = await app.client.chatRoomList.getOrCreate([org], { params }).createRoom(name);
   return { ada, params, room, handle: app.client.chatRoom.get([org, room.id], { params }) };
 }
+
+/** POST /actors/resolve as any client can send it. */
+async function resolve(body: unknown): Promise<{ status: number; code?: string }> {
+  const res = await fetch(`${app.url}/api/troupe/actors/resolve`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as { error?: { code: string } };
+  return { status: res.status, code: json.error?.code };
+}
+
+/** The error a connection is closed with. */
+function connectError(conn: {
+  onError(cb: (e: { code: string }) => void): unknown;
+  dispose(): Promise<void>;
+}): Promise<string> {
+  return new Promise<{ code: string }>((resolve) => conn.onError(resolve)).then(async (e) => {
+    await conn.dispose();
+    return e.code;
+  });
+}
+
+async function roomRows(id: string) {
+  return sql<{ org_id: string; name: string }>("SELECT org_id, name FROM rooms WHERE id = $1", [
+    id,
+  ]);
+}
+
+/** No actor exists under this key: a signed-in member of the org gets actor_not_found. */
+async function expectNoRoom(org: string, roomId: string): Promise<void> {
+  const { token } = await app.signIn("Checker", org);
+  const err = await errorOf(
+    app.client.chatRoom.get([org, roomId], { params: { token } }).getRoom(),
+  );
+  expect(err.code).toBe("actor_not_found");
+  expect(await roomRows(roomId)).toEqual([]);
+}
+
+async function expectNoList(key: string[], org = key[0]!): Promise<void> {
+  const { token } = await app.signIn("Checker", org);
+  const err = await errorOf(app.client.chatRoomList.get(key, { params: { token } }).listRooms());
+  expect(err.code).toBe("actor_not_found");
+}
+
+describe("who creates actors", () => {
+  const spoofed = (org: string, roomId: string) => ({
+    orgId: org,
+    roomId,
+    name: "spoofed",
+    createdBy: "mallory",
+    createdByName: "Mallory",
+  });
+
+  it("an anonymous caller creates no room and no room list, on any path", async () => {
+    const input = spoofed("anon-org", "r1");
+    // HTTP resolve.
+    expect(
+      await resolve({ name: "chatRoom", key: ["anon-org", "r1"], mode: "getOrCreate", input }),
+    ).toEqual({ status: 400, code: "room_not_found" });
+    expect(
+      await resolve({ name: "chatRoom", key: ["anon-org", "r1"], mode: "create", input }),
+    ).toEqual({ status: 400, code: "room_not_found" });
+    expect(await resolve({ name: "chatRoomList", key: ["anon-org"], mode: "getOrCreate" })).toEqual(
+      { status: 400, code: "auth_required" },
+    );
+    // An HTTP action with getOrCreate and input.
+    const viaAction = app.client.chatRoom.getOrCreate(["anon-org", "r1"], {
+      createWithInput: input,
+    });
+    expect((await errorOf(viaAction.getRoom())).code).toBe("room_not_found");
+    const listViaAction = app.client.chatRoomList.getOrCreate(["anon-org"]);
+    expect((await errorOf(listViaAction.listRooms())).code).toBe("auth_required");
+    // A connection's init with getOrCreate and input.
+    expect(await connectError(viaAction.connect())).toBe("room_not_found");
+    expect(await connectError(listViaAction.connect())).toBe("auth_required");
+
+    await expectNoRoom("anon-org", "r1");
+    await expectNoList(["anon-org"]);
+  });
+
+  it("a signed-in member cannot create a room either: only the room list does", async () => {
+    const ada = await app.signIn("Ada", "own-org");
+    const params = { token: ada.token };
+    const input = spoofed("own-org", "mine");
+    const handle = app.client.chatRoom.getOrCreate(["own-org", "mine"], {
+      params,
+      createWithInput: input,
+    });
+    expect(
+      (await errorOf(app.client.chatRoom.create(["own-org", "mine"], { params, input }))).code,
+    ).toBe("room_not_found");
+    expect((await errorOf(handle.send("hi"))).code).toBe("room_not_found");
+    expect(await connectError(handle.connect())).toBe("room_not_found");
+    await expectNoRoom("own-org", "mine");
+  });
+
+  it("another organisation's key with spoofed input reaches nothing of the victim's", async () => {
+    const { room: victimRoom, params: adaParams } = await newRoom("victim-org", "plans");
+    await app.client.chatRoom.get(["victim-org", victimRoom.id], { params: adaParams }).send("ok");
+    const eve = await app.signIn("Eve", "evil-org");
+    const params = { token: eve.token };
+    // Her own org's key, with input that names the victim's room.
+    const input = { ...spoofed("victim-org", victimRoom.id), createdBy: eve.user.id };
+    const created = app.client.chatRoom.create(["evil-org", "x"], { params, input });
+    expect((await errorOf(created)).code).toBe("room_not_found");
+    const viaGetOrCreate = app.client.chatRoom.getOrCreate(["evil-org", "x"], {
+      params,
+      createWithInput: input,
+    });
+    expect((await errorOf(viaGetOrCreate.send("pwned"))).code).toBe("room_not_found");
+    // The victim's key, and the victim's room list, with her token.
+    const direct = app.client.chatRoom.getOrCreate(["victim-org", victimRoom.id], {
+      params,
+      createWithInput: input,
+    });
+    expect((await errorOf(direct.send("pwned"))).code).toBe("forbidden");
+    const list = app.client.chatRoomList.getOrCreate(["victim-org"], { params });
+    expect((await errorOf(list.createRoom("pwned"))).code).toBe("forbidden");
+    // A victim without a room list yet: Eve cannot create it for them.
+    const fresh = app.client.chatRoomList.getOrCreate(["fresh-victim"], { params });
+    expect((await errorOf(fresh.listRooms())).code).toBe("forbidden");
+    expect(await connectError(fresh.connect())).toBe("forbidden");
+    await expectNoList(["fresh-victim"]);
+
+    await expectNoRoom("evil-org", "x");
+    // The victim's room in SQL: its name, and no member or message from Eve.
+    expect(await roomRows(victimRoom.id)).toEqual([{ org_id: "victim-org", name: "plans" }]);
+    const members = await sql<{ user_id: string }>(
+      "SELECT user_id FROM members WHERE room_id = $1",
+      [victimRoom.id],
+    );
+    expect(members.map((m) => m.user_id)).not.toContain(eve.user.id);
+    const texts = await textsInSql(victimRoom.id);
+    expect(texts).not.toContain("pwned");
+  });
+
+  it("a room takes its organisation and id from its key, and refuses input that disagrees", async () => {
+    // Server code (in-process, trusted: it skips onBeforeCreate) that passes the wrong input.
+    const { engine } = await app.server.registry.ensureRuntime();
+    const inProcess = engine.client() as typeof app.client;
+    const bad = inProcess.chatRoom.create(["key-org", "k1"], { input: spoofed("other-org", "k1") });
+    expect((await errorOf(bad)).code).toBe("forbidden");
+    const bad2 = inProcess.chatRoom.create(["key-org", "k2"], { input: spoofed("key-org", "zz") });
+    expect((await errorOf(bad2)).code).toBe("forbidden");
+    // Input without them: the key decides.
+    const { orgId: _o, roomId: _r, ...plain } = spoofed("", "");
+    await inProcess.chatRoom.create(["key-org", "k3"], { input: plain });
+    await waitFor(async () => (await roomRows("k3")).length === 1, { what: "the room in SQL" });
+    expect(await roomRows("k3")).toEqual([{ org_id: "key-org", name: "spoofed" }]);
+    await expectNoRoom("key-org", "k1");
+    await expectNoRoom("key-org", "k2");
+  });
+
+  it("a room list's key is exactly [the user's org]: no shadow lists with their own budget", async () => {
+    const ada = await app.signIn("Ada", "shadow-org");
+    const params = { token: ada.token };
+    for (const key of [
+      ["shadow-org", "shadow-1"],
+      ["shadow-org", ""],
+      [],
+      ["other", "shadow-org"],
+    ]) {
+      const list = app.client.chatRoomList.getOrCreate(key, { params });
+      expect((await errorOf(list.createRoom("extra"))).code, JSON.stringify(key)).toBe("forbidden");
+      expect(await connectError(list.connect()), JSON.stringify(key)).toBe("forbidden");
+      expect(
+        await resolve({ name: "chatRoomList", key, mode: "getOrCreate", params }),
+        JSON.stringify(key),
+      ).toMatchObject({ code: "forbidden" });
+    }
+    await expectNoList(["shadow-org", "shadow-1"], "shadow-org");
+    // A shadow list made before this check (here: by server code) does not serve users either.
+    const { engine } = await app.server.registry.ensureRuntime();
+    await (engine.client() as typeof app.client).chatRoomList
+      .getOrCreate(["shadow-org", "old"])
+      .resolve();
+    const old = app.client.chatRoomList.get(["shadow-org", "old"], { params });
+    expect((await errorOf(old.createRoom("extra"))).code).toBe("forbidden");
+    // The real list works.
+    const real = app.client.chatRoomList.getOrCreate(["shadow-org"], { params });
+    expect((await real.createRoom("general")).name).toBe("general");
+  });
+});
+
+describe("room state is bounded per room", () => {
+  it("scheduled messages: a per-room cap, whoever schedules them", async () => {
+    const { room } = await newRoom("sched-org");
+    const at = Date.now() + 60 * 60_000;
+    let scheduled = 0;
+    for (const name of ["U1", "U2", "U3"]) {
+      const { token } = await app.signIn(name, "sched-org");
+      const handle = app.client.chatRoom.get(["sched-org", room.id], { params: { token } });
+      for (let i = 0; i < 2; i++) {
+        if (scheduled < 4) {
+          await handle.sendLater(`${name} ${i}`, at);
+          scheduled++;
+        } else {
+          const err = await errorOf(handle.sendLater(`${name} ${i}`, at));
+          expect(err.code).toBe("too_many_scheduled");
+          expect(err.message).toContain("This room already has 4 scheduled messages");
+        }
+      }
+    }
+  });
+
+  it("members: a full room refuses a new member, and keeps serving its members", async () => {
+    const { room, handle } = await newRoom("full-org"); // Ada is the first member
+    for (const name of ["Bo", "Cy"]) {
+      const { token } = await app.signIn(name, "full-org");
+      await app.client.chatRoom.get(["full-org", room.id], { params: { token } }).send("hi");
+    }
+    const dee = await app.signIn("Dee", "full-org");
+    const deeHandle = app.client.chatRoom.get(["full-org", room.id], {
+      params: { token: dee.token },
+    });
+    expect((await errorOf(deeHandle.send("let me in"))).code).toBe("room_full");
+    expect(await connectError(deeHandle.connect())).toBe("room_full");
+    expect((await handle.getRoom()).members).toHaveLength(3);
+    await handle.send("still here");
+  });
+});
 
 describe("text Postgres cannot store", () => {
   it("a NUL character is refused with invalid_input, and the room's messages still reach SQL", async () => {

@@ -49,14 +49,21 @@ export const MAX_MESSAGE_LENGTH = 4000;
 export const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 60 * 60 * 1000;
 /** Most scheduled messages one user can have pending in one room. */
 export const MAX_SCHEDULED_PER_USER = 50;
+/**
+ * Most scheduled messages pending in one room, whoever wrote them: a fresh sign-in is a fresh
+ * user, so a per-user limit alone does not bound the room's state (40 users x 50 x 4 KB made
+ * every write of the room's state, so every `send`, 10x slower).
+ */
+export const MAX_SCHEDULED_PER_ROOM = 100;
+/** Most members one room keeps (each is in its state, and in every `getRoom` answer). */
+export const MAX_MEMBERS_PER_ROOM = 1000;
 /** Largest page of `history`. */
 export const MAX_HISTORY_PAGE = 100;
 /** Room activity is reported to the room list at most this often. */
 const LIST_NOTIFY_INTERVAL_MS = 250;
 
+/** What the room list gives a new room; its organisation and id are its key. */
 export interface RoomInput {
-  orgId: string;
-  roomId: string;
   name: string;
   createdBy: string;
   /** The creator's display name: the creator is the room's first member. */
@@ -119,9 +126,10 @@ const historyQuery = z
   })
   .default({ limit: 50 });
 const roomInput = z.object({
-  orgId: z.string().min(1),
-  roomId: z.string().min(1),
-  name: z.string().min(1),
+  // Not taken from the input (the key says them); refused if the input says otherwise.
+  orgId: z.string().optional(),
+  roomId: z.string().optional(),
+  name: withoutNul(z.string().min(1), "A room name"),
   createdBy: z.string().min(1),
   createdByName: z.string().min(1),
 });
@@ -142,20 +150,36 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
   const recentLimit = services.recentMessagesInState ?? RECENT_MESSAGES_IN_STATE;
   const retentionMs = services.retentionIntervalMs ?? RETENTION_INTERVAL_MS;
   const typingTtl = services.typingTtlMs ?? TYPING_TTL_MS;
+  const maxMembers = services.maxMembersPerRoom ?? MAX_MEMBERS_PER_ROOM;
+  const maxScheduled = services.maxScheduledPerRoom ?? MAX_SCHEDULED_PER_ROOM;
 
   const chatRoom = actor({
-    createState: (_c: unknown, input: RoomInput | undefined): RoomState => {
-      // Only the room list creates rooms (with input). A client's `getOrCreate` on a made-up
-      // key arrives here without input and is refused, so no actor is stored for it.
+    /**
+     * Only the room list creates rooms: it calls `create` in-process without params, which the
+     * runtime trusts and which therefore never reaches this hook. Everyone who does reach it (a
+     * client's `getOrCreate` / `create` over HTTP or a connection, with or without input, or an
+     * actor passing params) is refused before anything is stored.
+     */
+    onBeforeCreate: () => {
+      throw new UserError("There is no such room.", { code: "room_not_found" });
+    },
+
+    createState: (c: { key: readonly string[] }, input: RoomInput | undefined): RoomState => {
+      const [orgId, roomId] = c.key;
       const parsed = roomInput.safeParse(input);
-      if (!parsed.success) {
+      if (!parsed.success || c.key.length !== 2 || !orgId || !roomId) {
         throw new UserError("There is no such room.", { code: "room_not_found" });
       }
+      const { orgId: claimedOrg, roomId: claimedRoom, createdByName, ...room } = parsed.data;
+      if ((claimedOrg ?? orgId) !== orgId || (claimedRoom ?? roomId) !== roomId) {
+        throw forbidden("A room's organisation and id are its key; the input disagrees.");
+      }
       const now = Date.now();
-      const { createdByName, ...room } = parsed.data;
       const creator: Member = { userId: room.createdBy, name: createdByName, joinedAt: now };
       const state: RoomState = {
         ...room,
+        orgId,
+        roomId,
         createdAt: now,
         nextSeq: 1,
         messages: [],
@@ -201,6 +225,7 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
       const user = await services.auth.verify(params?.token);
       const [orgId] = c.key;
       if (user.org !== orgId) throw forbidden("This room belongs to another organisation.");
+      assertRoomFor(c.state, user, maxMembers);
       return { kind: "user", user };
     },
 
@@ -333,6 +358,12 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
           throw new UserError(`At most ${MAX_SCHEDULED_PER_USER} scheduled messages per room.`, {
             code: "too_many_scheduled",
           });
+        }
+        if (Object.keys(c.state.scheduled).length >= maxScheduled) {
+          throw new UserError(
+            `This room already has ${maxScheduled} scheduled messages, its limit. Try again once some are sent.`,
+            { code: "too_many_scheduled" },
+          );
         }
         const id = randomUUID();
         const alarmId = await c.schedule.at(when, "deliverScheduled", id);
@@ -543,6 +574,17 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
   }
 
   return chatRoom;
+}
+
+/** A new member needs a free place in the room (members are kept in its state). */
+function assertRoomFor(state: RoomState, user: User, maxMembers: number): void {
+  if (state.members[user.id]) return;
+  if (Object.keys(state.members).length >= maxMembers) {
+    throw new UserError(
+      `This room has reached its limit of ${maxMembers} members. Ask for a new room.`,
+      { code: "room_full" },
+    );
+  }
 }
 
 /** Drops messages beyond the newest `keep`, except those whose SQL write is still pending. */
