@@ -34,6 +34,11 @@ export const ERROR_CODES = {
     status: 400,
     message: "The action arguments are not valid. Send them as a JSON array.",
   },
+  too_deep: {
+    status: 400,
+    message:
+      "The message nests arrays and objects deeper than the server accepts (MAX_JSON_DEPTH, 128). Flatten the data.",
+  },
   payload_too_large: {
     status: 413,
     message: "The request is larger than the server's limit (maxIncomingMessageSize).",
@@ -46,6 +51,16 @@ export const ERROR_CODES = {
     status: 503,
     message: "The actor is shutting down. Retry the request; it will be woken again.",
   },
+  too_many_actors: {
+    status: 503,
+    message:
+      "The server runs as many actors as it is allowed (maxLiveActors) and none is idle. Retry later.",
+  },
+  too_many_connections: {
+    status: 429,
+    message:
+      "Too many WebSockets are open from this address (maxConnectionsPerAddress). Close one, or retry later.",
+  },
   state_not_serializable: {
     status: 500,
     message: "The actor tried to store a value that cannot be serialized.",
@@ -56,6 +71,11 @@ export const ERROR_CODES = {
   },
   user_error: { status: 400, message: "The actor rejected the request." },
   not_found: { status: 404, message: "Nothing is served at this path." },
+  origin_not_allowed: {
+    status: 403,
+    message:
+      "Pages from this origin may not open WebSockets here. Add it to the registry's cors.origin.",
+  },
   network_error: {
     status: 0,
     message: "Could not reach the server. Check the endpoint and that it runs.",

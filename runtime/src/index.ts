@@ -27,16 +27,19 @@ export type {
   AnyActorDefinition,
   ConnParamsOf,
   ConnStateOf,
+  EventsOf,
   InputOf,
   VarsOf,
 } from "./actor/definition.js";
 export { ActorDefinition, actor } from "./actor/definition.js";
 export { UserError } from "./actor/errors.js";
+export { type EventSpec, type EventsSpec, event } from "./actor/events.js";
 export type { ActorKv } from "./actor/kv-types.js";
 export type { ActorOptions } from "./actor/options.js";
 export type { Client } from "./client/types.js";
 export { ERROR_CODES } from "./errors.js";
 export type { Logger } from "./log.js";
+export type { CorsOptions } from "./protocol/cors.js";
 export type { RegistryConfig, RunningServer, ServeOptions } from "./registry/registry.js";
 export { Registry, setup } from "./registry/registry.js";
 export type { ActorRecord, CommitBatch, StorageDriver } from "./storage/driver.js";

@@ -226,7 +226,7 @@ describe("connections (server side)", () => {
     await t.clock.advance(1000); // no pong within connectionLivenessTimeout: dropped
     await tick(50);
     expect(log).toContain("disconnect:silent");
-    expect((await silent.closed).code).toBe(1001);
+    expect((await silent.closed).code).toBe(1006); // cut, no closing handshake
     await t.clock.advance(1001); // now idle: it sleeps
     await tick(50);
     expect(t.engine.placement.liveCount).toBe(0);

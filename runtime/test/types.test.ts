@@ -1,6 +1,15 @@
 // Type inference: checked by `pnpm typecheck` (tsc) and run as ordinary tests by Vitest.
-import { type ActionContextOf, type ActorContextOf, actor, setup } from "troupe";
+import {
+  type ActionContextOf,
+  type ActorContextOf,
+  actor,
+  type EventSpec,
+  type EventsOf,
+  event,
+  setup,
+} from "troupe";
 import { type ActorError, createClient } from "troupe/client";
+import { createRivetKit } from "troupe/react";
 import { describe, expectTypeOf, test } from "vitest";
 
 const counter = actor({
@@ -21,7 +30,48 @@ const room = actor({
     seen: (c) => c.vars.seen.size,
   },
 });
-const registry = setup({ use: { counter, room } });
+type Position = { x: number; y: number };
+/** Declares its events, as RivetKit does: sends and listeners are checked against them. */
+const game = actor({
+  state: { players: {} as Record<string, Position> },
+  events: { moved: event<Position>(), reset: event(), said: event<string>() },
+  onConnect: (c, conn) => {
+    conn.send("said", "welcome");
+    // @ts-expect-error payload of the wrong type, in a hook
+    c.broadcast("said", 1);
+  },
+  actions: {
+    move: (c, id: string, to: Position) => {
+      c.state.players[id] = to;
+      c.broadcast("moved", to);
+      c.conn.send("moved", to);
+      for (const conn of c.conns.values()) conn.send("said", "hi");
+      // @ts-expect-error an event the actor did not declare
+      c.broadcast("teleported", to);
+      // @ts-expect-error payload of the wrong shape
+      c.broadcast("moved", { x: 1 });
+      // @ts-expect-error a payload is required
+      c.broadcast("moved");
+      // @ts-expect-error reset carries no payload
+      c.broadcast("reset", 1);
+      // @ts-expect-error conn.send is checked too
+      c.conn.send("said", 1);
+    },
+    reset: (c) => c.broadcast("reset"),
+  },
+});
+/** Declares no events: any name and arguments, as in the spec's examples. */
+const loose = actor({
+  state: {},
+  actions: {
+    shout: (c, ...args: unknown[]) => {
+      c.broadcast("anything", ...args);
+      c.broadcast("two", 1, "b");
+      c.conn.send("direct");
+    },
+  },
+});
+const registry = setup({ use: { counter, room, game, loose } });
 
 describe("types", () => {
   test("the typed client knows actor names, action parameters and results", () => {
@@ -41,6 +91,58 @@ describe("types", () => {
     void (() => client.room.getOrCreate(["r"], { createWithInput: { topic: "x" } }));
     // @ts-expect-error input of the wrong shape
     void (() => client.room.create(["r"], { input: { topic: 1 } }));
+    // dispose() is the client's own, typed or not
+    expectTypeOf(client.dispose).toEqualTypeOf<() => Promise<void>>();
+    expectTypeOf(createClient("http://localhost:1").dispose).returns.resolves.toBeVoid();
+  });
+
+  test("declared events type the client's listeners", () => {
+    const client = createClient<typeof registry>("http://localhost:1");
+    const conn = client.game.getOrCreate(["g"]).connect();
+    conn.on("moved", (to) => expectTypeOf(to).toEqualTypeOf<Position>());
+    conn.once("said", (text) => expectTypeOf(text).toEqualTypeOf<string>());
+    conn.on("reset", (...args) => expectTypeOf(args).toEqualTypeOf<[]>());
+    conn.on("moved", (to: Position) => to.x);
+    // @ts-expect-error an event the actor does not send
+    conn.on("teleported", () => {});
+    // @ts-expect-error a handler for another payload
+    conn.on("said", (n: number) => n);
+    expectTypeOf<EventsOf<typeof game>["moved"]>().toEqualTypeOf<EventSpec<Position>>();
+    expectTypeOf<Parameters<ActionContextOf<typeof game>["broadcast"]>[0]>().toEqualTypeOf<
+      "moved" | "reset" | "said"
+    >();
+  });
+
+  test("actors without events keep untyped listeners (the spec's examples)", () => {
+    const client = createClient<typeof registry>("http://localhost:1");
+    const conn = client.loose.getOrCreate(["l"]).connect();
+    conn.on("anything", (message: { userId: string; text: string }) => message.text);
+    conn.on("two", (a, b) => {
+      expectTypeOf(a).toBeAny();
+      expectTypeOf(b).toBeAny();
+    });
+    const untyped = createClient("http://localhost:1").whatever.getOrCreate().connect();
+    untyped.once("x", (n: number, s: string) => [n, s]);
+  });
+
+  test("useEvent is typed by the actor's events", () => {
+    const { useActor } = createRivetKit<typeof registry>("http://localhost:1");
+    // Type-level only: the hooks are never called here.
+    const typedUse = (actorState: ReturnType<typeof useActor<"game">>) => {
+      actorState.useEvent("moved", (to) => expectTypeOf(to).toEqualTypeOf<Position>());
+      // @ts-expect-error an event the actor does not send
+      actorState.useEvent("teleported", () => {});
+      // @ts-expect-error a handler for another payload
+      actorState.useEvent("said", (n: number) => n);
+    };
+    const looseUse = (actorState: ReturnType<typeof useActor<"loose">>) => {
+      actorState.useEvent("anything", (m: { text: string }) => m.text);
+    };
+    const anyKit = createRivetKit("http://localhost:1");
+    const anyUse = (actorState: ReturnType<typeof anyKit.useActor>) => {
+      actorState.useEvent("anything", (m: { text: string }) => m.text);
+    };
+    void [typedUse, looseUse, anyUse];
   });
 
   test("helper types give the actor's context", () => {

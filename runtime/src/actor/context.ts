@@ -4,14 +4,15 @@
  */
 import type { Client } from "../client/types.js";
 import type { Logger } from "../log.js";
+import type { EventArgs, EventName, EventsSpec } from "./events.js";
 import type { ActorKv } from "./kv-types.js";
 
-export interface Conn<TConnParams = unknown, TConnState = unknown> {
+export interface Conn<TConnParams = unknown, TConnState = unknown, TEvents = EventsSpec> {
   readonly id: string;
   readonly params: TConnParams;
   state: TConnState;
-  /** Sends an event to this connection only. */
-  send(eventName: string, ...args: unknown[]): void;
+  /** Sends an event to this connection only (a declared one, when the actor has `events`). */
+  send<K extends EventName<TEvents>>(eventName: K, ...args: EventArgs<TEvents, K>): void;
   /**
    * Closes this connection, telling the client why. By default the client does not come back
    * (close 4000). With `{ reconnect: true }` (close 4003) it calls `getParams()` again and
@@ -50,6 +51,7 @@ export interface ActorContext<
   TConnState = any,
   TVars = any,
   TInput = any,
+  TEvents = EventsSpec,
 > {
   /** Persistent state. Changes are tracked and written to storage. */
   state: TState;
@@ -62,12 +64,12 @@ export interface ActorContext<
   readonly kv: ActorKv;
   readonly log: Logger;
   /** Live connections, by connection id. */
-  readonly conns: Map<string, Conn<TConnParams, TConnState>>;
+  readonly conns: Map<string, Conn<TConnParams, TConnState, TEvents>>;
   /** Fires when the actor starts to sleep or is destroyed. */
   readonly abortSignal: AbortSignal;
   readonly schedule: Schedule;
-  /** Sends an event to every connection subscribed to it. */
-  broadcast(eventName: string, ...args: unknown[]): void;
+  /** Sends an event to every connection subscribed to it (a declared one, when the actor has `events`). */
+  broadcast<K extends EventName<TEvents>>(eventName: K, ...args: EventArgs<TEvents, K>): void;
   /**
    * Writes the state now. Resolves once it is durable. `immediate` is accepted for compatibility:
    * every save is written with the next group commit, which happens within one event-loop turn.
@@ -93,12 +95,13 @@ export interface ActionContext<
   TConnState = any,
   TVars = any,
   TInput = any,
-> extends ActorContext<TState, TConnParams, TConnState, TVars, TInput> {
+  TEvents = EventsSpec,
+> extends ActorContext<TState, TConnParams, TConnState, TVars, TInput, TEvents> {
   /**
    * The connection that called this action (also set in onConnect / onDisconnect). Undefined for
    * calls without one: scheduled actions, and HTTP calls to actors without connection hooks.
    */
-  readonly conn: Conn<TConnParams, TConnState>;
+  readonly conn: Conn<TConnParams, TConnState, TEvents>;
 }
 
 /**

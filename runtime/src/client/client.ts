@@ -4,12 +4,16 @@
  * `increment` with `[1]`. `then` is never an action, so `await client.x.getOrCreate()` works.
  * A handle carries the connection params of its accessor call (`params` / `getParams`): they go
  * with every HTTP action and in the `init` of every connection it opens.
+ *
+ * The client itself is a Proxy too: every name is an actor accessor except CLIENT_RESERVED_NAMES,
+ * which `setup()` refuses as actor names so the two can never clash.
  */
 import { type ConnectOptions, createActorConnection } from "./connection.js";
 import { ActorError } from "./errors.js";
-import type { Transport, WireQuery } from "./transport.js";
+import type { Transport, WebSocketLike, WireQuery } from "./transport.js";
 import type {
   ActorAccessor,
+  ActorConn,
   ActorHandleMethods,
   Client,
   FetchOptions,
@@ -35,7 +39,103 @@ function toKey(key: unknown): string[] {
   throw new ActorError("invalid_key", "An actor key must be a string or an array of strings.");
 }
 
-function makeHandle(transport: Transport, query: WireQuery, opts?: GetOptions<any>): any {
+/**
+ * Names of the client that are not actor accessors: `dispose` (RivetKit's `client.dispose()`) and
+ * `then` (always undefined, so that a client is not mistaken for a promise).
+ */
+export const CLIENT_RESERVED_NAMES: ReadonlySet<string> = new Set(["dispose", "then"]);
+
+/**
+ * What one client opened, so that `dispose()` can close it. Connections and raw sockets leave
+ * the sets when they end by themselves, so a long-lived client does not accumulate them.
+ */
+class ClientResources {
+  /** Set by dispose(): every later call rejects with it. */
+  disposedError: ActorError | undefined;
+  private readonly conns = new Set<ActorConn<any>>();
+  private readonly sockets = new Set<WebSocketLike>();
+
+  /** Throws once the client is disposed; every call and every new connection goes through it. */
+  check(): void {
+    if (this.disposedError) throw this.disposedError;
+  }
+
+  addConnection(conn: ActorConn<any>): void {
+    this.conns.add(conn);
+    // `disconnected` is final (connection.ts): disposed, refused or closed by the actor.
+    conn.onStatusChange((status) => {
+      if (status === "disconnected") this.conns.delete(conn);
+    });
+  }
+
+  addSocket(socket: WebSocketLike): void {
+    this.sockets.add(socket);
+    socket.addEventListener("close", () => this.sockets.delete(socket));
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposedError) return;
+    this.disposedError = new ActorError(
+      "client_disposed",
+      "This client was disposed (client.dispose()); create a new client to call actors again.",
+    );
+    for (const socket of this.sockets) {
+      try {
+        socket.close(1000, "client disposed");
+      } catch {
+        // already closing
+      }
+    }
+    this.sockets.clear();
+    const conns = [...this.conns];
+    this.conns.clear();
+    await Promise.all(conns.map((conn) => conn.dispose()));
+  }
+}
+
+/**
+ * The transport, refusing every call once the client is disposed; raw sockets are tracked. The
+ * check returns the inner promise as is (no extra async frame on the action path).
+ */
+function guardedTransport(transport: Transport, resources: ClientResources): Transport {
+  return {
+    action: (query, action, args, params) =>
+      resources.disposedError
+        ? Promise.reject(resources.disposedError)
+        : transport.action(query, action, args, params),
+    resolve: (query, params) =>
+      resources.disposedError
+        ? Promise.reject(resources.disposedError)
+        : transport.resolve(query, params),
+    fetch: (actorId, path, init) =>
+      resources.disposedError
+        ? Promise.reject(resources.disposedError)
+        : transport.fetch(actorId, path, init),
+    gatewayUrl: (actorId) => transport.gatewayUrl(actorId),
+    openConnection: () =>
+      resources.disposedError
+        ? Promise.reject(resources.disposedError)
+        : transport.openConnection(),
+    openRawWebSocket: async (actorId, path, protocols, opts) => {
+      resources.check();
+      const socket = await transport.openRawWebSocket(actorId, path, protocols, opts);
+      if (resources.disposedError) {
+        // Disposed while the socket was opening.
+        socket.close(1000, "client disposed");
+        throw resources.disposedError;
+      }
+      resources.addSocket(socket);
+      return socket;
+    },
+  };
+}
+
+function makeHandle(
+  transport: Transport,
+  resources: ClientResources,
+  query: WireQuery,
+  opts?: GetOptions<any>,
+): any {
   const params = opts?.params;
   const getParams = opts?.getParams;
   // Key-based handles follow the key: resolve() asks every time (the actor behind a key can be
@@ -75,8 +175,12 @@ function makeHandle(transport: Transport, query: WireQuery, opts?: GetOptions<an
     },
     getGatewayUrl: async () => transport.gatewayUrl(await cachedId()),
     // `connect(opts)` takes the tunables of ConnectOptions; params always come from the handle.
-    connect: (connectOpts?: ConnectOptions) =>
-      createActorConnection(transport, query, { ...connectOpts, params, getParams }),
+    connect: (connectOpts?: ConnectOptions) => {
+      resources.check();
+      const conn = createActorConnection(transport, query, { ...connectOpts, params, getParams });
+      resources.addConnection(conn);
+      return conn;
+    },
     webSocket: async (path = "/", protocols?: string | string[], wsOpts?: WebSocketOptions) => {
       const id = await cachedId();
       return transport.openRawWebSocket(id, path, protocols, wsOpts);
@@ -129,12 +233,18 @@ function splitRequest(
   return { target, requestInit };
 }
 
-function makeAccessor(transport: Transport, name: string): ActorAccessor<any> {
+function makeAccessor(
+  transport: Transport,
+  resources: ClientResources,
+  name: string,
+): ActorAccessor<any> {
   return {
-    get: (key, opts) => makeHandle(transport, { name, key: toKey(key), mode: "get" }, opts),
+    get: (key, opts) =>
+      makeHandle(transport, resources, { name, key: toKey(key), mode: "get" }, opts),
     getOrCreate: (key, opts) =>
       makeHandle(
         transport,
+        resources,
         { name, key: toKey(key), mode: "getOrCreate", input: opts?.createWithInput },
         opts,
       ),
@@ -145,21 +255,41 @@ function makeAccessor(transport: Transport, name: string): ActorAccessor<any> {
         mode: "create",
         input: opts?.input,
       });
-      return makeHandle(transport, { name, id }, opts);
+      return makeHandle(transport, resources, { name, id }, opts);
     },
-    getForId: (id, opts) => makeHandle(transport, { name, id }, opts),
+    getForId: (id, opts) => makeHandle(transport, resources, { name, id }, opts),
   };
 }
 
+export interface ClientOverOptions {
+  /**
+   * Whether `dispose()` closes what this client opened. The in-process client of `c.client()` is
+   * shared by every actor of the process and ends with the registry, so its `dispose()` refuses.
+   */
+  disposable?: boolean;
+}
+
 /** Builds a client whose `client.<name>` accessors use the given transport. */
-export function clientOver<R>(transport: Transport): Client<R> {
+export function clientOver<R>(transport: Transport, opts: ClientOverOptions = {}): Client<R> {
+  const resources = new ClientResources();
+  const guarded = guardedTransport(transport, resources);
   const accessors = new Map<string, ActorAccessor<any>>();
+  const dispose = opts.disposable
+    ? () => resources.dispose()
+    : () =>
+        Promise.reject(
+          new ActorError(
+            "client_not_disposable",
+            "c.client() is shared by every actor of this process and closes with the registry; dispose the connections you opened instead.",
+          ),
+        );
   return new Proxy({} as Client<R>, {
     get(_t, prop) {
       if (typeof prop !== "string" || prop === "then") return undefined;
+      if (prop === "dispose") return dispose;
       let acc = accessors.get(prop);
       if (!acc) {
-        acc = makeAccessor(transport, prop);
+        acc = makeAccessor(guarded, resources, prop);
         accessors.set(prop, acc);
       }
       return acc;

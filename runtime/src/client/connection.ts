@@ -79,7 +79,7 @@ interface Attempt {
 }
 
 /** Refusal codes that say "not now" rather than "no": the client tries again with backoff. */
-const TRANSIENT_REFUSALS = new Set(["actor_stopping", "internal_error"]);
+const TRANSIENT_REFUSALS = new Set(["actor_stopping", "internal_error", "too_many_actors"]);
 
 /** Close code of `conn.disconnect(reason, { reconnect: true })` (PROTOCOL.md). */
 const RECONNECT_WITH_FRESH_PARAMS = 4003;

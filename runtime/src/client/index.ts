@@ -13,6 +13,9 @@
  * await conn.increment(1);
  * stop();
  * await conn.dispose();
+ *
+ * // Closes every connection and raw WebSocket the client opened; later calls fail.
+ * await client.dispose();
  */
 import { clientOver } from "./client.js";
 import { httpTransport, resolveEndpoint } from "./http.js";
@@ -35,9 +38,18 @@ export function createClient<R = any>(endpointOrOptions?: string | ClientOptions
     typeof endpointOrOptions === "string"
       ? { endpoint: endpointOrOptions }
       : (endpointOrOptions ?? {});
-  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch, opts.headers));
+  return clientOver<R>(httpTransport(resolveEndpoint(opts.endpoint), opts.fetch, opts.headers), {
+    disposable: true,
+  });
 }
 
+export type {
+  EventArgs,
+  EventName,
+  EventSpec,
+  EventsSpec,
+  ListenerArgs,
+} from "../actor/events.js";
 export type { ConnectOptions } from "./connection.js";
 export { ActorError } from "./errors.js";
 export type {
@@ -49,8 +61,10 @@ export type {
   ActorHandle,
   ActorHandleMethods,
   Client,
+  ClientMethods,
   ConnStatus,
   CreateOptions,
+  EventsOfActor,
   FetchOptions,
   GetOptions,
   GetOrCreateOptions,

@@ -3,7 +3,14 @@
  * accessor), whose handles expose each action with the actor's own parameter and return types.
  */
 
-import type { ActionsOf, AnyActorDefinition, ConnParamsOf, InputOf } from "../actor/definition.js";
+import type {
+  ActionsOf,
+  AnyActorDefinition,
+  ConnParamsOf,
+  EventsOf,
+  InputOf,
+} from "../actor/definition.js";
+import type { EventName, EventsSpec, ListenerArgs } from "../actor/events.js";
 import type { ConnectOptions } from "./connection.js";
 
 /** A registry as the client sees it: only its actor definitions matter. */
@@ -41,11 +48,21 @@ export interface ActorHandleMethods {
 
 export type ConnStatus = "idle" | "connecting" | "connected" | "disconnected";
 
-export interface ActorConnMethods {
+/**
+ * Methods of a live connection. `TEvents` are the actor's declared events: listeners then get the
+ * payload's type; for an actor without `events`, any name and `any` arguments.
+ */
+export interface ActorConnMethods<TEvents = EventsSpec> {
   /** Listens for an event; returns a function that stops listening. */
-  on(eventName: string, callback: (...args: any[]) => void): () => void;
+  on<K extends EventName<TEvents>>(
+    eventName: K,
+    callback: (...args: ListenerArgs<TEvents, K>) => void,
+  ): () => void;
   /** Listens for the next occurrence only. */
-  once(eventName: string, callback: (...args: any[]) => void): () => void;
+  once<K extends EventName<TEvents>>(
+    eventName: K,
+    callback: (...args: ListenerArgs<TEvents, K>) => void,
+  ): () => void;
   onOpen(callback: () => void): () => void;
   onClose(callback: (event: { code: number; reason: string }) => void): () => void;
   onError(callback: (error: ActorErrorLike) => void): () => void;
@@ -67,7 +84,10 @@ export interface ActorErrorLike extends Error {
 /** A live connection: every action of the actor, plus events and status. */
 export type ActorConn<D> = {
   [K in keyof ActionsOf<D> & string]: ActorActionFunction<ActionsOf<D>[K]>;
-} & ActorConnMethods;
+} & ActorConnMethods<EventsOfActor<D>>;
+
+/** The events of `D`, untyped for `any` (the untyped client) and actors without `events`. */
+export type EventsOfActor<D> = 0 extends 1 & D ? EventsSpec : EventsOf<D>;
 
 export interface WebSocketOptions {
   skipReadyWait?: boolean;
@@ -106,9 +126,18 @@ export interface ActorAccessor<D> {
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
-export type Client<R> =
-  IsAny<R> extends true
+/** What a client has besides its accessors (names that `setup()` refuses for actors). */
+export interface ClientMethods {
+  /**
+   * Closes every connection and raw WebSocket this client opened. Later calls through the client,
+   * its accessors and handles fail with `client_disposed`. Calling it again does nothing.
+   */
+  dispose(): Promise<void>;
+}
+
+export type Client<R> = ClientMethods &
+  (IsAny<R> extends true
     ? { [name: string]: ActorAccessor<any> }
     : R extends RegistryLike<infer U>
       ? { [N in keyof U]: ActorAccessor<U[N]> }
-      : { [name: string]: ActorAccessor<any> };
+      : { [name: string]: ActorAccessor<any> });

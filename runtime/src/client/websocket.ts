@@ -21,7 +21,10 @@ export async function webSocketClass(): Promise<WebSocketCtor> {
   return (cached = ctor);
 }
 
-/** Resolves once the socket is open; rejects if it closes or errors first. */
+/**
+ * Resolves once the socket is open; rejects if it closes or errors first. Frames the server sent
+ * with its handshake are held until the caller has run: see holdFramesForCaller.
+ */
 export function whenOpen(socket: WebSocketLike): Promise<WebSocketLike> {
   if (socket.readyState === 1) return Promise.resolve(socket);
   return new Promise((resolve, reject) => {
@@ -32,6 +35,7 @@ export function whenOpen(socket: WebSocketLike): Promise<WebSocketLike> {
     };
     const onOpen = () => {
       cleanup();
+      holdFramesForCaller(socket);
       resolve(socket);
     };
     const onClose = (e: { code?: number; reason?: string }) => {
@@ -46,4 +50,20 @@ export function whenOpen(socket: WebSocketLike): Promise<WebSocketLike> {
     socket.addEventListener("close", onClose);
     socket.addEventListener("error", onError);
   });
+}
+
+/**
+ * Code written for the browser API adds its "message" listener right after
+ * `await handle.webSocket()`. Browsers make that safe: "open" and every message are separate
+ * tasks, and the awaiting code runs in the microtasks after "open". The `ws` package does not:
+ * frames that came in the same TCP read as the handshake (what an actor sends as soon as the
+ * socket opens) are parsed and dispatched in the tick of "open", before any promise continuation,
+ * so they reached no listener and were lost. Pausing the socket in "open" leaves those bytes
+ * unread in the socket, in order, until a macrotask later, when the caller has had its turn.
+ */
+function holdFramesForCaller(socket: WebSocketLike): void {
+  const pausable = socket as Partial<{ pause(): void; resume(): void }>;
+  if (typeof pausable.pause !== "function" || typeof pausable.resume !== "function") return;
+  pausable.pause();
+  globalThis.setTimeout(() => pausable.resume!(), 0);
 }

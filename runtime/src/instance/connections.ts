@@ -17,6 +17,8 @@ export interface ServerSocket {
   /** A text frame; bytes are its UTF-8 encoding (encoded once for a broadcast). */
   send(text: string | Uint8Array): void;
   close(code: number, reason: string): void;
+  /** Cuts the transport at once, without a closing handshake (for a peer that stopped answering). */
+  terminate(): void;
   /** Bytes accepted by send() but not yet written to the network. */
   readonly bufferedAmount: number;
   /** Sends a liveness ping; `false` when the transport needs none (in-process). */
@@ -91,6 +93,16 @@ export class Connection<P = unknown, S = unknown> implements Conn<P, S> {
     this.closed = true;
     // Close reasons are limited to 123 bytes by the WebSocket protocol.
     this.socket?.close(code, truncateReason(reason));
+  }
+
+  /**
+   * Cuts a peer that stopped answering: a close frame would wait (30 s in `ws`) for an answer that
+   * never comes, holding the socket and its buffers.
+   */
+  terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket?.terminate();
   }
 
   ping(now: number): boolean {

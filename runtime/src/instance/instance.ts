@@ -86,6 +86,8 @@ export class ActorInstance {
   private running = 0;
   private readonly background = new Set<Promise<unknown>>();
   private sleepTimer: TimerHandle | undefined;
+  /** When the sleep countdown started (the actor became idle). */
+  private idleSinceAt = 0;
   private sleepRequested = false;
   private destroyRequested = false;
   private stopping: Promise<void> | undefined;
@@ -447,7 +449,7 @@ export class ActorInstance {
           now - conn.pingSentAt >= this.options.connectionLivenessTimeout
         ) {
           this.log.info("dropping a connection that stopped answering pings", { connId: conn.id });
-          conn.close(CLOSE.goingAway, "connection timed out (no pong)");
+          conn.terminate();
           void this.connectionClosed(conn);
         } else {
           conn.ping(now);
@@ -587,6 +589,16 @@ export class ActorInstance {
     );
   }
 
+  /**
+   * When this actor became idle, if it could be put to sleep right now (ready, idle, allowed to
+   * sleep); undefined otherwise. Placement uses it to make room at the live-actor cap.
+   */
+  get idleSince(): number | undefined {
+    return this.status === "ready" && this.sleepTimer !== undefined && this.isIdle()
+      ? this.idleSinceAt
+      : undefined;
+  }
+
   private clearSleep(): void {
     this.host.clock.clearTimeout(this.sleepTimer);
     this.sleepTimer = undefined;
@@ -606,6 +618,7 @@ export class ActorInstance {
       return;
     }
     if (this.options.noSleep || this.sleepTimer) return;
+    this.idleSinceAt = this.host.clock.now();
     this.sleepTimer = this.host.clock.setTimeout(() => {
       this.sleepTimer = undefined;
       if (this.status === "ready" && this.isIdle()) void this.stop("sleep");

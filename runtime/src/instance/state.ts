@@ -17,11 +17,46 @@ export class StateNotSerializableError extends TroupeError {
 }
 
 /**
+ * `obj.__proto__ = v` replaces the object's prototype instead of adding a key, and JSON then
+ * leaves it out: memory and storage would disagree. State treats it as the plain key JSON.parse
+ * makes of it, defined as an own property.
+ */
+const PROTO = "__proto__";
+
+function defineData(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+/**
+ * Deepest nesting of arrays and objects in an actor's state, counting `c.state` itself as level 1.
+ * Copying, serializing and loading state recurse once per level; past a few thousand levels that
+ * overflows the stack, so a deeper assignment is refused with an error naming its path instead.
+ */
+export const MAX_STATE_DEPTH = 256;
+
+/**
  * Returns a deep plain copy of `value`, or throws StateNotSerializableError naming the first path
  * that cannot be stored. Copying on assignment means state never aliases an object the caller
  * still holds (or another part of the state), so memory always equals what will be persisted.
+ * `depth` is the level the value takes in the state (1 for `c.state` itself).
  */
-export function cloneSerializable(value: unknown, path: string, seen = new Set<object>()): unknown {
+export function cloneSerializable(value: unknown, path: string, depth = 1): unknown {
+  // Primitives (most assignments) return before anything is allocated.
+  if (typeof value !== "object" || value === null) return clone(value, path, depth, undefined);
+  return clone(value, path, depth, new Set());
+}
+
+function clone(
+  value: unknown,
+  path: string,
+  depth: number,
+  seen: Set<object> | undefined,
+): unknown {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -39,8 +74,16 @@ export function cloneSerializable(value: unknown, path: string, seen = new Set<o
   }
   if (value === null) return null;
   const obj = value as object;
-  if (seen.has(obj)) throw new StateNotSerializableError(path, "a circular reference");
-  seen.add(obj);
+  // Always given for objects (see cloneSerializable).
+  const visited = seen as Set<object>;
+  if (visited.has(obj)) throw new StateNotSerializableError(path, "a circular reference");
+  if (depth > MAX_STATE_DEPTH) {
+    throw new StateNotSerializableError(
+      path,
+      `a value nested more than ${MAX_STATE_DEPTH} levels deep (MAX_STATE_DEPTH)`,
+    );
+  }
+  visited.add(obj);
   try {
     if (Array.isArray(obj)) {
       const out = new Array(obj.length);
@@ -49,7 +92,7 @@ export function cloneSerializable(value: unknown, path: string, seen = new Set<o
         if (item === undefined) {
           throw new StateNotSerializableError(`${path}[${i}]`, "undefined in an array");
         }
-        out[i] = cloneSerializable(item, `${path}[${i}]`, seen);
+        out[i] = clone(item, `${path}[${i}]`, depth + 1, visited);
       }
       return out;
     }
@@ -60,12 +103,14 @@ export function cloneSerializable(value: unknown, path: string, seen = new Set<o
     }
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(obj)) {
-      const v = cloneSerializable((obj as Record<string, unknown>)[key], `${path}.${key}`, seen);
-      if (v !== undefined) out[key] = v;
+      const v = clone((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, visited);
+      if (v === undefined) continue;
+      if (key === PROTO) defineData(out, key, v);
+      else out[key] = v;
     }
     return out;
   } finally {
-    seen.delete(obj);
+    visited.delete(obj);
   }
 }
 
@@ -76,7 +121,7 @@ export class TrackedState {
   private readonly onChange: () => void;
 
   constructor(initial: unknown, onChange: () => void) {
-    this.raw = cloneSerializable(initial, "state");
+    this.raw = cloneSerializable(initial, "state", 1);
     this.onChange = onChange;
   }
 
@@ -87,17 +132,18 @@ export class TrackedState {
 
   /** What `c.state` returns. */
   get proxy(): unknown {
-    return this.wrap(this.raw, "state");
+    return this.wrap(this.raw, "state", 1);
   }
 
   /** `c.state = next` */
   replace(next: unknown): void {
-    this.raw = cloneSerializable(next, "state");
+    this.raw = cloneSerializable(next, "state", 1);
     this.proxies = new WeakMap();
     this.onChange();
   }
 
-  private wrap(value: unknown, path: string): unknown {
+  /** `depth`: the level of `value` in the state, so assignments into it know theirs. */
+  private wrap(value: unknown, path: string, depth: number): unknown {
     if (typeof value !== "object" || value === null) return value;
     const cached = this.proxies.get(value);
     if (cached) return cached;
@@ -107,7 +153,10 @@ export class TrackedState {
       get: (target, prop, receiver) => {
         const v = Reflect.get(target, prop, receiver);
         if (typeof prop === "symbol" || typeof v !== "object" || v === null) return v;
-        return this.wrap(v, pathOf(prop));
+        // Without an own `__proto__` key this is the prototype: state is data and has no such
+        // key (and handing out Object.prototype would let state writes pollute every object).
+        if (prop === PROTO && !Object.hasOwn(target, prop)) return undefined;
+        return this.wrap(v, pathOf(prop), depth + 1);
       },
       set: (target, prop, v) => {
         if (typeof prop === "symbol") {
@@ -120,10 +169,11 @@ export class TrackedState {
           if (isArray && v === undefined) {
             throw new StateNotSerializableError(pathOf(prop), "undefined in an array");
           }
-          stored = cloneSerializable(v, pathOf(prop));
+          stored = cloneSerializable(v, pathOf(prop), depth + 1);
         }
         const prev = (target as Record<string, unknown>)[prop];
-        (target as Record<string, unknown>)[prop] = stored;
+        if (prop === PROTO) defineData(target, prop, stored);
+        else (target as Record<string, unknown>)[prop] = stored;
         if (prev !== stored || typeof stored === "object") this.onChange();
         return true;
       },
@@ -137,7 +187,7 @@ export class TrackedState {
         if ("get" in descriptor || "set" in descriptor) {
           throw new StateNotSerializableError(pathOf(String(prop)), "an accessor property");
         }
-        const value = cloneSerializable(descriptor.value, pathOf(String(prop)));
+        const value = cloneSerializable(descriptor.value, pathOf(String(prop)), depth + 1);
         const ok = Reflect.defineProperty(target, prop, { ...descriptor, value });
         if (ok) this.onChange();
         return ok;

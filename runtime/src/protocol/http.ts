@@ -9,14 +9,19 @@ import { TroupeError } from "../errors.js";
 import type { Engine } from "../registry/engine.js";
 import type { ActorQuery } from "../registry/placement.js";
 import { readBodyWithin } from "./body.js";
+import { type CorsOptions, corsMiddleware } from "./cors.js";
+import { TOO_DEEP_MESSAGE, tooDeep, wireOutput } from "./wire.js";
 
 export interface HttpOptions {
   basePath: string;
   maxIncomingMessageSize: number;
+  /** Cross-origin access for browser pages; off when absent (see cors.ts). */
+  cors?: CorsOptions;
 }
 
 export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   const app = new Hono().basePath(opts.basePath);
+  if (opts.cors) app.use("*", corsMiddleware(opts.cors));
 
   const fail = (c: Context, err: unknown, context: Record<string, unknown> = {}) => {
     const { status, body } = engine.errorBody(err, { path: c.req.path, ...context });
@@ -30,11 +35,14 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   const decoder = new TextDecoder();
   const readJson = async (c: Context): Promise<unknown> => {
     const text = decoder.decode(await readBody(c));
+    let parsed: unknown;
     try {
-      return JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       throw new TroupeError("invalid_request", "The request body is not valid JSON.");
     }
+    if (tooDeep(text, parsed)) throw new TroupeError("too_deep", TOO_DEEP_MESSAGE);
+    return parsed;
   };
 
   app.get("/metadata", (c) =>
@@ -71,7 +79,7 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
         params: body.params,
         request: c.req.raw,
       });
-      return c.json({ output: output === undefined ? null : output });
+      return c.json({ output: wireOutput(output) });
     } catch (err) {
       return fail(c, err, { actor: actorName, action });
     }

@@ -3,16 +3,23 @@
  * `{base}/actors/connect` and raw sockets at `{base}/gateway/{actorId}/websocket/{path}`.
  * `registry.serve()` attaches this itself; a custom server calls `registry.attachWebSockets()`.
  */
-import type { IncomingMessage, Server } from "node:http";
+import { type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { TroupeError } from "../errors.js";
 import type { Engine } from "../registry/engine.js";
+import { type CorsOptions, upgradeOriginRefusal } from "./cors.js";
 import { type PeerSocket, serveConnection } from "./websocket.js";
 
 export interface WebSocketOptions {
   basePath: string;
   maxIncomingMessageSize: number;
+  /** With it, browser pages from other origins need an allowed `Origin` (see cors.ts). */
+  cors?: CorsOptions;
+  /** Most sockets open at once per client address (`too_many_connections`); no cap if unset. */
+  maxConnectionsPerAddress?: number;
+  /** Take the client address from X-Forwarded-For (see the registry option). */
+  trustProxy?: boolean | number;
 }
 
 export interface AttachedWebSockets {
@@ -30,12 +37,29 @@ export function attachWebSockets(
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxIncomingMessageSize });
   const connectPath = `${opts.basePath}/actors/connect`;
   const gatewayPrefix = `${opts.basePath}/gateway/`;
+  const perAddress = opts.maxConnectionsPerAddress
+    ? new AddressCounter(opts.maxConnectionsPerAddress, proxyHops(opts.trustProxy))
+    : undefined;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+    const originRefusal = upgradeOriginRefusal(opts.cors, req.headers.origin, req.headers.host);
+    const ours = url.pathname === connectPath || url.pathname.startsWith(gatewayPrefix);
+    if (ours && perAddress && !perAddress.admit(req, socket)) {
+      refuseUpgrade(
+        socket,
+        429,
+        "too_many_connections",
+        `Too many WebSockets are open from this address (maxConnectionsPerAddress: ${opts.maxConnectionsPerAddress}). Close one, or retry later.`,
+      );
+      return;
+    }
     if (url.pathname === connectPath) {
       wss.handleUpgrade(req, socket, head, (ws) => {
-        serveConnection(engine, wrapWs(ws), toRequest(req, url));
+        // Refused over the socket, not with an HTTP status: browsers hide the status of a failed
+        // upgrade, and a 4001 with its code stops the client instead of making it retry forever.
+        if (originRefusal) refuseConnection(ws, "origin_not_allowed", originRefusal);
+        else serveConnection(engine, wrapWs(ws), toRequest(req, url));
       });
       return;
     }
@@ -43,7 +67,8 @@ export function attachWebSockets(
       ? /^([^/]+)\/websocket(\/.*)?$/.exec(url.pathname.slice(gatewayPrefix.length))
       : null;
     if (raw) {
-      void upgradeRaw(decodeURIComponent(raw[1]!), raw[2] ?? "/", url, req, socket, head);
+      if (originRefusal) refuseUpgrade(socket, 403, "origin_not_allowed", originRefusal);
+      else void upgradeRaw(decodeURIComponent(raw[1]!), raw[2] ?? "/", url, req, socket, head);
       return;
     }
     // Not ours. If nobody else handles upgrades on this server, answer instead of hanging.
@@ -95,6 +120,53 @@ export function attachWebSockets(
   };
 }
 
+/** `trustProxy` as the number of proxies in front of the server (0: use the socket's address). */
+function proxyHops(trustProxy: boolean | number | undefined): number {
+  if (trustProxy === true) return 1;
+  return typeof trustProxy === "number" && trustProxy > 0 ? Math.floor(trustProxy) : 0;
+}
+
+/**
+ * Open sockets per client address. A socket is counted from its upgrade request until its TCP
+ * connection closes, whatever ends it (refused handshake, close, terminate), so the count cannot
+ * leak; sockets waiting for `init` count like the others.
+ */
+class AddressCounter {
+  private readonly open = new Map<string, number>();
+
+  constructor(
+    private readonly max: number,
+    private readonly hops: number,
+  ) {}
+
+  /** Counts the socket and returns true, or returns false when its address is at the cap. */
+  admit(req: IncomingMessage, socket: Duplex): boolean {
+    const address = this.addressOf(req);
+    const count = this.open.get(address) ?? 0;
+    if (count >= this.max) return false;
+    this.open.set(address, count + 1);
+    socket.once("close", () => {
+      const left = (this.open.get(address) ?? 1) - 1;
+      if (left > 0) this.open.set(address, left);
+      else this.open.delete(address);
+    });
+    return true;
+  }
+
+  /**
+   * The client's address. Behind n trusted proxies it is the n-th X-Forwarded-For entry from the
+   * end: each proxy appends the address it saw, so entries further left are the client's say.
+   */
+  private addressOf(req: IncomingMessage): string {
+    const own = req.socket.remoteAddress ?? "unknown";
+    if (this.hops === 0) return own;
+    const header = req.headers["x-forwarded-for"];
+    const list = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",");
+    const entry = list[list.length - this.hops]?.trim();
+    return entry || own;
+  }
+}
+
 const TEXT_FRAME = { binary: false } as const;
 
 function wrapWs(ws: WebSocket): PeerSocket {
@@ -105,6 +177,7 @@ function wrapWs(ws: WebSocket): PeerSocket {
     close: (code, reason) => {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
     },
+    terminate: () => ws.terminate(),
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
@@ -135,10 +208,17 @@ function toRequest(req: IncomingMessage, url: URL): Request {
   return new Request(url, { headers });
 }
 
+/** Refuses a connection as a failed `init` does (PROTOCOL.md): an `error` frame, then 4001. */
+function refuseConnection(ws: WebSocket, code: string, message: string): void {
+  ws.on("error", () => {});
+  ws.send(JSON.stringify({ t: "error", error: { code, message, metadata: null } }));
+  ws.close(4001, code);
+}
+
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${status === 404 ? "Not Found" : "Error"}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
       "Content-Type: application/json\r\n" +
       `x-troupe-error: ${code}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +

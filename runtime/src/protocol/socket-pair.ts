@@ -62,6 +62,7 @@ export function socketPair(): { client: WebSocketLike; server: PeerSocket } {
       });
     },
     close: (code, reason) => closeBoth(code, reason),
+    terminate: () => closeBoth(1006, ""),
     bufferedAmount: 0,
     ping: () => false,
     onMessage: (cb) => serverMessage.push(cb),

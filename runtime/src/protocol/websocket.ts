@@ -8,6 +8,13 @@ import { CLOSE, type Connection, type ServerSocket } from "../instance/connectio
 import type { ActorInstance } from "../instance/instance.js";
 import type { Engine } from "../registry/engine.js";
 import { parseQuery } from "./http.js";
+import {
+  MAX_EVENT_NAME_LENGTH,
+  MAX_SUBSCRIPTIONS,
+  TOO_DEEP_MESSAGE,
+  tooDeep,
+  wireOutput,
+} from "./wire.js";
 
 /** The server end of a WebSocket, as far as the protocol needs it. */
 export interface PeerSocket extends ServerSocket {
@@ -113,7 +120,7 @@ export function serveConnection(
     const current = conn!;
     const target = inst!;
     target.executeAction(msg.name, msg.args, current).then(
-      (output) => sendJson({ t: "result", id, output: output === undefined ? null : output }),
+      (output) => sendJson({ t: "result", id, output: wireOutput(output) }),
       (err) => {
         const { body } = engine.errorBody(err, {
           actor: target.name,
@@ -123,6 +130,25 @@ export function serveConnection(
         sendJson({ t: "error", id, error: body });
       },
     );
+  };
+
+  /** `sub` / `unsub`, capped so one socket cannot make the server hold unbounded names. */
+  const subscription = (subscribe: boolean, event: string) => {
+    if (event.length > MAX_EVENT_NAME_LENGTH) {
+      return refuse(
+        "event_name_too_long",
+        `Event names are at most ${MAX_EVENT_NAME_LENGTH} characters (MAX_EVENT_NAME_LENGTH).`,
+      );
+    }
+    const subs = conn!.subscriptions;
+    if (!subscribe) subs.delete(event);
+    else if (subs.size < MAX_SUBSCRIPTIONS || subs.has(event)) subs.add(event);
+    else {
+      refuse(
+        "too_many_subscriptions",
+        `A connection subscribes to at most ${MAX_SUBSCRIPTIONS} event names (MAX_SUBSCRIPTIONS); unsubscribe from one first.`,
+      );
+    }
   };
 
   peer.onMessage((data, isBinary) => {
@@ -138,6 +164,9 @@ export function serveConnection(
       return refuse("invalid_message", "A frame must be a JSON object.");
     }
     const m = msg as Record<string, unknown>;
+    if (tooDeep(data, m)) {
+      return refuse("too_deep", TOO_DEEP_MESSAGE, typeof m.id === "number" ? m.id : undefined);
+    }
     if (typeof m.t !== "string") return refuse("invalid_message", 'A frame needs a "t" (type).');
     switch (m.t) {
       case "init":
@@ -154,9 +183,7 @@ export function serveConnection(
           return refuse("not_connected", "Wait for welcome before subscribing.");
         if (typeof m.event !== "string")
           return refuse("invalid_message", 'A subscription needs an "event".');
-        if (m.t === "sub") conn!.subscriptions.add(m.event);
-        else conn!.subscriptions.delete(m.event);
-        return;
+        return subscription(m.t === "sub", m.event);
       default:
         return refuse("unknown_message_type", `Unknown message type "${m.t.slice(0, 40)}".`);
     }

@@ -15,6 +15,7 @@
  */
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import type { ConnParamsOf, InputOf } from "../actor/definition.js";
+import type { EventName, ListenerArgs } from "../actor/events.js";
 import { type ClientOptions, createClient } from "../client/index.js";
 import type {
   ActorConn,
@@ -22,6 +23,7 @@ import type {
   ActorHandle,
   Client,
   ConnStatus,
+  EventsOfActor,
   RegistryLike,
 } from "../client/types.js";
 
@@ -54,8 +56,14 @@ export interface ActorState<R, N extends keyof DefsOf<R>> {
 }
 
 export interface UseActorResult<R, N extends keyof DefsOf<R>> extends ActorState<R, N> {
-  /** Subscribes to an actor event for the life of the calling component. */
-  useEvent(eventName: string, handler: (...args: any[]) => void): void;
+  /**
+   * Subscribes to an actor event for the life of the calling component. The handler gets the
+   * payload type the actor declared in `events` (`any` for an actor without `events`).
+   */
+  useEvent<K extends EventName<EventsOfActor<DefsOf<R>[N]>>>(
+    eventName: K,
+    handler: (...args: ListenerArgs<EventsOfActor<DefsOf<R>[N]>, K>) => void,
+  ): void;
 }
 
 export interface CreateRivetKitOptions {
@@ -229,11 +237,14 @@ export function createRivetKitWithClient<R = any>(
       // biome-ignore lint/correctness/useExhaustiveDependencies: re-subscribe exactly when the connection or the name changes.
       useEffect(() => {
         if (!connection) return;
-        return connection.on(eventName, (...args: unknown[]) => ref.current(...args));
+        return (connection as ActorConn<any>).on(eventName, (...args: unknown[]) =>
+          ref.current(...args),
+        );
       }, [connection, eventName]);
     }
 
-    return { ...(state as ActorState<R, N>), useEvent };
+    // The typed signature is UseActorResult's; the implementation is the untyped one.
+    return { ...(state as ActorState<R, N>), useEvent } as UseActorResult<R, N>;
   }
 
   return { useActor };

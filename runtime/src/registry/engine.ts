@@ -16,6 +16,7 @@ import { ActorInstance, type InstanceHost } from "../instance/instance.js";
 import type { Logger } from "../log.js";
 import { socketPair } from "../protocol/socket-pair.js";
 import { serveConnection } from "../protocol/websocket.js";
+import { wireOutput } from "../protocol/wire.js";
 import { GroupCommitter } from "../storage/commit.js";
 import type { ActorRecord, StorageDriver } from "../storage/driver.js";
 import { call, randomId, TimeoutError, withTimeout } from "../util.js";
@@ -32,6 +33,8 @@ export interface EngineOptions {
   log: Logger;
   /** Send internal error messages to clients (development only). */
   exposeErrors: boolean;
+  /** Most actors live at once; idle ones sleep to make room. No cap when undefined. */
+  maxLiveActors?: number;
 }
 
 export class Engine implements InstanceHost, InstanceFactory {
@@ -55,7 +58,7 @@ export class Engine implements InstanceHost, InstanceFactory {
     this.maxOutgoingBuffer = opts.maxOutgoingBuffer;
     this.maxIncomingMessageSize = opts.maxIncomingMessageSize;
     this.committer = new GroupCommitter(opts.driver);
-    this.placement = new LocalPlacement(opts.defs, this);
+    this.placement = new LocalPlacement(opts.defs, this, opts.maxLiveActors);
   }
 
   get actorNames(): string[] {
@@ -262,7 +265,7 @@ export class Engine implements InstanceHost, InstanceFactory {
             params: jsonCopy(params),
             inProcess: true,
           });
-          return jsonCopy(out);
+          return jsonCopy(wireOutput(out));
         } catch (err) {
           throw this.toActorError(err, { action });
         }

@@ -51,10 +51,14 @@ export class LocalPlacement {
   private readonly byKey = new Map<string, ActorInstance>();
   private readonly byId = new Map<string, ActorInstance>();
   private readonly loading = new Map<string, Promise<ActorInstance>>();
+  /** Loads under way whose instance is not registered yet: they count toward `maxLive`. */
+  private starting = 0;
 
+  /** `maxLive`: most instances live at once (the registry's `maxLiveActors`); no cap by default. */
   constructor(
     private readonly defs: Record<string, AnyActorDefinition>,
     private readonly factory: InstanceFactory,
+    private readonly maxLive = Number.POSITIVE_INFINITY,
   ) {}
 
   get actorNames(): string[] {
@@ -114,6 +118,16 @@ export class LocalPlacement {
         if (inst && mode === "create") throw alreadyExists(query.name, key);
         continue;
       }
+      if (this.byId.size + this.starting >= this.maxLive) {
+        await this.makeRoom();
+        continue; // look again: the key may have been loaded meanwhile
+      }
+      this.starting++;
+      let counted = true;
+      const registered = () => {
+        if (counted) this.starting--;
+        counted = false;
+      };
       const load = this.load(
         def,
         query.name,
@@ -121,11 +135,13 @@ export class LocalPlacement {
         mode,
         "input" in query ? query.input : undefined,
         caller,
+        registered,
       );
       this.loading.set(slot, load);
       try {
         return await load;
       } finally {
+        registered();
         this.loading.delete(slot);
       }
     }
@@ -138,17 +154,19 @@ export class LocalPlacement {
     mode: "get" | "getOrCreate" | "create",
     input: unknown,
     caller: Caller,
+    registered: () => void,
   ): Promise<ActorInstance> {
     for (;;) {
       const record = await this.factory.findByKey(name, key);
       if (record) {
         if (mode === "create") throw alreadyExists(name, key);
-        return this.wake(def, record);
+        return this.wake(def, record, registered);
       }
       if (mode === "get") throw notFound(name, key);
       const created = await this.factory.createNew(def, name, key, input, caller);
       if (created) {
         this.register(created);
+        registered();
         return created;
       }
       // Another process created it between our lookup and our insert.
@@ -176,17 +194,47 @@ export class LocalPlacement {
     return inst;
   }
 
-  private async wake(def: AnyActorDefinition, record: ActorRecord): Promise<ActorInstance> {
+  private async wake(
+    def: AnyActorDefinition,
+    record: ActorRecord,
+    onRegistered: () => void,
+  ): Promise<ActorInstance> {
     let registered: ActorInstance | undefined;
     try {
       return await this.factory.wake(def, record, (inst) => {
         registered = inst;
         this.register(inst);
+        onRegistered();
       });
     } catch (err) {
       if (registered) this.forget(registered);
       throw err;
     }
+  }
+
+  /**
+   * At the live-actor cap: puts the actor idle the longest to sleep (its state is saved; the next
+   * call wakes it), or waits for one already stopping. Refuses only when every live actor is busy
+   * (running something, connected, or `noSleep`). Runs only at the cap, so the scan is off the
+   * path of calls to live actors.
+   */
+  private async makeRoom(): Promise<void> {
+    let idlest: ActorInstance | undefined;
+    let idlestSince = Number.POSITIVE_INFINITY;
+    let stopping: ActorInstance | undefined;
+    for (const inst of this.byId.values()) {
+      const since = inst.idleSince;
+      if (since !== undefined && since < idlestSince) {
+        idlest = inst;
+        idlestSince = since;
+      } else if (inst.status === "stopping") stopping ??= inst;
+    }
+    if (idlest) return idlest.stop("sleep");
+    if (stopping) return stopping.stopped;
+    throw new TroupeError(
+      "too_many_actors",
+      `This server already runs ${this.maxLive} actors (maxLiveActors) and none of them is idle, so none can sleep to make room. Retry later.`,
+    );
   }
 
   register(inst: ActorInstance): void {

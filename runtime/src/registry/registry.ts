@@ -10,10 +10,16 @@
 import { type ServerType, serve as serveNode } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { AnyActorDefinition } from "../actor/definition.js";
+import { CLIENT_RESERVED_NAMES } from "../client/client.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
+import { type CorsOptions, validateCors } from "../protocol/cors.js";
 import { createHttpApp } from "../protocol/http.js";
-import { type AttachedWebSockets, attachWebSockets } from "../protocol/node-ws.js";
+import {
+  type AttachedWebSockets,
+  attachWebSockets,
+  type WebSocketOptions,
+} from "../protocol/node-ws.js";
 import type { StorageDriver } from "../storage/driver.js";
 import { openStorage, type StorageOption } from "../storage/open.js";
 import { Engine } from "./engine.js";
@@ -32,8 +38,34 @@ export interface RegistryConfig<TUse extends Record<string, AnyActorDefinition>>
   maxIncomingMessageSize?: number;
   /** Bytes queued to one slow client before its connection is dropped. Default 8 MiB. */
   maxOutgoingBuffer?: number;
+  /**
+   * Lets browser pages from other origins call the API (CORS, preflights included) and open
+   * WebSockets (checked by `Origin`). Off by default: only same-origin pages and non-browser
+   * clients. See the README's "Calling from another origin".
+   */
+  cors?: CorsOptions;
   /** Show internal error messages to clients. Default: on when NODE_ENV=development or TROUPE_EXPOSE_ERRORS=1. */
   exposeErrors?: boolean;
+  /**
+   * Most actors awake at once in this process. At the cap the actor idle the longest is put to
+   * sleep to make room; a call that needs another actor is refused with `too_many_actors` (503)
+   * only when none can sleep. Default: no cap.
+   */
+  maxLiveActors?: number;
+  /**
+   * Most WebSockets (connections and raw sockets, before and after `welcome`) open at once from
+   * one client address; past it the upgrade is refused with 429 `too_many_connections`.
+   * Default: no cap.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * The server runs behind a reverse proxy (Railway, a load balancer) that appends the client's
+   * address to `X-Forwarded-For`: take it from there instead of the socket (which is the proxy's).
+   * `true` trusts one proxy (the last entry); a number n trusts n proxies (the n-th entry from
+   * the end). Never turn it on without such a proxy: clients could then pick their address.
+   * Default: false.
+   */
+  trustProxy?: boolean | number;
   logger?: Logger;
 }
 
@@ -69,6 +101,20 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
     if (!config || typeof config.use !== "object") {
       throw new TypeError("setup() expects { use: { actorName: actor({...}) } }.");
     }
+    for (const name of Object.keys(config.use)) {
+      if (CLIENT_RESERVED_NAMES.has(name)) {
+        throw new TypeError(
+          `setup(): an actor cannot be named "${name}": the client reserves that name (${[...CLIENT_RESERVED_NAMES].join(", ")}), so client.${name} could never reach it. Rename the actor.`,
+        );
+      }
+    }
+    if (config.cors) validateCors(config.cors);
+    for (const option of ["maxLiveActors", "maxConnectionsPerAddress"] as const) {
+      const value = config[option];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+        throw new TypeError(`setup(): ${option} must be a positive integer (got ${value}).`);
+      }
+    }
     this.config = config;
   }
 
@@ -97,22 +143,27 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
         (env.NODE_ENV === "development" || env.TROUPE_EXPOSE_ERRORS === "1"),
       maxOutgoingBuffer: this.config.maxOutgoingBuffer,
       maxIncomingMessageSize: this.webSocketOptions.maxIncomingMessageSize,
+      maxLiveActors: this.config.maxLiveActors,
     });
     await engine.start();
     const app = createHttpApp(engine, {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+      cors: this.config.cors,
     });
     return { engine, app };
   }
 
   /** Options for `attachWebSockets`. */
-  get webSocketOptions() {
+  get webSocketOptions(): WebSocketOptions {
     return {
       basePath: this.basePath,
       maxIncomingMessageSize:
         this.config.maxIncomingMessageSize ?? DEFAULT_MAX_INCOMING_MESSAGE_SIZE,
+      cors: this.config.cors,
+      maxConnectionsPerAddress: this.config.maxConnectionsPerAddress,
+      trustProxy: this.config.trustProxy,
     };
   }
 

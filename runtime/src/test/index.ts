@@ -50,7 +50,7 @@ export interface TestRuntime<R> {
   close(): Promise<void>;
 }
 
-type TestContextLike = { onTestFinished?: (fn: () => unknown) => void };
+type TestContextLike = { onTestFinished?: (fn: () => void | Promise<void>) => void };
 
 export async function setupTest<TUse extends Record<string, AnyActorDefinition>>(
   ...args:

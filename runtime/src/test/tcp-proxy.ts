@@ -1,7 +1,10 @@
 /**
  * A TCP proxy a test can cut and restore: a real network fault between two real processes (a
  * client and the server, an app and its database) without touching either side. `cut()` drops
- * every open connection and refuses new ones; `restore()` listens again on the same port.
+ * every open connection and refuses new ones; `restore()` listens again on the same port;
+ * `freeze()` keeps every connection open but drops the bytes sent either way, as a peer that
+ * vanished without closing (a laptop lid shut, a cable pulled) looks to the other side; a side
+ * that closes its end is still passed on to the other.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 
@@ -9,21 +12,27 @@ export interface TcpProxy {
   port: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  /** Drops the bytes of every open connection from now on, without closing any (a dead peer). */
+  freeze(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   const make = (): Server =>
     createServer((client) => {
       const upstream = connect(targetPort, targetHost);
+      const pair: [Socket, Socket] = [client, upstream];
       sockets.add(client);
       sockets.add(upstream);
+      pairs.add(pair);
       const drop = () => {
         client.destroy();
         upstream.destroy();
         sockets.delete(client);
         sockets.delete(upstream);
+        pairs.delete(pair);
       };
       client.on("error", drop).on("close", drop);
       upstream.on("error", drop).on("close", drop);
@@ -52,6 +61,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   return {
     port,
     cut: stop,
+    freeze() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        // Keep reading (and discarding), so a close from either side is still noticed.
+        client.on("data", () => {}).resume();
+        upstream.on("data", () => {}).resume();
+      }
+    },
     async restore() {
       if (server) return;
       server = make();

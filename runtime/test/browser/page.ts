@@ -22,7 +22,19 @@ try {
   const viaConn = await conn.increment(10);
   const broadcast = await event;
   await conn.dispose();
-  out.textContent = JSON.stringify({ first, second, code, viaConn, broadcast, statuses });
+  // A raw WebSocket, used the spec's way: the listener is added after the await.
+  const ws = await client.greeter.getOrCreate(["browser"]).webSocket("/");
+  const raw: string[] = [];
+  const threeMessages = new Promise<void>((resolve) => {
+    ws.addEventListener("message", (event) => {
+      raw.push(String(event.data));
+      if (raw.length === 3) resolve();
+    });
+  });
+  ws.send("ping");
+  await threeMessages;
+  ws.close();
+  out.textContent = JSON.stringify({ first, second, code, viaConn, broadcast, statuses, raw });
 } catch (err) {
   out.textContent = JSON.stringify({ error: String(err) });
 }

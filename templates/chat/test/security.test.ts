@@ -195,7 +195,7 @@ describe("who creates actors", () => {
   it("a room takes its organisation and id from its key, and refuses input that disagrees", async () => {
     // Server code (in-process, trusted: it skips onBeforeCreate) that passes the wrong input.
     const { engine } = await app.server.registry.ensureRuntime();
-    const inProcess = engine.client() as typeof app.client;
+    const inProcess = engine.client() as unknown as typeof app.client;
     const bad = inProcess.chatRoom.create(["key-org", "k1"], { input: spoofed("other-org", "k1") });
     expect((await errorOf(bad)).code).toBe("forbidden");
     const bad2 = inProcess.chatRoom.create(["key-org", "k2"], { input: spoofed("key-org", "zz") });
@@ -229,7 +229,7 @@ describe("who creates actors", () => {
     await expectNoList(["shadow-org", "shadow-1"], "shadow-org");
     // A shadow list made before this check (here: by server code) does not serve users either.
     const { engine } = await app.server.registry.ensureRuntime();
-    await (engine.client() as typeof app.client).chatRoomList
+    await (engine.client() as unknown as typeof app.client).chatRoomList
       .getOrCreate(["shadow-org", "old"])
       .resolve();
     const old = app.client.chatRoomList.get(["shadow-org", "old"], { params });

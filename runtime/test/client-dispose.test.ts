@@ -1,0 +1,123 @@
+// client.dispose() (RivetKit 2.3): closes every connection and raw WebSocket the client opened;
+// later calls fail with client_disposed. The client's reserved names cannot be actor names.
+import { actor, setup } from "troupe";
+import { type ActorError, createClient } from "troupe/client";
+import { setupTest, type TestRuntime, waitFor } from "troupe/test";
+import { afterEach, describe, expect, test } from "vitest";
+
+/** The error a call fails with; a call that succeeds fails the test. */
+function failure(call: Promise<unknown>): Promise<ActorError> {
+  return call.then(
+    (value) => {
+      throw new Error(`Expected the call to fail, it returned ${JSON.stringify(value)}`);
+    },
+    (err) => err as ActorError,
+  );
+}
+
+/** Server-side view of what is open, across actors. */
+const open = { conns: 0, sockets: 0 };
+
+const room = actor({
+  state: { n: 0 },
+  onConnect: () => {
+    open.conns++;
+  },
+  onDisconnect: () => {
+    open.conns--;
+  },
+  onWebSocket: (_c, websocket) => {
+    open.sockets++;
+    websocket.addEventListener("close", () => {
+      open.sockets--;
+    });
+  },
+  onRequest: () => new Response("ok"),
+  actions: { bump: (c) => ++c.state.n },
+});
+
+/** Calls `room` through the in-process client, then tries to dispose that shared client. */
+const caller = actor({
+  state: {},
+  actions: {
+    disposeShared: async (c) => {
+      const client = c.client<typeof registry>();
+      const error = await failure(client.dispose());
+      return { code: error.code, after: await client.room.getOrCreate(["in"]).bump() };
+    },
+  },
+});
+
+const registry = setup({ use: { room, caller } });
+let t: TestRuntime<typeof registry>;
+afterEach(() => t?.close());
+
+describe("client.dispose()", () => {
+  test("closes every connection and raw socket; later calls fail with client_disposed", async () => {
+    t = await setupTest(registry);
+    const client = createClient<typeof registry>(t.endpoint);
+    const a = client.room.getOrCreate(["a"]);
+    const b = client.room.getOrCreate(["b"]);
+    const connA = a.connect();
+    const connB = b.connect();
+    expect(await connA.bump()).toBe(1);
+    expect(await connB.bump()).toBe(1);
+    const socket = await a.webSocket("/");
+    await waitFor(() => open.conns === 2 && open.sockets === 1, { what: "2 conns and 1 socket" });
+
+    await client.dispose();
+    expect(connA.status).toBe("disconnected");
+    expect(connB.status).toBe("disconnected");
+    expect((await failure(connA.bump())).code).toBe("connection_disposed");
+    await waitFor(() => open.conns === 0 && open.sockets === 0, { what: "everything closed" });
+    await waitFor(() => socket.readyState === 3, { what: "the raw socket closed" });
+
+    for (const call of [
+      a.bump(),
+      a.resolve(),
+      a.fetch("/"),
+      a.webSocket("/"),
+      client.room.getOrCreate(["c"]).bump(),
+      client.room.create(["d"]),
+      client.room.getForId("x").action({ name: "bump" }),
+    ]) {
+      const error = await failure(call);
+      expect(error.code).toBe("client_disposed");
+      expect(error.message).toMatch(/disposed/);
+    }
+    expect(() => b.connect()).toThrow(expect.objectContaining({ code: "client_disposed" }));
+    await client.dispose(); // idempotent
+    // The actors were never touched by the refused calls.
+    expect(await t.client.room.getOrCreate(["c"]).bump()).toBe(1);
+  });
+
+  test("dispose() after connections and sockets ended by themselves is quiet", async () => {
+    t = await setupTest(registry);
+    const client = createClient<typeof registry>(t.endpoint);
+    const conn = client.room.getOrCreate(["a"]).connect();
+    expect(await conn.bump()).toBe(1);
+    await conn.dispose();
+    const socket = await client.room.getOrCreate(["a"]).webSocket("/");
+    socket.close();
+    await waitFor(() => open.conns === 0 && open.sockets === 0, { what: "everything closed" });
+    await client.dispose();
+  });
+
+  test("the in-process client of c.client() is shared: its dispose() refuses, calls go on", async () => {
+    t = await setupTest(registry);
+    expect(await t.client.caller.getOrCreate(["c"]).disposeShared()).toEqual({
+      code: "client_not_disposable",
+      after: 1,
+    });
+  });
+});
+
+describe("reserved names", () => {
+  test("setup() refuses an actor named like a client method", () => {
+    for (const name of ["dispose", "then"]) {
+      expect(() => setup({ use: { [name]: room } })).toThrow(
+        `an actor cannot be named "${name}": the client reserves that name (dispose, then)`,
+      );
+    }
+  });
+});
