@@ -84,9 +84,11 @@ async function roomRows(id: string) {
   ]);
 }
 
+let checkers = 0;
+
 /** No actor exists under this key: a signed-in member of the org gets actor_not_found. */
 async function expectNoRoom(org: string, roomId: string): Promise<void> {
-  const { token } = await app.signIn("Checker", org);
+  const { token } = await app.signIn(`Checker ${++checkers}`, org);
   const err = await errorOf(
     app.client.chatRoom.get([org, roomId], { params: { token } }).getRoom(),
   );
@@ -95,7 +97,7 @@ async function expectNoRoom(org: string, roomId: string): Promise<void> {
 }
 
 async function expectNoList(key: string[], org = key[0]!): Promise<void> {
-  const { token } = await app.signIn("Checker", org);
+  const { token } = await app.signIn(`Checker ${++checkers}`, org);
   const err = await errorOf(app.client.chatRoomList.get(key, { params: { token } }).listRooms());
   expect(err.code).toBe("actor_not_found");
 }
