@@ -38,6 +38,7 @@ export type { ActorKv } from "./actor/kv-types.js";
 export type { ActorOptions } from "./actor/options.js";
 export type { Client } from "./client/types.js";
 export { ERROR_CODES } from "./errors.js";
+export type { Logger } from "./log.js";
 export type { CorsOptions } from "./protocol/cors.js";
 export type { RegistryConfig, RunningServer, ServeOptions } from "./registry/registry.js";
 export { Registry, setup } from "./registry/registry.js";

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { TroupeError } from "../errors.js";
 import type { Engine } from "../registry/engine.js";
 import type { ActorQuery } from "../registry/placement.js";
+import { readBodyWithin } from "./body.js";
 import { type CorsOptions, corsMiddleware } from "./cors.js";
 import { TOO_DEEP_MESSAGE, tooDeep, wireOutput } from "./wire.js";
 
@@ -27,46 +28,9 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
     return c.json({ error: body }, status as 400, { "x-troupe-error": body.code });
   };
 
-  const tooLarge = () =>
-    new TroupeError(
-      "payload_too_large",
-      `The request body is larger than ${opts.maxIncomingMessageSize} bytes (maxIncomingMessageSize).`,
-    );
-
-  /**
-   * Reads the body within the size limit. With a Content-Length (the usual case) the check is one
-   * header read; chunked bodies are counted while streaming. (Hono's bodyLimit middleware wraps
-   * every body in a web stream, which cost ~70 µs per request here.)
-   */
-  const readBody = async (c: Context): Promise<Uint8Array<ArrayBuffer>> => {
-    const declared = c.req.header("content-length");
-    if (declared !== undefined) {
-      if (Number(declared) > opts.maxIncomingMessageSize) throw tooLarge();
-      return new Uint8Array(await c.req.arrayBuffer());
-    }
-    const body = c.req.raw.body;
-    if (!body) return new Uint8Array();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > opts.maxIncomingMessageSize) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-    const out = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return out;
-  };
+  /** The body within `maxIncomingMessageSize` (see `./body.ts`). */
+  const readBody = (c: Context) =>
+    readBodyWithin(c.req.raw, opts.maxIncomingMessageSize, "maxIncomingMessageSize");
 
   const decoder = new TextDecoder();
   const readJson = async (c: Context): Promise<unknown> => {

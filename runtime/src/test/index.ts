@@ -23,6 +23,12 @@ import type { StorageOption } from "../storage/open.js";
 export { ManualClock } from "../clock.js";
 export { freePort } from "../free-port.js";
 export { type CapturedLogger, captureLogger, type LogEntry } from "./logger.js";
+export {
+  type RawRequestOptions,
+  type RawResponse,
+  rawRequest,
+  repeatedChunks,
+} from "./raw-request.js";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 export { type WaitOptions, waitFor } from "./wait.js";
 

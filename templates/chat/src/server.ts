@@ -19,7 +19,8 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type StorageOption, UserError } from "troupe";
+import { type Logger, type StorageOption, UserError } from "troupe";
+import { bodyLimit } from "troupe/hono";
 import { z } from "zod";
 import { Accounts } from "./accounts/accounts.js";
 import type { ScryptParams } from "./accounts/password.js";
@@ -51,8 +52,17 @@ export interface ChatServerOptions {
    * server is API-only and `/` says so: in development Vite serves the frontend instead.
    */
   frontendDir?: string;
+  /** The actors' logger (tests capture it). Default: the runtime's, on stderr. */
+  logger?: Logger;
   /** Tunables of the room actor (tests shrink them). */
-  tuning?: Pick<ChatServices, "recentMessagesInState" | "retentionIntervalMs" | "typingTtlMs">;
+  tuning?: Pick<
+    ChatServices,
+    | "recentMessagesInState"
+    | "retentionIntervalMs"
+    | "typingTtlMs"
+    | "maxMembersPerRoom"
+    | "maxScheduledPerRoom"
+  >;
 }
 
 export interface ChatServer {
@@ -67,6 +77,11 @@ export interface ChatServer {
 
 /** Largest page of search results. */
 export const MAX_SEARCH_PAGE = 50;
+/**
+ * Largest request body of the app's own routes (sign-in and the like take a few hundred bytes).
+ * The actor routes under /api/troupe have the registry's own limit (1 MiB).
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Where actor state lives. `TROUPE_STORAGE` wins if set. In production with a `DATABASE_URL`,
@@ -114,7 +129,7 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   });
   const registry = createRegistry(
     { auth, db: database.db, ...opts.tuning },
-    { storage: opts.storage ?? chooseActorStorage() },
+    { storage: opts.storage ?? chooseActorStorage(), logger: opts.logger },
   );
 
   const app = new Hono();
@@ -137,6 +152,9 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   });
 
   app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
+  // Every other route, including ones added later and paths no route serves.
+  const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES });
+  app.use("*", (c, next) => (c.req.path.startsWith("/api/troupe/") ? next() : limitBody(c, next)));
 
   app.get("/api/health", async (c) => {
     const dbOk = await database.pool
@@ -223,12 +241,13 @@ const searchQuery = z.object({
     .string({ error: "Add a search query: ?q=" })
     .trim()
     .min(1, "Add a search query: ?q=")
-    .max(200, "A search query is at most 200 characters."),
+    .max(200, "A search query is at most 200 characters.")
+    .refine((q) => !q.includes("\u0000"), "A search query cannot contain the NUL character."),
   cursor: z.string().max(300).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_SEARCH_PAGE).default(20),
 });
 
-const cursorShape = z.tuple([z.number(), z.string()]);
+const cursorShape = z.tuple([z.number(), z.string().refine((id) => !id.includes("\u0000"))]);
 
 function decodeCursor(cursor: string | undefined): [number, string] | undefined {
   if (!cursor) return undefined;

@@ -93,6 +93,9 @@ describe("creating an organisation", () => {
       [{ ...good, displayName: "   " }, /display name/],
       [{ ...good, orgName: "!!" }, /at least two letters or digits/],
       [{ ...good, orgName: undefined }, /organisation's name/],
+      // Postgres text cannot hold NUL: refused in words, not a failed insert (internal_error).
+      [{ ...good, displayName: "Ada\u0000" }, /NUL/],
+      [{ ...good, orgName: "Fine\u0000Org" }, /NUL/],
       ["not json", /JSON/],
     ] as const) {
       const res = await app.post("/api/auth/organisations", body);
@@ -218,6 +221,13 @@ describe("signing in", () => {
     const [row] = await db.select().from(accounts).where(eq(accounts.id, bo.body.user.id));
     expect(hashParams(row!.passwordHash)).toEqual(TEST_SCRYPT);
     expect((await signIn(org.user.org, "bo", "member-password")).status).toBe(200);
+  });
+
+  it("refuses a NUL character in the organisation or username in words", async () => {
+    const res = await signIn("acme\u0000", "ada", "whatever-password");
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("invalid_input");
+    expect(res.body.error.message).toMatch(/NUL/);
   });
 
   it("says the same thing whatever was wrong", async () => {

@@ -61,11 +61,16 @@ export interface MemberInfo {
   joinedAt: number;
 }
 
+/** Postgres text cannot hold NUL: refused here rather than failing the insert. */
+const NO_NUL = { message: "The NUL character (\\u0000) is not allowed." };
+const hasNoNul = (s: string) => !s.includes("\u0000");
+
 const displayName = z
   .string({ error: "Enter a display name." })
   .trim()
   .min(1, "Enter a display name.")
-  .max(40, "A display name is at most 40 characters.");
+  .max(40, "A display name is at most 40 characters.")
+  .refine(hasNoNul, NO_NUL);
 
 const login = z
   .string({ error: "Enter a username or email." })
@@ -82,7 +87,8 @@ const orgName = z
   .string({ error: "Enter the organisation's name." })
   .trim()
   .min(2, "An organisation's name is at least 2 characters.")
-  .max(60, "An organisation's name is at most 60 characters.");
+  .max(60, "An organisation's name is at most 60 characters.")
+  .refine(hasNoNul, NO_NUL);
 
 const inviteCode = z
   .string({ error: "This invite link is not complete." })
@@ -94,8 +100,20 @@ const createOrganisationBody = newAccount.extend({ orgName });
 const joinBody = newAccount.extend({ code: inviteCode });
 const signInBody = z.object({
   // Not the slug rule: a wrong organisation must fail like a wrong password, not with a hint.
-  org: z.string({ error: "Enter your organisation." }).trim().toLowerCase().min(1).max(100),
-  login: z.string({ error: "Enter your username or email." }).trim().toLowerCase().min(1).max(254),
+  org: z
+    .string({ error: "Enter your organisation." })
+    .trim()
+    .toLowerCase()
+    .min(1)
+    .max(100)
+    .refine(hasNoNul, NO_NUL),
+  login: z
+    .string({ error: "Enter your username or email." })
+    .trim()
+    .toLowerCase()
+    .min(1)
+    .max(254)
+    .refine(hasNoNul, NO_NUL),
   password: z.string({ error: "Enter your password." }).min(1).max(1000),
 });
 const removeMemberId = z.string().min(1).max(100);

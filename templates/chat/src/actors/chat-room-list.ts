@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import type { ActorDefinition, Registry } from "troupe";
 import { actor, UserError } from "troupe";
 import { z } from "zod";
+import type { User } from "../auth.js";
 import type { RoomInput } from "./chat-room.js";
 import {
   assertInternal,
@@ -26,7 +27,7 @@ import {
   clearTokenExpiry,
   type TokenTimers,
 } from "./token-expiry.js";
-import { parse } from "./validation.js";
+import { parse, withoutNul } from "./validation.js";
 
 /** Most rooms one organisation can have. */
 export const MAX_ROOMS_PER_ORG = 500;
@@ -47,11 +48,10 @@ export interface RoomActivity {
   memberCount: number;
 }
 
-const roomName = z
-  .string()
-  .trim()
-  .min(1, "A room needs a name.")
-  .max(60, "A room name is at most 60 characters.");
+const roomName = withoutNul(
+  z.string().trim().min(1, "A room needs a name.").max(60, "A room name is at most 60 characters."),
+  "A room name",
+);
 
 const activity = z.object({
   roomId: z.string().min(1),
@@ -71,15 +71,27 @@ export function createChatRoomList(services: ChatServices, internalKey: string) 
     // Closes each user connection when its token expires, by connection id.
     createVars: (): { tokenTimers: TokenTimers } => ({ tokenTimers: new Map() }),
 
+    /**
+     * A room list is created only by a signed-in member of its organisation, under the key
+     * `[org]` exactly: any other key (`["acme", "shadow-1"]`) would be a second list with its own
+     * budget of rooms. Rooms reporting activity (in-process, with the internal key) may too.
+     */
+    onBeforeCreate: async (_c, { key, params }) => {
+      const p = params as ChatConnParams | undefined;
+      if (p?.internal !== undefined) {
+        if (p.internal !== internalKey) throw forbidden("Not an internal caller.");
+        return;
+      }
+      assertOwnList(key, await services.auth.verify(p?.token));
+    },
+
     createConnState: async (c, params: ChatConnParams | undefined): Promise<ChatConnState> => {
       if (params?.internal !== undefined) {
         if (params.internal !== internalKey) throw forbidden("Not an internal caller.");
         return { kind: "internal" };
       }
       const { user, expiresAt } = await services.auth.verifyClaims(params?.token);
-      if (user.org !== c.key[0]) {
-        throw forbidden("These rooms belong to another organisation.");
-      }
+      assertOwnList(c.key, user);
       return { kind: "user", user, expiresAt };
     },
 
@@ -103,10 +115,9 @@ export function createChatRoomList(services: ChatServices, internalKey: string) 
         }
         const orgId = c.key[0]!;
         const roomId = randomUUID();
+        // In-process and without params: the one creation the room's onBeforeCreate lets through.
         await c.client<RoomView>().chatRoom.create([orgId, roomId], {
           input: {
-            orgId,
-            roomId,
             name: roomNameValue,
             createdBy: user.id,
             createdByName: user.name,
@@ -139,6 +150,13 @@ export function createChatRoomList(services: ChatServices, internalKey: string) 
       },
     },
   });
+}
+
+/** The list's key is exactly `[the user's org]`. */
+function assertOwnList(key: readonly string[], user: User): void {
+  if (key.length !== 1 || key[0] !== user.org) {
+    throw forbidden("These rooms belong to another organisation.");
+  }
 }
 
 function sorted(rooms: Record<string, RoomSummary>): RoomSummary[] {

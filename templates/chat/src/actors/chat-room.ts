@@ -19,9 +19,15 @@ import { randomUUID } from "node:crypto";
 import { desc, and as sqlAnd, eq as sqlEq, lt as sqlLt } from "drizzle-orm";
 import type { ActionContext, ActorContext, ActorDefinition, Registry } from "troupe";
 import { actor, UserError } from "troupe";
+import { enqueue, OutboxFlusher } from "troupe/outbox";
 import { z } from "zod";
 import type { User } from "../auth.js";
-import { enqueue, type MessageSnapshot, type OutboxEntry, OutboxFlusher } from "../db/outbox.js";
+import {
+  type ChatOutboxEntry,
+  type ChatOutboxState,
+  type MessageSnapshot,
+  writeBatch,
+} from "../db/outbox.js";
 import { messages as messagesTable } from "../db/schema.js";
 import type { RoomActivity } from "./chat-room-list.js";
 import {
@@ -41,7 +47,7 @@ import {
   clearTokenExpiry,
   type TokenTimers,
 } from "./token-expiry.js";
-import { parse } from "./validation.js";
+import { parse, withoutNul } from "./validation.js";
 
 /** Longest message, in characters. */
 export const MAX_MESSAGE_LENGTH = 4000;
@@ -49,14 +55,21 @@ export const MAX_MESSAGE_LENGTH = 4000;
 export const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 60 * 60 * 1000;
 /** Most scheduled messages one user can have pending in one room. */
 export const MAX_SCHEDULED_PER_USER = 50;
+/**
+ * Most scheduled messages pending in one room, whoever wrote them: a fresh sign-in is a fresh
+ * user, so a per-user limit alone does not bound the room's state (40 users x 50 x 4 KB made
+ * every write of the room's state, so every `send`, 10x slower).
+ */
+export const MAX_SCHEDULED_PER_ROOM = 100;
+/** Most members one room keeps (each is in its state, and in every `getRoom` answer). */
+export const MAX_MEMBERS_PER_ROOM = 1000;
 /** Largest page of `history`. */
 export const MAX_HISTORY_PAGE = 100;
 /** Room activity is reported to the room list at most this often. */
 const LIST_NOTIFY_INTERVAL_MS = 250;
 
+/** What the room list gives a new room; its organisation and id are its key. */
 export interface RoomInput {
-  orgId: string;
-  roomId: string;
   name: string;
   createdBy: string;
   /** The creator's display name: the creator is the room's first member. */
@@ -80,7 +93,7 @@ export interface ScheduledMessage {
 
 export type Message = MessageSnapshot;
 
-export interface RoomState {
+export interface RoomState extends ChatOutboxState {
   orgId: string;
   roomId: string;
   name: string;
@@ -91,8 +104,6 @@ export interface RoomState {
   messages: Message[];
   members: Record<string, Member>;
   scheduled: Record<string, ScheduledMessage>;
-  outbox: OutboxEntry[];
-  outboxSeq: number;
 }
 
 export interface RoomVars {
@@ -101,18 +112,21 @@ export interface RoomVars {
   presence: Map<string, Set<string>>;
   /** Last version queued for messages outside the recent window, by id. */
   olderVersions: Map<string, number>;
-  flusher: OutboxFlusher | undefined;
+  flusher: OutboxFlusher<ChatOutboxEntry> | undefined;
   notifyTimer: ReturnType<typeof setTimeout> | undefined;
   /** Closes each user connection when its token expires, by connection id. */
   tokenTimers: TokenTimers;
 }
 
-const messageText = z
-  .string()
-  .trim()
-  .min(1, "A message cannot be empty.")
-  .max(MAX_MESSAGE_LENGTH, `A message is at most ${MAX_MESSAGE_LENGTH} characters.`);
-const messageId = z.string().min(1).max(100);
+const messageText = withoutNul(
+  z
+    .string()
+    .trim()
+    .min(1, "A message cannot be empty.")
+    .max(MAX_MESSAGE_LENGTH, `A message is at most ${MAX_MESSAGE_LENGTH} characters.`),
+  "A message",
+);
+const messageId = withoutNul(z.string().min(1).max(100), "An id");
 const historyQuery = z
   .object({
     before: z.number().int().positive().optional(),
@@ -120,9 +134,10 @@ const historyQuery = z
   })
   .default({ limit: 50 });
 const roomInput = z.object({
-  orgId: z.string().min(1),
-  roomId: z.string().min(1),
-  name: z.string().min(1),
+  // Not taken from the input (the key says them); refused if the input says otherwise.
+  orgId: z.string().optional(),
+  roomId: z.string().optional(),
+  name: withoutNul(z.string().min(1), "A room name"),
   createdBy: z.string().min(1),
   createdByName: z.string().min(1),
 });
@@ -143,20 +158,36 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
   const recentLimit = services.recentMessagesInState ?? RECENT_MESSAGES_IN_STATE;
   const retentionMs = services.retentionIntervalMs ?? RETENTION_INTERVAL_MS;
   const typingTtl = services.typingTtlMs ?? TYPING_TTL_MS;
+  const maxMembers = services.maxMembersPerRoom ?? MAX_MEMBERS_PER_ROOM;
+  const maxScheduled = services.maxScheduledPerRoom ?? MAX_SCHEDULED_PER_ROOM;
 
   const chatRoom = actor({
-    createState: (_c: unknown, input: RoomInput | undefined): RoomState => {
-      // Only the room list creates rooms (with input). A client's `getOrCreate` on a made-up
-      // key arrives here without input and is refused, so no actor is stored for it.
+    /**
+     * Only the room list creates rooms: it calls `create` in-process without params, which the
+     * runtime trusts and which therefore never reaches this hook. Everyone who does reach it (a
+     * client's `getOrCreate` / `create` over HTTP or a connection, with or without input, or an
+     * actor passing params) is refused before anything is stored.
+     */
+    onBeforeCreate: () => {
+      throw new UserError("There is no such room.", { code: "room_not_found" });
+    },
+
+    createState: (c: { key: readonly string[] }, input: RoomInput | undefined): RoomState => {
+      const [orgId, roomId] = c.key;
       const parsed = roomInput.safeParse(input);
-      if (!parsed.success) {
+      if (!parsed.success || c.key.length !== 2 || !orgId || !roomId) {
         throw new UserError("There is no such room.", { code: "room_not_found" });
       }
+      const { orgId: claimedOrg, roomId: claimedRoom, createdByName, ...room } = parsed.data;
+      if ((claimedOrg ?? orgId) !== orgId || (claimedRoom ?? roomId) !== roomId) {
+        throw forbidden("A room's organisation and id are its key; the input disagrees.");
+      }
       const now = Date.now();
-      const { createdByName, ...room } = parsed.data;
       const creator: Member = { userId: room.createdBy, name: createdByName, joinedAt: now };
       const state: RoomState = {
         ...room,
+        orgId,
+        roomId,
         createdAt: now,
         nextSeq: 1,
         messages: [],
@@ -203,17 +234,18 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
       const { user, expiresAt } = await services.auth.verifyClaims(params?.token);
       const [orgId] = c.key;
       if (user.org !== orgId) throw forbidden("This room belongs to another organisation.");
+      assertRoomFor(c.state, user, maxMembers);
       return { kind: "user", user, expiresAt };
     },
 
     onWake: async (c) => {
-      c.vars.flusher = new OutboxFlusher({
+      c.vars.flusher = new OutboxFlusher<ChatOutboxEntry>({
         get state() {
           return c.state;
         },
-        db: services.db,
+        write: (batch) => writeBatch(services.db, batch),
         keepAwake: (p) => c.waitUntil(p),
-        log: (msg) => c.log.warn(msg),
+        log: c.log,
       });
       c.vars.flusher.kick(0);
       if (!c.schedule.list().some((a) => a.action === "runRetention")) {
@@ -338,6 +370,12 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
           throw new UserError(`At most ${MAX_SCHEDULED_PER_USER} scheduled messages per room.`, {
             code: "too_many_scheduled",
           });
+        }
+        if (Object.keys(c.state.scheduled).length >= maxScheduled) {
+          throw new UserError(
+            `This room already has ${maxScheduled} scheduled messages, its limit. Try again once some are sent.`,
+            { code: "too_many_scheduled" },
+          );
         }
         const id = randomUUID();
         const alarmId = await c.schedule.at(when, "deliverScheduled", id);
@@ -548,6 +586,17 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
   }
 
   return chatRoom;
+}
+
+/** A new member needs a free place in the room (members are kept in its state). */
+function assertRoomFor(state: RoomState, user: User, maxMembers: number): void {
+  if (state.members[user.id]) return;
+  if (Object.keys(state.members).length >= maxMembers) {
+    throw new UserError(
+      `This room has reached its limit of ${maxMembers} members. Ask for a new room.`,
+      { code: "room_full" },
+    );
+  }
 }
 
 /** Drops messages beyond the newest `keep`, except those whose SQL write is still pending. */

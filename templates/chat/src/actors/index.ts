@@ -7,12 +7,15 @@
  * const registry = createRegistry({ auth, db }, { storage: "memory" });
  * const client = createClient<ChatRegistry>("http://localhost:3000");
  */
-import { type StorageOption, setup } from "troupe";
+import { type Logger, type StorageOption, setup } from "troupe";
 import { createChatRoom } from "./chat-room.js";
 import { createChatRoomList } from "./chat-room-list.js";
 import { type ChatServices, createInternalKey } from "./services.js";
 
-export function createRegistry(services: ChatServices, opts: { storage?: StorageOption } = {}) {
+export function createRegistry(
+  services: ChatServices,
+  opts: { storage?: StorageOption; logger?: Logger } = {},
+) {
   const internalKey = createInternalKey();
   return setup({
     use: {
@@ -20,6 +23,7 @@ export function createRegistry(services: ChatServices, opts: { storage?: Storage
       chatRoom: createChatRoom(services, internalKey),
     },
     storage: opts.storage,
+    logger: opts.logger,
   });
 }
 

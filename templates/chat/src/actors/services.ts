@@ -22,6 +22,9 @@ export interface ChatServices {
   recentMessagesInState?: number;
   retentionIntervalMs?: number;
   typingTtlMs?: number;
+  /** Overrides of the room's limits (`MAX_MEMBERS_PER_ROOM`, `MAX_SCHEDULED_PER_ROOM`). */
+  maxMembersPerRoom?: number;
+  maxScheduledPerRoom?: number;
 }
 
 /** Connection parameters: a user token, or the in-process key of actor-to-actor calls. */

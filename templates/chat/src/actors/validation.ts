@@ -2,6 +2,10 @@
  * Argument checks for actions. Clients are untrusted: every argument goes through zod, and a
  * failure is a `UserError` with code `invalid_input` and the zod issues as metadata, so the UI
  * can say what is wrong instead of showing `internal_error`.
+ *
+ * Every string a person types that reaches SQL also goes through `withoutNul`: Postgres text
+ * cannot hold the NUL character, and a message with one was accepted, then refused by Postgres
+ * in the background, where nobody could tell the sender.
  */
 import { UserError } from "troupe";
 import type { z } from "zod";
@@ -13,5 +17,12 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, what: stri
   throw new UserError(`Invalid ${what}: ${first?.message ?? "bad value"}`, {
     code: "invalid_input",
     metadata: { issues: result.error.issues.map((i) => ({ path: i.path, message: i.message })) },
+  });
+}
+
+/** The string `schema` accepts, minus those with a NUL character (`\u0000`), which SQL refuses. */
+export function withoutNul<T extends z.ZodType<string>>(schema: T, what: string) {
+  return schema.refine((s) => !s.includes("\u0000"), {
+    message: `${what} cannot contain the NUL character (\\u0000).`,
   });
 }

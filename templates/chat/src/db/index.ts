@@ -4,17 +4,25 @@
  * The pool is built to ride out a database blip: clients that lose their server are dropped and
  * their `error` events handled (so a Postgres restart does not crash the process), connecting
  * gives up after a few seconds, and callers (the outbox) retry. Nothing here retries by itself.
+ * Transactions go through `inTransaction` below, a drizzle-flavoured wrapper of `troupe/outbox`'s,
+ * which gives a broken connection's client back to the pool instead of leaking it.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { inTransaction as inPoolTransaction } from "troupe/outbox";
 import * as schema from "./schema.js";
 
 export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** What a transaction's callback gets: the same API, on the transaction's own connection. */
 export type Tx = NodePgDatabase<typeof schema>;
+
+/** Runs `fn` in one transaction on a pooled connection, handed to it as a drizzle database. */
+export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return inPoolTransaction(db.$client, (client) => fn(drizzle(client, { schema })));
+}
 
 export interface Database {
   pool: pg.Pool;
@@ -51,31 +59,6 @@ export function openDatabase(url: string, log: (msg: string) => void = console.e
     db: drizzle(pool, { schema }),
     close: () => pool.end(),
   };
-}
-
-/**
- * Runs `fn` in one transaction on a client of the pool, handed to it as a drizzle database.
- *
- * Not drizzle's `db.transaction`: that sends BEGIN outside its try block, so a connection lost at
- * that moment leaves the client checked out for good, and ten blips exhaust the pool (the outbox
- * then never writes again). Here every failure rolls back as far as it can and releases the
- * client with the error, so the pool drops it instead of handing a broken connection out again.
- */
-export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  const client = await db.$client.connect();
-  let failure: Error | undefined;
-  try {
-    await client.query("BEGIN");
-    const result = await fn(drizzle(client, { schema }));
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    failure = err instanceof Error ? err : new Error(String(err));
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release(failure);
-  }
 }
 
 export async function runMigrations(database: Database): Promise<void> {

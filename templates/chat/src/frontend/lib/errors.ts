@@ -37,6 +37,7 @@ const SENTENCES: Record<string, string> = {
   forbidden: "You are not allowed to do that.",
   room_not_found: "This room does not exist. It may have been removed, or the link is wrong.",
   too_many_rooms: "Your organisation has reached its limit of rooms. Reuse an existing room.",
+  room_full: "This room has reached its limit of members. Ask for a new room.",
   too_many_scheduled:
     "You have too many scheduled messages in this room. Cancel one before scheduling another.",
   not_found: "That no longer exists.",
