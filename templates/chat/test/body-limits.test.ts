@@ -17,6 +17,12 @@ afterAll(() => app?.close());
 const ROUTES: [method: string, path: string][] = [
   ["POST", "/api/auth/sign-in"],
   ["POST", "/api/auth/refresh"],
+  ["POST", "/api/auth/organisations"],
+  ["POST", "/api/auth/join"],
+  ["POST", "/api/auth/sign-out"],
+  ["GET", "/api/auth/invites/some-code"],
+  ["POST", "/api/org/invite"],
+  ["GET", "/api/org/members"],
   ["POST", "/api/auth/a-route-added-later"],
   ["GET", "/api/me"],
   ["GET", "/api/search?q=hello"],
