@@ -7,12 +7,18 @@
  * const registry = createRegistry({ auth, db }, { storage: "memory" });
  * const client = createClient<ChatRegistry>("http://localhost:3000");
  */
-import { type StorageOption, setup } from "troupe";
+import { type RegistryConfig, type StorageOption, setup } from "troupe";
 import { createChatRoom } from "./chat-room.js";
 import { createChatRoomList } from "./chat-room-list.js";
 import { type ChatServices, createInternalKey } from "./services.js";
 
-export function createRegistry(services: ChatServices, opts: { storage?: StorageOption } = {}) {
+/** Troupe's logger: what `setup({ logger })` takes (default: stderr). */
+export type ChatLogger = NonNullable<RegistryConfig<Record<string, never>>["logger"]>;
+
+export function createRegistry(
+  services: ChatServices,
+  opts: { storage?: StorageOption; logger?: ChatLogger } = {},
+) {
   const internalKey = createInternalKey();
   return setup({
     use: {
@@ -20,6 +26,7 @@ export function createRegistry(services: ChatServices, opts: { storage?: Storage
       chatRoom: createChatRoom(services, internalKey),
     },
     storage: opts.storage,
+    logger: opts.logger,
   });
 }
 
