@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ActorError, type ConnStatus } from "troupe/client";
+import { ActorError, type ActorErrorLike, type ConnStatus } from "troupe/client";
 import { waitFor } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2E_PASSWORD, useChatServer } from "./support/chat-fixture.js";
@@ -441,6 +441,10 @@ describe("restarts", () => {
     const mark = (what: string) => timeline.push(`${Date.now() - t0} ms ${what}`);
     a.onStatusChange((s) => mark(`Ada ${s}`));
     b.onStatusChange((s) => mark(`Grace ${s}`));
+    // A retry that finds the server down is reported through onError (else printed).
+    const errors: ActorErrorLike[] = [];
+    a.onError((e) => errors.push(e));
+    b.onError((e) => errors.push(e));
     const reconnected = (what: string) =>
       waitFor(() => a.status === "connected" && b.status === "connected", {
         // Generous: this is about coming back at all; the machine may be busy with other suites.
@@ -487,5 +491,14 @@ describe("restarts", () => {
     // The token signed before the restarts is still valid: the secret is the deploy's, not the
     // process's.
     expect((await getJson("/api/me", ada.token)).body.user).toEqual(ada.user);
+    // Whether a retry lands while the server is down depends on timing; each one that did is an
+    // unreachable server, at most once per connection and outage.
+    expect(errors.length).toBeLessThanOrEqual(4);
+    for (const error of errors) {
+      expect(error).toMatchObject({
+        code: "network_error",
+        message: expect.stringMatching(/^Could not connect to actor "chatRoom": .* Retrying\.$/),
+      });
+    }
   });
 });

@@ -6,6 +6,7 @@ export default defineConfig({
     include: ["src/**/*.test.ts", "test/**/*.test.{ts,tsx}"],
     exclude: ["**/*.case.test.ts", "**/node_modules/**"],
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/quiet.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -1,7 +1,8 @@
 import { actor, setup, UserError } from "troupe";
 import { ActorError, createClient } from "troupe/client";
-import { setupTest, type TestRuntime } from "troupe/test";
-import { afterEach, describe, expect, test } from "vitest";
+import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { logged } from "./logged.js";
 
 const counter = actor({
   state: { count: 0 },
@@ -33,9 +34,18 @@ const counter = actor({
   },
 });
 
-const registry = setup({ use: { counter } });
+const logger = captureLogger();
+const registry = setup({ use: { counter }, logger });
 let t: TestRuntime<typeof registry>;
 
+const crashEntry = {
+  level: "error",
+  message: "internal error",
+  action: "crash",
+  error: "secret database password in this message",
+};
+
+beforeEach(() => logger.clear());
 afterEach(async () => {
   await t?.close();
 });
@@ -113,10 +123,12 @@ describe("actions over HTTP", () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(ActorError);
     expect(err.code).toBe("internal_error");
+    // The detail clients do not see is in the server log, once per call.
+    expect(logged(logger, "action")).toEqual([crashEntry, crashEntry]);
   });
 
   test("exposeErrors shows internal messages (development only)", async () => {
-    const dev = setup({ use: { counter }, exposeErrors: true });
+    const dev = setup({ use: { counter }, exposeErrors: true, logger });
     t = await setupTest(dev);
     const err = await t.client.counter
       .getOrCreate(["x"])
@@ -124,6 +136,7 @@ describe("actions over HTTP", () => {
       .catch((e) => e);
     expect(err.code).toBe("internal_error");
     expect(err.message).toContain("secret database password");
+    expect(logged(logger, "action")).toEqual([crashEntry]);
   });
 
   test("many calls in flight at once all succeed", async () => {

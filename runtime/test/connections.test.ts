@@ -1,8 +1,9 @@
 // The server side of connections, driven with a raw protocol client over real sockets.
 import { actor, setup, UserError } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
-import { afterEach, describe, expect, test } from "vitest";
+import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
+import { logged } from "./logged.js";
 import { connectRaw, openRaw } from "./protocol-client.js";
 
 const log: string[] = [];
@@ -51,12 +52,15 @@ const room = actor({
   options: { sleepTimeout: 1000, connectionLivenessInterval: 1000, connectionLivenessTimeout: 500 },
 });
 
+const logger = captureLogger();
 const registry = setup({
   use: { room },
   maxIncomingMessageSize: 32 * 1024,
   maxOutgoingBuffer: 256 * 1024,
+  logger,
 });
 let t: TestRuntime<typeof registry>;
+beforeEach(() => logger.clear());
 afterEach(() => t?.close());
 const q = { name: "room", key: ["r1"], mode: "getOrCreate" };
 
@@ -227,6 +231,14 @@ describe("connections (server side)", () => {
     await tick(50);
     expect(log).toContain("disconnect:silent");
     expect((await silent.closed).code).toBe(1006); // cut, no closing handshake
+    expect(logged(logger, "key", "connId")).toEqual([
+      {
+        level: "info",
+        message: "dropping a connection that stopped answering pings",
+        key: ["r1"],
+        connId: expect.any(String),
+      },
+    ]);
     await t.clock.advance(1001); // now idle: it sleeps
     await tick(50);
     expect(t.engine.placement.liveCount).toBe(0);

@@ -1,7 +1,8 @@
 // Lifecycle order, sleep and wake, destroy, and the timeouts of the options table.
 import { actor, setup } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
-import { afterEach, describe, expect, test } from "vitest";
+import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { logged } from "./logged.js";
 
 const events: string[] = [];
 const tick = () => new Promise((r) => setTimeout(r, 20));
@@ -94,8 +95,10 @@ const slowHooks = actor({
   },
 });
 
-const registry = setup({ use: { tracked, insomniac, slowHooks } });
+const logger = captureLogger();
+const registry = setup({ use: { tracked, insomniac, slowHooks }, logger });
 let t: TestRuntime<typeof registry>;
+beforeEach(() => logger.clear());
 afterEach(() => t?.close());
 
 describe("lifecycle", () => {
@@ -215,6 +218,14 @@ describe("lifecycle", () => {
     expect(events).toContain("aborted");
     await t.clock.advance(201);
     await closing;
+    expect(logged(logger, "key")).toEqual([
+      {
+        level: "error",
+        message: "onSleep failed",
+        key: ["x"],
+        error: "onSleep did not finish within 200 ms",
+      },
+    ]);
   });
 
   test("createVarsTimeout fails a wake whose createVars hangs", async () => {
@@ -231,5 +242,20 @@ describe("lifecycle", () => {
     const err = await pending;
     events.length = 0;
     expect(err.code).toBe("internal_error");
+    // The first sleep's onSleep hung past onSleepTimeout; the wake's createVars past its own.
+    expect(logged(logger, "key")).toEqual([
+      {
+        level: "error",
+        message: "onSleep failed",
+        key: ["v"],
+        error: "onSleep did not finish within 200 ms",
+      },
+      {
+        level: "error",
+        message: "internal error",
+        key: undefined, // logged by the request, which names the action instead
+        error: "createVars did not finish within 300 ms",
+      },
+    ]);
   });
 });

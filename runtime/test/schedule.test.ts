@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actor, setup } from "troupe";
 import { createClient } from "troupe/client";
-import { ManualClock, setupTest, type TestRuntime } from "troupe/test";
-import { afterEach, describe, expect, test } from "vitest";
+import { captureLogger, ManualClock, setupTest, type TestRuntime, waitFor } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { registry as alarmRegistry } from "./fixtures/alarm-server.js";
+import { logged } from "./logged.js";
 import { spawnServer } from "./support.js";
 
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
@@ -53,8 +54,10 @@ const reminder = actor({
   options: { sleepTimeout: 1000 },
 });
 
-const registry = setup({ use: { reminder } });
+const logger = captureLogger();
+const registry = setup({ use: { reminder }, logger });
 let t: TestRuntime<typeof registry>;
+beforeEach(() => logger.clear());
 afterEach(() => t?.close());
 
 describe("schedule", () => {
@@ -94,6 +97,16 @@ describe("schedule", () => {
     await t.clock.advance(60);
     await t.clock.advance(10_000);
     expect(await h.failures()).toBe(1);
+    await waitFor(() => logger.entries.length > 0, { what: "the failure to be logged" });
+    expect(logged(logger, "key", "action")).toEqual([
+      {
+        level: "error",
+        message: "scheduled action failed; it will not be retried",
+        key: ["f"],
+        action: "explode",
+        error: "boom",
+      },
+    ]);
   });
 
   test("cancel removes a pending alarm; scheduling an unknown action is refused", async () => {

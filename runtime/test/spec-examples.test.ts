@@ -8,9 +8,10 @@ import { Hono } from "hono";
 import pg from "pg";
 import { type ActionContextOf, type ActorContextOf, actor, setup, UserError } from "troupe";
 import { ActorError } from "troupe/client";
-import { setupTest } from "troupe/test";
+import { captureLogger, setupTest } from "troupe/test";
 import { afterAll, describe, expect, test } from "vitest";
 import { z } from "zod";
+import { logged } from "./logged.js";
 
 describe("skill-rivetkit: minimal project, state, keys, input, vars", () => {
   test("counter with broadcast; dynamic state from input; compound keys; vars", async () => {
@@ -370,7 +371,8 @@ describe("design patterns: coordinator, fan-out/fan-in", () => {
         },
       },
     });
-    const registry = setup({ use: { chatRoomList, chatRoom, coordinator, worker } });
+    const logger = captureLogger();
+    const registry = setup({ use: { chatRoomList, chatRoom, coordinator, worker }, logger });
     const t = await setupTest(registry);
     try {
       const list = t.client.chatRoomList.getOrCreate(["org-acme"]);
@@ -381,6 +383,15 @@ describe("design patterns: coordinator, fan-out/fan-in", () => {
       expect(await t.client.chatRoom.get(["org-acme", "general"]).messages()).toEqual(["hi"]);
       const dup = await list.addRoom("general").catch((e) => e);
       expect(dup.code).toBe("internal_error"); // the inner actor_already_exists is not leaked
+      // ...but it is in the server log, with the action that let it escape.
+      expect(logged(logger, "action")).toEqual([
+        {
+          level: "error",
+          message: "internal error",
+          action: "addRoom",
+          error: 'A "chatRoom" actor already exists for key ["org-acme","general"].',
+        },
+      ]);
       const job = t.client.coordinator.getOrCreate(["org-acme"]);
       await job.startJob([
         { id: "t1", data: "a" },

@@ -3,9 +3,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actor, type CommitBatch, type StorageDriver, setup } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
-import { afterEach, describe, expect, test } from "vitest";
+import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { MemoryDriver } from "../src/storage/memory/index.js";
+import { logged } from "./logged.js";
 
 /** A real memory driver whose commits can be held, to observe what waits for durability. */
 class GatedDriver extends MemoryDriver implements StorageDriver {
@@ -73,8 +74,10 @@ const doc = actor({
   },
 });
 
-const registry = setup({ use: { doc }, exposeErrors: true });
+const logger = captureLogger();
+const registry = setup({ use: { doc }, exposeErrors: true, logger });
 let t: TestRuntime<typeof registry>;
+beforeEach(() => logger.clear());
 afterEach(() => t?.close());
 const tick = () => new Promise((r) => setTimeout(r, 30));
 
@@ -149,6 +152,24 @@ describe("state", () => {
     const s = await h.get();
     expect(s.nested.list).toEqual([]);
     expect(s.tags).toEqual({});
+    // Each refusal is logged once on the server, with the action and the path named.
+    const refused = (action: string, what: string, path: string) => ({
+      level: "error",
+      message: "internal error",
+      action,
+      error: expect.stringContaining(`Cannot store ${what} at ${path}:`),
+    });
+    const deep = "state.nested.list[0].deep[2].bad";
+    expect(logged(logger, "action")).toEqual([
+      refused("setDate", "a Date", "state.tags.when"),
+      refused("setBad", "a Map", deep),
+      refused("setBad", "a function", deep),
+      refused("setBad", "a bigint", deep),
+      refused("setBad", "NaN", deep),
+      refused("setBad", "Infinity", deep),
+      refused("setBad", "a Point", deep),
+      refused("setCircular", "a circular reference", "state.tags.loop.self"),
+    ]);
   });
 
   test("assigned objects are copied, so state never aliases outside objects", async () => {

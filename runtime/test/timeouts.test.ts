@@ -1,8 +1,9 @@
 // The options table's remaining timers: waitUntilTimeout, onDestroyTimeout, stateSaveInterval.
 import { actor, type CommitBatch, setup } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
-import { afterEach, describe, expect, test } from "vitest";
+import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { MemoryDriver } from "../src/storage/memory/index.js";
+import { logged } from "./logged.js";
 
 class RecordingDriver extends MemoryDriver {
   batches: CommitBatch[] = [];
@@ -47,8 +48,10 @@ const worker = actor({
   },
 });
 
-const registry = setup({ use: { worker } });
+const logger = captureLogger();
+const registry = setup({ use: { worker }, logger });
 let t: TestRuntime<typeof registry>;
+beforeEach(() => logger.clear());
 afterEach(() => t?.close());
 
 describe("option timers", () => {
@@ -61,6 +64,14 @@ describe("option timers", () => {
     expect(events).toEqual(["onSleep"]);
     await t.clock.advance(301);
     await closing; // finished although the promise never settles
+    expect(logged(logger, "key")).toEqual([
+      {
+        level: "warn",
+        message: "background work still running at stop",
+        key: ["w"],
+        error: "waitUntil did not finish within 300 ms",
+      },
+    ]);
   });
 
   test("onDestroyTimeout bounds a hanging onDestroy, and the actor is still deleted", async () => {
@@ -79,6 +90,14 @@ describe("option timers", () => {
           .catch((e) => e)
       ).code,
     ).toBe("actor_not_found");
+    expect(logged(logger, "key")).toEqual([
+      {
+        level: "error",
+        message: "onDestroy failed",
+        key: ["d"],
+        error: "onDestroy did not finish within 400 ms",
+      },
+    ]);
   });
 
   test("changes made outside actions are saved within stateSaveInterval", async () => {

@@ -10,7 +10,7 @@ import {
 } from "troupe";
 import { type ActorError, createClient } from "troupe/client";
 import { createRivetKit } from "troupe/react";
-import { describe, expectTypeOf, test } from "vitest";
+import { describe, expect, expectTypeOf, test } from "vitest";
 
 const counter = actor({
   state: { count: 0 },
@@ -73,6 +73,22 @@ const loose = actor({
 });
 const registry = setup({ use: { counter, room, game, loose } });
 
+/**
+ * Nothing listens on port 1: a connection opened there reports the refusal (to the console when
+ * it has no onError listener) and retries for ever. Listen, check the report, and stop it.
+ */
+async function refused(conn: {
+  onError(cb: (error: { code: string; message: string }) => void): () => void;
+  dispose(): Promise<void>;
+}): Promise<void> {
+  const error = await new Promise<{ code: string; message: string }>((resolve) => {
+    conn.onError(resolve);
+  });
+  expect(error.code).toBe("network_error");
+  expect(error.message).toMatch(/^Could not connect to actor ".+": .*ECONNREFUSED.*\. Retrying\.$/);
+  await conn.dispose();
+}
+
 describe("types", () => {
   test("the typed client knows actor names, action parameters and results", () => {
     const client = createClient<typeof registry>("http://localhost:1");
@@ -96,7 +112,7 @@ describe("types", () => {
     expectTypeOf(createClient("http://localhost:1").dispose).returns.resolves.toBeVoid();
   });
 
-  test("declared events type the client's listeners", () => {
+  test("declared events type the client's listeners", async () => {
     const client = createClient<typeof registry>("http://localhost:1");
     const conn = client.game.getOrCreate(["g"]).connect();
     conn.on("moved", (to) => expectTypeOf(to).toEqualTypeOf<Position>());
@@ -111,9 +127,10 @@ describe("types", () => {
     expectTypeOf<Parameters<ActionContextOf<typeof game>["broadcast"]>[0]>().toEqualTypeOf<
       "moved" | "reset" | "said"
     >();
+    await refused(conn);
   });
 
-  test("actors without events keep untyped listeners (the spec's examples)", () => {
+  test("actors without events keep untyped listeners (the spec's examples)", async () => {
     const client = createClient<typeof registry>("http://localhost:1");
     const conn = client.loose.getOrCreate(["l"]).connect();
     conn.on("anything", (message: { userId: string; text: string }) => message.text);
@@ -123,6 +140,7 @@ describe("types", () => {
     });
     const untyped = createClient("http://localhost:1").whatever.getOrCreate().connect();
     untyped.once("x", (n: number, s: string) => [n, s]);
+    await Promise.all([refused(conn), refused(untyped)]);
   });
 
   test("useEvent is typed by the actor's events", () => {

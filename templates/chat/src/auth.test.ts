@@ -2,7 +2,7 @@
 // connections. Organisations, invites and passwords are tested in src/accounts/.
 import { SignJWT } from "jose";
 import { ActorError } from "troupe/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestApp, TEST_SECRET, type TestApp } from "../test/helpers.js";
 import { Auth } from "./auth.js";
 
@@ -173,12 +173,20 @@ describe("resolveAuthSecret", () => {
     );
     expect(resolveAuthSecret({ AUTH_SECRET: "given" })).toBe("given");
     const dir = await mkdtemp(join(tmpdir(), "chat-secret-"));
+    const printed = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
       const file = join(dir, "nested", "secret");
       const first = resolveAuthSecret({}, file);
       expect(first).toMatch(/^[0-9a-f]{64}$/);
       expect(resolveAuthSecret({}, file)).toBe(first);
+      // Generating is announced once, with where the secret is kept; reading it back is silent.
+      expect(printed.mock.calls).toEqual([
+        [
+          `[chat] AUTH_SECRET is not set; generated one for development (kept in ${file}): ${first}`,
+        ],
+      ]);
     } finally {
+      printed.mockRestore();
       await rm(dir, { recursive: true, force: true });
     }
   });

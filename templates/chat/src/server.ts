@@ -25,7 +25,7 @@ import { z } from "zod";
 import { Accounts } from "./accounts/accounts.js";
 import type { ScryptParams } from "./accounts/password.js";
 import { mountAccountRoutes } from "./accounts/routes.js";
-import { type ChatRegistry, createRegistry } from "./actors/index.js";
+import { type ChatLogger, type ChatRegistry, createRegistry } from "./actors/index.js";
 import type { ChatServices } from "./actors/services.js";
 import { Auth, resolveAuthSecret } from "./auth.js";
 import { type Database, openDatabase, runMigrations } from "./db/index.js";
@@ -52,8 +52,12 @@ export interface ChatServerOptions {
    * server is API-only and `/` says so: in development Vite serves the frontend instead.
    */
   frontendDir?: string;
-  /** The actors' logger (tests capture it). Default: the runtime's, on stderr. */
-  logger?: Logger;
+  /**
+   * Where the server's log lines go: the actors' (through Troupe), the database pool's lost
+   * connections and failed requests. Default: stderr. Tests pass `captureLogger()` to assert on
+   * what they provoke.
+   */
+  logger?: ChatLogger;
   /** Tunables of the room actor (tests shrink them). */
   tuning?: Pick<
     ChatServices,
@@ -115,7 +119,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
 };
 
 export async function startChatServer(opts: ChatServerOptions): Promise<ChatServer> {
-  const database = openDatabase(opts.databaseUrl);
+  const { logger } = opts;
+  const database = openDatabase(opts.databaseUrl, logger && ((msg) => logger.warn(msg)));
   await runMigrations(database);
   const auth = new Auth({
     secret: opts.authSecret ?? resolveAuthSecret(),
@@ -129,7 +134,7 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   });
   const registry = createRegistry(
     { auth, db: database.db, ...opts.tuning },
-    { storage: opts.storage ?? chooseActorStorage(), logger: opts.logger },
+    { storage: opts.storage ?? chooseActorStorage(), logger },
   );
 
   const app = new Hono();
@@ -144,7 +149,8 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
         status,
       );
     }
-    console.error("[chat] request failed:", err);
+    if (logger) logger.error("[chat] request failed", { error: err });
+    else console.error("[chat] request failed:", err);
     return c.json(
       { error: { code: "internal_error", message: "Something went wrong.", metadata: null } },
       500,

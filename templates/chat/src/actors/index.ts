@@ -12,9 +12,12 @@ import { createChatRoom } from "./chat-room.js";
 import { createChatRoomList } from "./chat-room-list.js";
 import { type ChatServices, createInternalKey } from "./services.js";
 
+/** Troupe's logger: what `setup({ logger })` takes (default: stderr). */
+export type ChatLogger = Logger;
+
 export function createRegistry(
   services: ChatServices,
-  opts: { storage?: StorageOption; logger?: Logger } = {},
+  opts: { storage?: StorageOption; logger?: ChatLogger } = {},
 ) {
   const internalKey = createInternalKey();
   return setup({

@@ -3,12 +3,15 @@
 // database is back, every acknowledged message (and edit) must be in SQL — also when the server
 // restarted while the database was away.
 import pg from "pg";
-import { startTcpProxy, type TcpProxy } from "troupe/test";
-import { afterEach, describe, expect, it } from "vitest";
+import { captureLogger, startTcpProxy, type TcpProxy } from "troupe/test";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect, startTestApp, type TestApp, waitFor } from "../../test/helpers.js";
 
 let app: TestApp | undefined;
 let proxy: TcpProxy | undefined;
+/** The server's log: the outage is reported there, and nothing else may be. */
+const logger = captureLogger();
+beforeEach(() => logger.clear());
 afterEach(async () => {
   await proxy?.restore();
   await app?.close();
@@ -19,6 +22,7 @@ afterEach(async () => {
 async function startBehindProxy(): Promise<{ app: TestApp; proxy: TcpProxy }> {
   let p: TcpProxy | undefined;
   const a = await startTestApp({
+    logger,
     tuning: { retentionIntervalMs: 300 },
     appDatabaseUrl: async (scratchUrl) => {
       const url = new URL(scratchUrl);
@@ -28,6 +32,25 @@ async function startBehindProxy(): Promise<{ app: TestApp; proxy: TcpProxy }> {
     },
   });
   return { app: a, proxy: p! };
+}
+
+/** The warnings a database outage may cause; which ones appear depends on timing. */
+const OUTAGE_WARNINGS = {
+  lost: /^\[chat\/db\] connection lost: /,
+  failed: /^\[chat\/outbox\] SQL write failed \(\d+x, \d+ pending\), retrying in \d+ ms: /,
+  resumed: /^\[chat\/outbox\] SQL writes resumed after \d+ failures$/,
+};
+
+/** The messages logged so far; fails on any that is not an outage warning. */
+function outageWarnings(): string[] {
+  for (const entry of logger.entries) {
+    expect(entry.level, entry.message).toBe("warn");
+    expect(
+      Object.values(OUTAGE_WARNINGS).some((re) => re.test(entry.message)),
+      entry.message,
+    ).toBe(true);
+  }
+  return logger.entries.map((e) => e.message);
 }
 
 async function rowsOf(
@@ -100,6 +123,11 @@ describe("outbox", () => {
       );
       for (const [id, text] of acked) expect(rows.get(id)?.text, id).toBe(text);
       expect((await health(app.url)).database).toBe("up");
+      // The outbox said it could not write, then that it could again.
+      await waitFor(() => outageWarnings().some((m) => OUTAGE_WARNINGS.resumed.test(m)), {
+        what: "the outbox to log that writes resumed",
+      });
+      expect(outageWarnings().some((m) => OUTAGE_WARNINGS.failed.test(m))).toBe(true);
     } finally {
       await a.dispose();
       await b.dispose();
@@ -131,5 +159,6 @@ describe("outbox", () => {
       { timeout: 15_000, what: "the queued messages in SQL after the restart" },
     );
     expect([...rows.keys()].sort()).toEqual([...acked].sort());
+    outageWarnings();
   });
 });
