@@ -19,7 +19,7 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type Logger, type StorageOption, UserError } from "troupe";
+import { type StorageOption, UserError } from "troupe";
 import { bodyLimit } from "troupe/hono";
 import { z } from "zod";
 import { Accounts } from "./accounts/accounts.js";

@@ -37,8 +37,8 @@ async function startBehindProxy(): Promise<{ app: TestApp; proxy: TcpProxy }> {
 /** The warnings a database outage may cause; which ones appear depends on timing. */
 const OUTAGE_WARNINGS = {
   lost: /^\[chat\/db\] connection lost: /,
-  failed: /^\[chat\/outbox\] SQL write failed \(\d+x, \d+ pending\), retrying in \d+ ms: /,
-  resumed: /^\[chat\/outbox\] SQL writes resumed after \d+ failures$/,
+  failed: /^\[outbox\] SQL write failed \(\d+x, \d+ pending(, [^)]*)?\), retrying in \d+ ms: /,
+  resumed: /^\[outbox\] SQL writes resumed after \d+ failed rounds$/,
 };
 
 /** The messages logged so far; fails on any that is not an outage warning. */
