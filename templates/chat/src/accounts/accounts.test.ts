@@ -5,8 +5,8 @@ import { ActorError } from "troupe/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_PASSWORD, TEST_SCRYPT, type TestApp } from "../../test/helpers.js";
 import { accounts, invites } from "../db/schema.js";
-import { slugify } from "./accounts.js";
 import { hashParams, hashPassword } from "./password.js";
+import { slugify } from "./slug.js";
 
 let app: TestApp;
 beforeAll(async () => {

@@ -35,6 +35,7 @@ import {
   type ScryptParams,
   verifyPassword,
 } from "./password.js";
+import { slugify } from "./slug.js";
 import { AttemptThrottle } from "./throttle.js";
 
 /** How long an invite link works. */
@@ -117,21 +118,6 @@ const signInBody = z.object({
   password: z.string({ error: "Enter your password." }).min(1).max(1000),
 });
 const removeMemberId = z.string().min(1).max(100);
-
-/**
- * An organisation's slug from its name: lower case, accents dropped, anything else a dash.
- * "Café Ünited!" -> "cafe-united".
- */
-export function slugify(name: string): string {
-  return name
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 40)
-    .replace(/-+$/g, "");
-}
 
 export function parseBody<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   const parsed = schema.safeParse(input);

@@ -9,6 +9,7 @@
  */
 import { type FormEvent, useEffect, useState } from "react";
 import { ActorError } from "troupe/client";
+import { slugify } from "../../accounts/slug.js";
 import {
   createOrganisation,
   type InvitePreview,
@@ -41,18 +42,6 @@ function rememberOrg(slug: string): void {
   } catch {
     // not essential
   }
-}
-
-/** The same rule as the server's, to show the address while typing. */
-function slugPreview(name: string): string {
-  return name
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 40)
-    .replace(/-+$/g, "");
 }
 
 export function SignIn({
@@ -219,7 +208,7 @@ function CreateForm() {
     if (problem) return invalid(problem);
     return createOrganisation({ orgName: orgName.trim(), ...trimmed(account) });
   });
-  const slug = slugPreview(orgName);
+  const slug = slugify(orgName);
 
   return (
     <form className="signin-form" onSubmit={submit} noValidate aria-label="Create an organisation">
