@@ -16,7 +16,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "troupe/client";
+import pg from "pg";
+import { ActorError, createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
 import type { Role } from "../src/accounts/accounts.js";
 import type { ScryptParams } from "../src/accounts/password.js";
@@ -49,6 +50,8 @@ export interface TestApp {
   /** `POST path` with a JSON body (and a Bearer token): status and parsed body. */
   post(path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
   get(path: string, token?: string): Promise<{ status: number; body: any }>;
+  /** Rows of one SQL query against the app's database, on a connection of its own. */
+  sql<T>(text: string, values?: unknown[]): Promise<T[]>;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -86,6 +89,15 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     url: server.url,
     client: createClient<ChatRegistry>(server.url),
     databaseUrl: scratch.url,
+    async sql<T>(text: string, values: unknown[] = []) {
+      const client = new pg.Client({ connectionString: scratch.url });
+      await client.connect();
+      try {
+        return (await client.query(text, values)).rows as T[];
+      } finally {
+        await client.end();
+      }
+    },
     async signIn(displayName, org) {
       const login =
         `${displayName.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${++accountSeq}`.replace(
@@ -163,6 +175,18 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
   };
   return app;
+}
+
+/** The ActorError a call fails with; a call that succeeds fails the test. */
+export async function errorOf(p: Promise<unknown>): Promise<ActorError> {
+  const err = await p.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ActorError)) throw new Error(`expected an ActorError, got ${String(err)}`);
+  return err;
 }
 
 /** Polling with a deadline (from troupe/test). */

@@ -6,11 +6,9 @@
 // - a room's state is bounded per room, not per user (scheduled messages, members);
 // - what Postgres cannot store is refused where people type it, and an outbox entry that
 //   Postgres keeps refusing is set aside (kept, logged) while the room's other writes go on.
-import pg from "pg";
-import { ActorError } from "troupe/client";
 import { captureLogger } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp, waitFor } from "./helpers.js";
+import { errorOf, startTestApp, type TestApp, waitFor } from "./helpers.js";
 
 const logger = captureLogger();
 let app: TestApp;
@@ -20,33 +18,12 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-async function sql<T>(text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: app.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 async function textsInSql(roomId: string): Promise<string[]> {
-  const rows = await sql<{ text: string }>(
+  const rows = await app.sql<{ text: string }>(
     "SELECT text FROM messages WHERE room_id = $1 ORDER BY seq",
     [roomId],
   );
   return rows.map((r) => r.text);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<ActorError> {
-  const err = await p.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ActorError);
-  return err as ActorError;
 }
 
 async function newRoom(org: string, name = "general") {
@@ -79,7 +56,7 @@ function connectError(conn: {
 }
 
 async function roomRows(id: string) {
-  return sql<{ org_id: string; name: string }>("SELECT org_id, name FROM rooms WHERE id = $1", [
+  return app.sql<{ org_id: string; name: string }>("SELECT org_id, name FROM rooms WHERE id = $1", [
     id,
   ]);
 }
@@ -185,7 +162,7 @@ describe("who creates actors", () => {
     await expectNoRoom("evil-org", "x");
     // The victim's room in SQL: its name, and no member or message from Eve.
     expect(await roomRows(victimRoom.id)).toEqual([{ org_id: "victim-org", name: "plans" }]);
-    const members = await sql<{ user_id: string }>(
+    const members = await app.sql<{ user_id: string }>(
       "SELECT user_id FROM members WHERE room_id = $1",
       [victimRoom.id],
     );
@@ -317,7 +294,7 @@ describe("text Postgres cannot store", () => {
     await app.client.chatRoom.get(["nul-names", room.id], { params }).send("hi");
     const rows = await waitFor(
       async () => {
-        const r = await sql<{ author_name: string }>(
+        const r = await app.sql<{ author_name: string }>(
           "SELECT author_name FROM messages WHERE room_id = $1",
           [room.id],
         );
@@ -326,7 +303,7 @@ describe("text Postgres cannot store", () => {
       { what: "the message in SQL" },
     );
     expect(rows[0]!.author_name).toBe("Eve");
-    const members = await sql<{ display_name: string }>(
+    const members = await app.sql<{ display_name: string }>(
       "SELECT display_name FROM members WHERE room_id = $1",
       [room.id],
     );
@@ -337,7 +314,7 @@ describe("text Postgres cannot store", () => {
 describe("the outbox", () => {
   it("sets aside an entry Postgres keeps refusing; the room's other writes go on", async () => {
     // Postgres refuses one particular message, as it would a row that breaks a constraint.
-    await sql(`
+    await app.sql(`
       CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.text = 'poison' THEN RAISE EXCEPTION 'this row is refused'; END IF;

@@ -1,9 +1,7 @@
 // The room and the room list over real sockets: org isolation, live messages, presence, typing,
 // authorship, send-later (with a restart), retention to SQL and history.
-import pg from "pg";
-import { ActorError } from "troupe/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { collect, startTestApp, type TestApp, waitFor } from "../../test/helpers.js";
+import { collect, errorOf, startTestApp, type TestApp, waitFor } from "../../test/helpers.js";
 
 const RECENT = 5;
 let app: TestApp;
@@ -35,27 +33,6 @@ async function createRoom(token: string, name = "general", org = "acme") {
 
 function openRoom(org: string, roomId: string, token: string) {
   return track(app.client.chatRoom.get([org, roomId], { params: { token } }).connect());
-}
-
-async function errorOf(p: Promise<unknown>): Promise<ActorError> {
-  const err = await p.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ActorError);
-  return err as ActorError;
-}
-
-async function sqlRows<T>(text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: app.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
 }
 
 describe("room list", () => {
@@ -223,7 +200,7 @@ describe("room", () => {
     const row = await waitFor(
       async () =>
         (
-          await sqlRows<{ text: string; deleted_at: Date | null; version: number }>(
+          await app.sql<{ text: string; deleted_at: Date | null; version: number }>(
             "SELECT text, deleted_at, version FROM messages WHERE id = $1",
             [m.id],
           )
@@ -294,7 +271,7 @@ describe("room", () => {
       before = page.messages[0]!.seq;
     }
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => `message ${i + 1}`));
-    const rows = await sqlRows<{ n: string }>(
+    const rows = await app.sql<{ n: string }>(
       "SELECT count(*) AS n FROM messages WHERE room_id = $1",
       [room.id],
     );
