@@ -8,6 +8,8 @@
 // rounds are interleaved (bare / memory / file in each) and medians reported.
 // BENCH_SECONDS / BENCH_ROUNDS tune it; BENCH_WS_PARTS=actions skips the other parts.
 
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "troupe/client";
 import WebSocket from "ws";
@@ -31,19 +33,28 @@ interface CommitStats {
 
 interface RunningTarget {
   server: ChildServer;
+  /** The file target's data directory, removed when the bench ends. */
+  dataDir?: string;
   url: string;
   /** The group committer's counters (troupe targets only). */
   stats?: () => Promise<CommitStats>;
 }
 
 async function startTarget(target: Target): Promise<RunningTarget> {
+  // Made here, not in the child: the child is killed, so it could not clean up after itself.
+  const dataDir =
+    target === "file"
+      ? await mkdtemp(join(process.env.BENCH_DATA_DIR ?? tmpdir(), "troupe-bench-ws-"))
+      : undefined;
   const server = await spawnServer(join(import.meta.dirname, "ws-server.ts"), {
     BENCH_TARGET: target,
     TROUPE_LOG_LEVEL: "error",
+    ...(dataDir ? { BENCH_STORE_DIR: dataDir } : {}),
   });
   const { statsPort } = server.info;
   return {
     server,
+    dataDir,
     url: `ws://127.0.0.1:${server.info.port}${server.info.path}`,
     stats:
       statsPort === undefined
@@ -225,7 +236,10 @@ async function main() {
       process.stderr.write(`round ${round}/${ROUNDS} done\n`);
     }
   } finally {
-    for (const s of servers.values()) await s.server.kill();
+    for (const s of servers.values()) {
+      await s.server.kill();
+      if (s.dataDir) await rm(s.dataDir, { recursive: true, force: true });
+    }
   }
   const m = (k: string) => median(samples.get(k) ?? [Number.NaN]);
   const ms = (k: string) => `${m(`${k}|p50`).toFixed(2)} / ${m(`${k}|p99`).toFixed(2)}`;

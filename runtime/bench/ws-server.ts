@@ -3,10 +3,7 @@
 // memory / file: the runtime with that storage driver (file: the durable default, in a fresh
 // temporary directory). These also answer GET on `statsPort` with the group committer's counters,
 // so the bench can report how many actions each storage batch carried.
-import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { actor, setup } from "troupe";
 import { WebSocketServer } from "ws";
 
@@ -55,7 +52,8 @@ if (target === "bare-ws") {
     target === "file"
       ? ({
           driver: "file",
-          path: mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), "troupe-bench-ws-")),
+          // Made (and removed) by the bench: see startTarget in connections.ts.
+          path: process.env.BENCH_STORE_DIR!,
         } as const)
       : ("memory" as const);
   const registry = setup({ use: { counter }, storage, maxOutgoingBuffer: 64 * 1024 * 1024 });

@@ -19,18 +19,6 @@ const room = actor({
 });
 const q = { name: "room", key: ["r"], mode: "getOrCreate" };
 
-test("a peer that stops answering pings is terminated, not sent a close frame it cannot answer", async (ctx) => {
-  const logger = captureLogger();
-  const t = await setupTest(ctx, setup({ use: { room }, logger }));
-  const silent = await connectRaw(t.endpoint, q, { name: "silent" }, { autoPong: false });
-  await t.clock.advance(1000); // a ping goes out, never answered
-  await t.clock.advance(1000); // past connectionLivenessTimeout: dropped
-  await waitFor(() => events.includes("leave:silent"));
-  // 1006: the TCP connection was cut without a closing handshake (a graceful close is 1001).
-  expect((await silent.closed).code).toBe(1006);
-  expect(logger.find("info", "stopped answering pings")).toBeDefined();
-});
-
 test("a frozen TCP peer: the server cuts the socket and runs onDisconnect when the check fails", async (ctx) => {
   const logger = captureLogger();
   const t = await setupTest(ctx, setup({ use: { room }, logger }));

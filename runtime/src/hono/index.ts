@@ -47,7 +47,9 @@ export function bodyLimit({ maxBytes }: BodyLimitOptions): MiddlewareHandler {
 }
 
 function refuse(c: Parameters<MiddlewareHandler>[0], err: TroupeError): Response {
-  return c.json({ error: { code: err.code, message: err.message, metadata: null } }, 413, {
-    "x-troupe-error": err.code,
-  });
+  return c.json(
+    { error: { code: err.code, message: err.message, metadata: err.metadata ?? null } },
+    err.status as 413,
+    { "x-troupe-error": err.code },
+  );
 }

@@ -85,8 +85,6 @@ export interface OutboxHost<E> {
   /** Keeps the actor awake while a flush runs (`c.waitUntil`). */
   keepAwake(p: Promise<unknown>): void;
   log: OutboxLogger;
-  /** Called after a batch committed, with its entries. */
-  onCommitted?(batch: readonly Queued<E>[]): void;
 }
 
 export interface OutboxOptions {
@@ -156,22 +154,21 @@ export class OutboxFlusher<E extends object> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
-    if (this.host.state.outbox.length > 0) await this.drain().catch(() => {});
+    // A drain that failed meanwhile planned a retry: this flush replaces it, and runs as
+    // `running` so that no timer or kick starts a second drain of the same entries beside it.
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.host.state.outbox.length === 0) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+    });
+    await this.running.catch(() => {});
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-  }
-
-  get pending(): number {
-    return this.host.state.outbox.length;
-  }
-
-  /** Entries set aside, oldest first. */
-  get deadLetters(): readonly DeadLetter<E>[] {
-    return this.host.state.outboxDeadLetters ?? [];
   }
 
   /** Queues the entries set aside again (after the cause was fixed); returns how many. */
@@ -272,7 +269,6 @@ export class OutboxFlusher<E extends object> {
       this.held.delete(e.n);
     }
     this.remove(batch);
-    this.host.onCommitted?.(batch);
     return true;
   }
 

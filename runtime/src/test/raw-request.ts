@@ -6,7 +6,7 @@
  * the answer it already got).
  *
  * @example
- * const res = await rawRequest(`${url}/api/sign-in`, { method: "POST", chunks: endlessChunks(65536) });
+ * const res = await rawRequest(`${url}/api/sign-in`, { method: "POST", chunks: repeatedChunks(65536) });
  * expect(res.status).toBe(413);
  */
 import { request as httpRequest } from "node:http";

@@ -18,20 +18,15 @@ export interface TcpProxy {
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
   const pairs = new Set<[Socket, Socket]>();
   const make = (): Server =>
     createServer((client) => {
       const upstream = connect(targetPort, targetHost);
       const pair: [Socket, Socket] = [client, upstream];
-      sockets.add(client);
-      sockets.add(upstream);
       pairs.add(pair);
       const drop = () => {
         client.destroy();
         upstream.destroy();
-        sockets.delete(client);
-        sockets.delete(upstream);
         pairs.delete(pair);
       };
       client.on("error", drop).on("close", drop);
@@ -54,8 +49,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     server = undefined;
     // Stop accepting first, so no connection slips in between the cut and the close.
     const closed = s ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve();
-    for (const socket of sockets) socket.destroy();
-    sockets.clear();
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
     await closed;
   };
   return {
