@@ -27,6 +27,7 @@ import type { ScryptParams } from "./accounts/password.js";
 import { mountAccountRoutes } from "./accounts/routes.js";
 import { type ChatLogger, type ChatRegistry, createRegistry } from "./actors/index.js";
 import type { ChatServices } from "./actors/services.js";
+import { withoutNul } from "./actors/validation.js";
 import { Auth, resolveAuthSecret } from "./auth.js";
 import { type Database, openDatabase, runMigrations } from "./db/index.js";
 
@@ -160,7 +161,9 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
   // Every other route, including ones added later and paths no route serves.
   const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES });
-  app.use("*", (c, next) => (c.req.path.startsWith("/api/troupe/") ? next() : limitBody(c, next)));
+  // Registered after the actor route on purpose: that route answers without calling next, so
+  // the actor API keeps the registry's own (larger) limit and every other route gets this one.
+  app.use("*", limitBody);
 
   app.get("/api/health", async (c) => {
     const dbOk = await database.pool
@@ -243,17 +246,19 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
 }
 
 const searchQuery = z.object({
-  q: z
-    .string({ error: "Add a search query: ?q=" })
-    .trim()
-    .min(1, "Add a search query: ?q=")
-    .max(200, "A search query is at most 200 characters.")
-    .refine((q) => !q.includes("\u0000"), "A search query cannot contain the NUL character."),
+  q: withoutNul(
+    z
+      .string({ error: "Add a search query: ?q=" })
+      .trim()
+      .min(1, "Add a search query: ?q=")
+      .max(200, "A search query is at most 200 characters."),
+    "A search query",
+  ),
   cursor: z.string().max(300).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_SEARCH_PAGE).default(20),
 });
 
-const cursorShape = z.tuple([z.number(), z.string().refine((id) => !id.includes("\u0000"))]);
+const cursorShape = z.tuple([z.number(), withoutNul(z.string(), "A cursor")]);
 
 function decodeCursor(cursor: string | undefined): [number, string] | undefined {
   if (!cursor) return undefined;

@@ -23,6 +23,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { UserError } from "troupe";
 import { z } from "zod";
+import { withoutNul } from "../actors/validation.js";
 import { type Auth, REFRESH_GRACE_SECONDS, type User } from "../auth.js";
 import { type Db, inTransaction } from "../db/index.js";
 import { accounts, invites, organisations, sessions } from "../db/schema.js";
@@ -62,16 +63,14 @@ export interface MemberInfo {
   joinedAt: number;
 }
 
-/** Postgres text cannot hold NUL: refused here rather than failing the insert. */
-const NO_NUL = { message: "The NUL character (\\u0000) is not allowed." };
-const hasNoNul = (s: string) => !s.includes("\u0000");
-
-const displayName = z
-  .string({ error: "Enter a display name." })
-  .trim()
-  .min(1, "Enter a display name.")
-  .max(40, "A display name is at most 40 characters.")
-  .refine(hasNoNul, NO_NUL);
+const displayName = withoutNul(
+  z
+    .string({ error: "Enter a display name." })
+    .trim()
+    .min(1, "Enter a display name.")
+    .max(40, "A display name is at most 40 characters."),
+  "A display name",
+);
 
 const login = z
   .string({ error: "Enter a username or email." })
@@ -84,12 +83,14 @@ const login = z
     "A username uses letters, digits and . _ - + @ (an email address works).",
   );
 
-const orgName = z
-  .string({ error: "Enter the organisation's name." })
-  .trim()
-  .min(2, "An organisation's name is at least 2 characters.")
-  .max(60, "An organisation's name is at most 60 characters.")
-  .refine(hasNoNul, NO_NUL);
+const orgName = withoutNul(
+  z
+    .string({ error: "Enter the organisation's name." })
+    .trim()
+    .min(2, "An organisation's name is at least 2 characters.")
+    .max(60, "An organisation's name is at most 60 characters."),
+  "An organisation's name",
+);
 
 const inviteCode = z
   .string({ error: "This invite link is not complete." })
@@ -101,20 +102,14 @@ const createOrganisationBody = newAccount.extend({ orgName });
 const joinBody = newAccount.extend({ code: inviteCode });
 const signInBody = z.object({
   // Not the slug rule: a wrong organisation must fail like a wrong password, not with a hint.
-  org: z
-    .string({ error: "Enter your organisation." })
-    .trim()
-    .toLowerCase()
-    .min(1)
-    .max(100)
-    .refine(hasNoNul, NO_NUL),
-  login: z
-    .string({ error: "Enter your username or email." })
-    .trim()
-    .toLowerCase()
-    .min(1)
-    .max(254)
-    .refine(hasNoNul, NO_NUL),
+  org: withoutNul(
+    z.string({ error: "Enter your organisation." }).trim().toLowerCase().min(1).max(100),
+    "An organisation",
+  ),
+  login: withoutNul(
+    z.string({ error: "Enter your username or email." }).trim().toLowerCase().min(1).max(254),
+    "A username",
+  ),
   password: z.string({ error: "Enter your password." }).min(1).max(1000),
 });
 const removeMemberId = z.string().min(1).max(100);

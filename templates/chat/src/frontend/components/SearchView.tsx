@@ -6,10 +6,11 @@
 import { useCallback, useEffect, useState } from "react";
 import { type SearchResult, searchMessages } from "../lib/api.js";
 import { sessionStore } from "../lib/chat.js";
-import { describeError, errorCode, SESSION_INVALID_CODES } from "../lib/errors.js";
+import { describeError, errorCode } from "../lib/errors.js";
 import { useNow } from "../lib/hooks.js";
 import { snippetParts } from "../lib/messages.js";
 import { linkClick, roomPath } from "../lib/router.js";
+import { problemOf } from "../lib/session.js";
 import { formatClock, formatRelative } from "../lib/time.js";
 import { Avatar } from "./Avatar.js";
 
@@ -30,9 +31,8 @@ export function SearchView({ q }: { q: string }) {
         setResults((prev) => (after && prev ? [...prev, ...page.results] : page.results));
         setCursor(page.nextCursor);
       } catch (err) {
-        const code = errorCode(err);
-        if (code && SESSION_INVALID_CODES.has(code)) sessionStore.end("invalid");
-        else if (code === "token_expired") sessionStore.end("expired");
+        const problem = problemOf(errorCode(err));
+        if (problem) sessionStore.end(problem);
         setError(describeError(err));
       } finally {
         setLoading(false);
