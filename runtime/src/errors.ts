@@ -6,6 +6,7 @@
  * Wire shape of an error (HTTP body and, later, WebSocket replies):
  *   { "error": { "code": "action_not_found", "message": "...", "metadata": { ... } } }
  */
+import { MAX_JSON_DEPTH } from "./protocol/wire.js";
 
 export const ERROR_CODES = {
   actor_not_found: {
@@ -36,8 +37,7 @@ export const ERROR_CODES = {
   },
   too_deep: {
     status: 400,
-    message:
-      "The message nests arrays and objects deeper than the server accepts (MAX_JSON_DEPTH, 128). Flatten the data.",
+    message: `The message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH). Flatten the data.`,
   },
   payload_too_large: {
     status: 413,

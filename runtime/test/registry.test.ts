@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { actor, setup } from "troupe";
 import { createClient } from "troupe/client";
+import { freePort } from "troupe/test";
 import { describe, expect, test } from "vitest";
 import { resolveEndpoint } from "../src/client/http.js";
 
@@ -33,7 +34,8 @@ describe("registry", () => {
   test("PORT picks the port when none is given", async () => {
     const registry = setup({ use: { counter }, storage: "memory" });
     const old = process.env.PORT;
-    process.env.PORT = String(40_000 + Math.floor(Math.random() * 20_000));
+    // A port known to be free: a random one was sometimes taken on a busy machine.
+    process.env.PORT = String(await freePort());
     const server = registry.serve();
     try {
       await server.ready;

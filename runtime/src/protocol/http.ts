@@ -10,7 +10,7 @@ import type { Engine } from "../registry/engine.js";
 import type { ActorQuery } from "../registry/placement.js";
 import { readBodyWithin } from "./body.js";
 import { type CorsOptions, corsMiddleware } from "./cors.js";
-import { TOO_DEEP_MESSAGE, tooDeep, wireOutput } from "./wire.js";
+import { tooDeep, wireOutput } from "./wire.js";
 
 export interface HttpOptions {
   basePath: string;
@@ -41,7 +41,7 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
     } catch {
       throw new TroupeError("invalid_request", "The request body is not valid JSON.");
     }
-    if (tooDeep(text, parsed)) throw new TroupeError("too_deep", TOO_DEEP_MESSAGE);
+    if (tooDeep(text, parsed)) throw new TroupeError("too_deep");
     return parsed;
   };
 

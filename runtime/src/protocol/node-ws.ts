@@ -7,6 +7,7 @@ import { type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { TroupeError } from "../errors.js";
+import { CLOSE } from "../instance/connections.js";
 import type { Engine } from "../registry/engine.js";
 import { type CorsOptions, upgradeOriginRefusal } from "./cors.js";
 import { type PeerSocket, serveConnection } from "./websocket.js";
@@ -237,7 +238,7 @@ function toRequest(req: IncomingMessage, url: URL): Request {
 function refuseConnection(ws: WebSocket, code: string, message: string): void {
   ws.on("error", () => {});
   ws.send(JSON.stringify({ t: "error", error: { code, message, metadata: null } }));
-  ws.close(4001, code);
+  ws.close(CLOSE.rejected, code);
 }
 
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {

@@ -4,17 +4,12 @@
  * an in-process socket pair (actor to actor) provide, so the protocol lives in one place.
  */
 
+import { ERROR_CODES } from "../errors.js";
 import { CLOSE, type Connection, type ServerSocket } from "../instance/connections.js";
 import type { ActorInstance } from "../instance/instance.js";
 import type { Engine } from "../registry/engine.js";
 import { parseQuery } from "./http.js";
-import {
-  MAX_EVENT_NAME_LENGTH,
-  MAX_SUBSCRIPTIONS,
-  TOO_DEEP_MESSAGE,
-  tooDeep,
-  wireOutput,
-} from "./wire.js";
+import { MAX_EVENT_NAME_LENGTH, MAX_SUBSCRIPTIONS, tooDeep, wireOutput } from "./wire.js";
 
 /** The server end of a WebSocket, as far as the protocol needs it. */
 export interface PeerSocket extends ServerSocket {
@@ -165,7 +160,11 @@ export function serveConnection(
     }
     const m = msg as Record<string, unknown>;
     if (tooDeep(data, m)) {
-      return refuse("too_deep", TOO_DEEP_MESSAGE, typeof m.id === "number" ? m.id : undefined);
+      return refuse(
+        "too_deep",
+        ERROR_CODES.too_deep.message,
+        typeof m.id === "number" ? m.id : undefined,
+      );
     }
     if (typeof m.t !== "string") return refuse("invalid_message", 'A frame needs a "t" (type).');
     switch (m.t) {

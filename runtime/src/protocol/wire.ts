@@ -43,8 +43,6 @@ function nestsDeeper(value: unknown, levelsLeft: number): boolean {
   return false;
 }
 
-export const TOO_DEEP_MESSAGE = `The message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH). Flatten the data.`;
-
 /**
  * The `output` of a reply. JSON has no value for undefined, a function or a symbol (it would drop
  * the `output` key altogether), so they are sent as null, as PROTOCOL.md says. Nested ones follow

@@ -98,7 +98,7 @@ export class Engine implements InstanceHost, InstanceFactory {
     query: ActorQuery,
     action: string,
     args: unknown,
-    opts: { params?: unknown; request?: Request; inProcess?: boolean } = {},
+    opts: Caller = {},
   ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       const inst = await this.resolve(query, opts);

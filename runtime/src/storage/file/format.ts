@@ -314,6 +314,8 @@ const SCAN_CHUNK = 1024 * 1024;
 
 /** The smallest payload a frame can have: its type and six empty section counts. */
 const MIN_FRAME_PAYLOAD = 1 + 6 * 4;
+/** The smallest encoded create: four empty strings (id, name, key, data) and the timestamp. */
+const MIN_CREATE_BYTES = 4 * 4 + 8;
 
 /**
  * Reads frames from `LOG_HEADER_BYTES` up to `size`, calling `onFrame` (synchronously, with a
@@ -364,7 +366,8 @@ export async function scanFrames(
 
   /** The first offset at or after `from` where a frame verifies, or null. */
   const nextFrameStart = async (from: number): Promise<number | null> => {
-    const window = FRAME_HEADER_BYTES + 1;
+    // Header, type byte and the first section count: enough for the filters below.
+    const window = FRAME_HEADER_BYTES + 5;
     for (let base = from; base + window <= size; base += SCAN_CHUNK) {
       // Each window overlaps the next by a header, so no candidate falls between two of them.
       const bytes = (await bytesAt(base, Math.min(SCAN_CHUNK + window, size - base)))!;
@@ -374,6 +377,10 @@ export async function scanFrames(
         const len = bytes.readUInt32LE(i);
         if (len < MIN_FRAME_PAYLOAD || base + i + FRAME_HEADER_BYTES + len > size) continue;
         if (bytes[i + FRAME_HEADER_BYTES] !== TYPE_BATCH) continue;
+        // The creates come first and each takes at least MIN_CREATE_BYTES: random bytes (a
+        // binary KV value) rarely agree with the length, which spares reading and checksumming
+        // a would-be frame of up to the whole file at nearly every offset of a large log.
+        if (bytes.readUInt32LE(i + FRAME_HEADER_BYTES + 1) * MIN_CREATE_BYTES > len) continue;
         if (await frameAt(base + i)) return base + i;
       }
     }
