@@ -185,6 +185,31 @@ describe("OutboxFlusher", () => {
     }
   });
 
+  it("flushNow during a failing write replaces the planned retry: never two writes at once", async () => {
+    let calls = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const { state, flusher } = flusherFor(
+      async () => {
+        calls++;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 60));
+        inFlight--;
+        if (calls === 1) throw new Error("connect ECONNREFUSED (simulated)");
+      },
+      { retryMinMs: 20, retryMaxMs: 20 },
+    );
+    add(state, 1, 1);
+    flusher.kick();
+    await waitFor(() => inFlight === 1, { what: "the first write" });
+    // As a room's onSleep does: the first write fails meanwhile and plans a retry in 20 ms.
+    await flusher.flushNow();
+    await new Promise((r) => setTimeout(r, 100)); // past the retry that must not run beside it
+    expect(state.outbox).toEqual([]);
+    expect(maxInFlight).toBe(1);
+  });
+
   it("keeps at most maxDeadLetters, and queues them again on request", async () => {
     const name = await freshTable();
     const { state, flusher, logger } = flusherFor(upsert(pool, name), { maxDeadLetters: 3 });
