@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_PASSWORD, TEST_SCRYPT, type TestApp } from "../../test/helpers.js";
 import { accounts, invites } from "../db/schema.js";
 import { hashParams, hashPassword } from "./password.js";
-import { slugify } from "./slug.js";
+import { slugify } from "./rules.js";
 
 let app: TestApp;
 beforeAll(async () => {

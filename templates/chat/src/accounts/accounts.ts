@@ -36,7 +36,7 @@ import {
   type ScryptParams,
   verifyPassword,
 } from "./password.js";
-import { slugify } from "./slug.js";
+import { slugify } from "./rules.js";
 import { AttemptThrottle } from "./throttle.js";
 
 /** How long an invite link works. */

@@ -4,11 +4,10 @@ import {
   DEFAULT_SCRYPT,
   hashParams,
   hashPassword,
-  MAX_PASSWORD_LENGTH,
-  MIN_PASSWORD_LENGTH,
   passwordSchema,
   verifyPassword,
 } from "./password.js";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./rules.js";
 
 const CHEAP = { N: 2 ** 10, r: 8, p: 1 };
 

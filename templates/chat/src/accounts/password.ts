@@ -15,6 +15,7 @@
  */
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./rules.js";
 
 export interface ScryptParams {
   /** CPU/memory cost, a power of two. */
@@ -30,10 +31,6 @@ const SALT_BYTES = 16;
 const KEY_BYTES = 64;
 /** Refuse stored parameters beyond this (a corrupted or hostile row must not eat the memory). */
 const MAX_N = 2 ** 20;
-
-export const MIN_PASSWORD_LENGTH = 8;
-/** Long enough for any passphrase, short enough that nobody posts megabytes to be hashed. */
-export const MAX_PASSWORD_LENGTH = 200;
 
 /**
  * The length policy, and nothing else: no composition rules (they push people to predictable

@@ -9,7 +9,7 @@
  */
 import { type FormEvent, useEffect, useState } from "react";
 import { ActorError } from "troupe/client";
-import { slugify } from "../../accounts/slug.js";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "../../accounts/rules.js";
 import {
   createOrganisation,
   type InvitePreview,
@@ -24,7 +24,6 @@ import { linkClick, navigate } from "../lib/router.js";
 import { PROBLEM_SENTENCES, type SessionProblem } from "../lib/session.js";
 
 const LAST_ORG_KEY = "troupe-chat:last-org";
-const MIN_PASSWORD = 8;
 
 type Mode = "sign-in" | "create";
 
@@ -183,7 +182,7 @@ function SignInForm() {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
           autoComplete="current-password"
-          maxLength={200}
+          maxLength={MAX_PASSWORD_LENGTH}
           required
         />
       </label>
@@ -338,8 +337,8 @@ function trimmed(a: AccountFields): AccountFields {
 function accountProblem(a: AccountFields): string | null {
   if (!a.displayName.trim()) return "Enter your name.";
   if (!a.login.trim()) return "Choose a username, or use your email.";
-  if (a.password.length < MIN_PASSWORD) {
-    return `Choose a password of at least ${MIN_PASSWORD} characters.`;
+  if (a.password.length < MIN_PASSWORD_LENGTH) {
+    return `Choose a password of at least ${MIN_PASSWORD_LENGTH} characters.`;
   }
   return null;
 }
@@ -392,11 +391,11 @@ function AccountInputs({
           value={value.password}
           onChange={set("password")}
           autoComplete="new-password"
-          minLength={MIN_PASSWORD}
-          maxLength={200}
+          minLength={MIN_PASSWORD_LENGTH}
+          maxLength={MAX_PASSWORD_LENGTH}
           required
         />
-        <small>At least {MIN_PASSWORD} characters. A few words make a good one.</small>
+        <small>At least {MIN_PASSWORD_LENGTH} characters. A few words make a good one.</small>
       </label>
     </>
   );
