@@ -524,6 +524,9 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
   async function ownMessage(c: ActionCtx, id: string, user: User): Promise<Message> {
     let message: Message | undefined = c.state.messages.find((m) => m.id === id);
     if (!message) {
+      // Versions queued before the read: one may be written and leave the outbox while the read
+      // runs, after the read saw the older row (a deleted message then looked editable).
+      const queued = queuedVersions(c, id);
       const [row] = await services.db
         .select()
         .from(messagesTable)
@@ -531,10 +534,8 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
         .limit(1);
       if (row) message = rowToMessage(row);
       // From here on no await: nothing can interleave before the new version is queued.
-      for (const e of c.state.outbox) {
-        if (e.kind === "message" && e.message.id === id) {
-          if (!message || e.message.version > message.version) message = { ...e.message };
-        }
+      for (const m of [...queued, ...queuedVersions(c, id)]) {
+        if (!message || m.version > message.version) message = { ...m };
       }
       if (message) {
         message = { ...message };
@@ -548,6 +549,15 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
       throw forbidden("Only its author can change a message.");
     }
     return message;
+  }
+
+  /** Copies of the versions of message `id` waiting in the outbox. */
+  function queuedVersions(c: ActionCtx, id: string): Message[] {
+    const out: Message[] = [];
+    for (const e of c.state.outbox) {
+      if (e.kind === "message" && e.message.id === id) out.push({ ...e.message });
+    }
+    return out;
   }
 
   /** Queues the new version of a changed message for SQL. */
