@@ -5,16 +5,22 @@
 // client's own figures (a fetch loop, which tops out far lower) are printed beside them. Each
 // target runs in its own child process; rounds are interleaved and medians reported, because the
 // machine is shared and noisy. BENCH_SECONDS (default 4) and BENCH_ROUNDS (default 3) tune it.
+//
+// The `workerd` target is the same counter as a Cloudflare Worker (bench/worker.ts, one Durable
+// Object per key) on a local workerd process with its Durable Objects on disk.
 
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createClient } from "troupe/client";
+import { startWorkerd } from "troupe/cloudflare/local";
 import { resolveDatabaseUrl } from "troupe/db";
 import { type ChildServer, spawnServer } from "../test/support.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const TARGETS = (process.env.BENCH_TARGETS ?? "bare,memory,file,postgres").split(",");
+const TARGETS = (process.env.BENCH_TARGETS ?? "bare,memory,file,postgres,workerd").split(",");
 const CONCURRENCY = [1, 32];
 const KEYS = 32;
 
@@ -24,12 +30,34 @@ interface Figures {
   p99: number;
 }
 
-const startTarget = (target: string, env: Record<string, string>) =>
-  spawnServer(join(import.meta.dirname, "server.ts"), {
+/** The file target's data directories, made here (the child is killed) and removed at the end. */
+const dataDirs: string[] = [];
+
+async function startTarget(
+  target: string,
+  env: Record<string, string>,
+): Promise<Pick<ChildServer, "url" | "kill">> {
+  if (target === "workerd") {
+    const dataDir = await mkdtemp(join(process.env.BENCH_DATA_DIR ?? tmpdir(), "troupe-bench-"));
+    dataDirs.push(dataDir);
+    const worker = await startWorkerd({
+      entry: join(import.meta.dirname, "worker.ts"),
+      dataDir,
+    });
+    return { url: worker.url, kill: () => worker.kill() };
+  }
+  const dir =
+    target === "file"
+      ? await mkdtemp(join(process.env.BENCH_DATA_DIR ?? tmpdir(), "troupe-bench-"))
+      : undefined;
+  if (dir) dataDirs.push(dir);
+  return spawnServer(join(import.meta.dirname, "server.ts"), {
     ...env,
     BENCH_TARGET: target,
     TROUPE_LOG_LEVEL: "error",
+    ...(dir ? { BENCH_STORE_DIR: dir } : {}),
   });
+}
 
 function body(i: number): string {
   return JSON.stringify({
@@ -86,7 +114,7 @@ async function main() {
   if (TARGETS.includes("postgres")) {
     env.BENCH_DATABASE_URL = await resolveDatabaseUrl({ name: "bench" });
   }
-  const servers = new Map<string, ChildServer>();
+  const servers = new Map<string, Pick<ChildServer, "url" | "kill">>();
   for (const t of TARGETS) servers.set(t, await startTarget(t, env));
   const samples = new Map<string, Figures[]>();
   const add = (k: string, f: Figures) => samples.set(k, [...(samples.get(k) ?? []), f]);
@@ -105,6 +133,7 @@ async function main() {
     }
   } finally {
     for (const s of servers.values()) await s.kill();
+    for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
   }
 
   const med = (k: string): Figures => {
@@ -147,6 +176,15 @@ async function main() {
   if (TARGETS.includes("memory") && TARGETS.includes("file")) {
     const ratio = med("file|32|autocannon").rps / med("memory|32|autocannon").rps;
     console.log(`file / memory at 32 callers: ${ratio.toFixed(2)}x (target >= 0.5x)`);
+  }
+  if (TARGETS.includes("memory") && TARGETS.includes("workerd")) {
+    for (const conc of CONCURRENCY) {
+      const ratio = med(`workerd|${conc}|autocannon`).rps / med(`memory|${conc}|autocannon`).rps;
+      const file = TARGETS.includes("file")
+        ? `, workerd / file ${(med(`workerd|${conc}|autocannon`).rps / med(`file|${conc}|autocannon`).rps).toFixed(2)}x`
+        : "";
+      console.log(`workerd / memory at ${conc} callers: ${ratio.toFixed(2)}x${file}`);
+    }
   }
   process.exit(0);
 }

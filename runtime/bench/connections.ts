@@ -29,6 +29,10 @@ const IN_FLIGHT = [1, 32];
 interface CommitStats {
   batches: number;
   writes: number;
+  calls: number;
+  busyMs: number;
+  /** The server process's CPU time so far (user + system), microseconds. */
+  cpuUs: number;
 }
 
 interface RunningTarget {
@@ -207,7 +211,9 @@ async function main() {
         for (const t of TARGETS) {
           const { url, stats } = servers.get(t)!;
           const before = await stats?.();
+          const startedAt = performance.now();
           const r = await actionsInFlight(url, inFlight);
+          const elapsed = performance.now() - startedAt;
           const after = await stats?.();
           add(`${t}|actions|${inFlight}|rate`, r.rate);
           add(`${t}|actions|${inFlight}|p50`, r.p50);
@@ -215,6 +221,8 @@ async function main() {
           if (before && after) {
             const batches = after.batches - before.batches;
             add(`${t}|actions|${inFlight}|perBatch`, r.actions / batches);
+            add(`${t}|actions|${inFlight}|busy`, (after.busyMs - before.busyMs) / elapsed);
+            add(`${t}|actions|${inFlight}|cpu`, (after.cpuUs - before.cpuUs) / r.actions);
           }
         }
       }
@@ -281,10 +289,28 @@ async function main() {
       "",
     ]);
     rows.push([
-      `  actions per storage batch`,
+      `  actions per storage batch (fsync)`,
       "",
       m(`memory|actions|${inFlight}|perBatch`).toFixed(1),
       m(`file|actions|${inFlight}|perBatch`).toFixed(1),
+      "",
+      "",
+      "",
+    ]);
+    rows.push([
+      `  server CPU per action, µs`,
+      "",
+      m(`memory|actions|${inFlight}|cpu`).toFixed(1),
+      m(`file|actions|${inFlight}|cpu`).toFixed(1),
+      "",
+      "",
+      "",
+    ]);
+    rows.push([
+      `  time a batch was with the driver`,
+      "",
+      `${(100 * m(`memory|actions|${inFlight}|busy`)).toFixed(0)}%`,
+      `${(100 * m(`file|actions|${inFlight}|busy`)).toFixed(0)}%`,
       "",
       "",
       "",

@@ -32,7 +32,11 @@ if (target === "bare") {
   });
   const storage =
     target === "file"
-      ? ({ driver: "file", path: mkdtempSync(join(tmpdir(), "troupe-bench-")) } as const)
+      ? ({
+          driver: "file",
+          // Made (and removed) by the bench; a temporary directory when run on its own.
+          path: process.env.BENCH_STORE_DIR || mkdtempSync(join(tmpdir(), "troupe-bench-")),
+        } as const)
       : target === "postgres"
         ? ({
             driver: "postgres",

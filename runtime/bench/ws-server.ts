@@ -1,8 +1,9 @@
 // Benchmark target for connections, in its own process. BENCH_TARGET=bare-ws | memory | file.
 // bare-ws: a plain `ws` server doing the same request/reply and fan-out work with no actor.
 // memory / file: the runtime with that storage driver (file: the durable default, in a fresh
-// temporary directory). These also answer GET on `statsPort` with the group committer's counters,
-// so the bench can report how many actions each storage batch carried.
+// temporary directory). These also answer GET on `statsPort` with the group committer's counters
+// and the process's CPU time so far (cpuUs), so the bench can report how many actions each
+// storage batch carried and the server's CPU time per action.
 import { createServer } from "node:http";
 import { actor, setup } from "troupe";
 import { WebSocketServer } from "ws";
@@ -60,7 +61,10 @@ if (target === "bare-ws") {
   const server = registry.serve({ port: 0, hostname: "127.0.0.1" });
   await server.ready;
   const { engine } = await registry.ensureRuntime();
-  const stats = createServer((_req, res) => res.end(JSON.stringify(engine.committer.stats)));
+  const stats = createServer((_req, res) => {
+    const cpu = process.cpuUsage();
+    res.end(JSON.stringify({ ...engine.committer.stats, cpuUs: cpu.user + cpu.system }));
+  });
   await new Promise<void>((resolve) => stats.listen(0, "127.0.0.1", resolve));
   const statsPort = (stats.address() as { port: number }).port;
   process.stdout.write(

@@ -32,7 +32,7 @@ export type {
   VarsOf,
 } from "./actor/definition.js";
 export { ActorDefinition, actor } from "./actor/definition.js";
-export { UserError } from "./actor/errors.js";
+export { Forbidden, Unauthorized, UserError } from "./actor/errors.js";
 export { type EventSpec, type EventsSpec, event } from "./actor/events.js";
 export type { ActorKv } from "./actor/kv-types.js";
 export type { ActorOptions } from "./actor/options.js";

@@ -120,4 +120,18 @@ describe("reserved names", () => {
       );
     }
   });
+
+  test("setup() refuses an action named like a handle's or a connection's own member", () => {
+    // conn.status is the connection's status, handle.connect opens a connection: such an
+    // action could never be called by name, so it is refused up front instead of ignored.
+    for (const action of ["status", "connId", "onError", "dispose", "connect", "fetch", "then"]) {
+      const shadowed = actor({ state: {}, actions: { [action]: () => 1 } });
+      expect(() => setup({ use: { shadowed } })).toThrow(
+        `actor "shadowed" has an action named "${action}"`,
+      );
+    }
+    expect(() =>
+      setup({ use: { fine: actor({ state: {}, actions: { queueStatus: () => 1 } }) } }),
+    ).not.toThrow();
+  });
 });

@@ -321,9 +321,15 @@ describe("connections (client side)", () => {
     const seen = recordStatus(conn);
     const closes: { code: number; reason: string }[] = [];
     conn.onClose((e) => closes.push(e));
+    const errors: ActorError[] = [];
+    conn.onError((e) => errors.push(e));
     await conn.kick().catch(() => {}); // the reply may or may not beat the close
     await until(() => closes.length === 1);
     expect(closes).toEqual([{ code: 4000, reason: "bye" }]);
+    // onError says why, with the close code and reason as metadata.
+    expect(errors.map((e) => [e.code, e.metadata])).toEqual([
+      ["connection_closed", { code: 4000, reason: "bye" }],
+    ]);
     await sleep(100);
     expect(seen).toEqual(["connecting", "connected", "disconnected"]);
     const err = await failure(conn.getCount());
@@ -639,6 +645,10 @@ describe("connections against a misbehaving server", () => {
         ws.close(4001, "actor_stopping");
       } else {
         ws.send(JSON.stringify({ t: "welcome", connId: "c2", actorId: "a1" }));
+        // The listener registered before connecting rides in init's subs.
+        for (const name of msg.subs ?? []) {
+          ws.send(JSON.stringify({ t: "event", name, args: ["hi"] }));
+        }
       }
     });
     try {
@@ -701,3 +711,68 @@ function run(
     });
   });
 }
+
+describe("subscriptions from the start (init's subs)", () => {
+  /** Greets in onConnect and announces right after: both before a `sub` could arrive. */
+  const lobby = actor({
+    state: { joins: 0 },
+    onConnect: (c) => {
+      c.state.joins++;
+      c.broadcast("joined", c.state.joins);
+      // Right after welcome, as a game's match does when a player arrives.
+      setTimeout(() => c.broadcast("started", "go"), 0);
+    },
+    actions: { joins: (c) => c.state.joins },
+  });
+  const lobbyRegistry = setup({ use: { lobby } });
+  let lt: TestRuntime<typeof lobbyRegistry> | undefined;
+  afterEach(async () => {
+    await lt?.close();
+    lt = undefined;
+  });
+
+  test("listeners added before connecting hear onConnect's broadcast and the one right after welcome", async () => {
+    lt = await setupTest(lobbyRegistry);
+    const conn = lt.client.lobby.getOrCreate(["a"]).connect();
+    const joined: number[] = [];
+    const started: string[] = [];
+    conn.on("joined", (n: number) => joined.push(n));
+    conn.on("started", (s: string) => started.push(s));
+    await until(() => joined.length === 1 && started.length === 1);
+    expect(joined).toEqual([1]);
+    expect(started).toEqual(["go"]);
+    // A listener added after the socket opened still subscribes (with `sub`).
+    const late: number[] = [];
+    conn.on("joined", () => {}); // same name: nothing new to send
+    const second = lt.client.lobby.getOrCreate(["a"]).connect();
+    second.on("joined", (n: number) => late.push(n));
+    await until(() => late.length === 1 && joined.length === 2);
+    expect(late).toEqual([2]);
+    expect(joined).toEqual([1, 2]);
+    await second.dispose();
+    await conn.dispose();
+  });
+
+  test("a malformed or oversized subs list refuses init with a clear error", async () => {
+    lt = await setupTest(lobbyRegistry);
+    const query = { name: "lobby", key: ["b"], mode: "getOrCreate" };
+    for (const [subs, message] of [
+      ["joined", '"subs" in init must be an array of event names.'],
+      [[1], '"subs" in init must be an array of event names.'],
+      [Array.from({ length: 257 }, (_, i) => `e${i}`), "at most 256 event names"],
+      [["x".repeat(257)], "at most 256 characters"],
+    ] as const) {
+      const ws = new WebSocket(`${lt.endpoint.replace(/^http/, "ws")}/actors/connect`);
+      const frames: any[] = [];
+      ws.on("message", (data) => frames.push(JSON.parse(data.toString())));
+      const closed = new Promise<number>((r) => ws.on("close", (code) => r(code)));
+      await new Promise((r) => ws.once("open", r));
+      ws.send(JSON.stringify({ t: "init", actor: query, subs }));
+      expect(await closed).toBe(4001);
+      expect(frames[0].error.code).toBe("invalid_request");
+      expect(frames[0].error.message).toContain(message);
+    }
+    // Nothing was connected by the refused ones.
+    expect(await lt.client.lobby.getOrCreate(["b"]).joins()).toBe(0);
+  });
+});

@@ -1,29 +1,21 @@
 // CORS for the actor API (`setup({ cors })`): plain CORS over HTTP, preflights included, with
 // x-troupe-error readable; an Origin check for WebSocket upgrades. Off by default.
-import { actor, setup, UserError } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
+import { actor, setup } from "troupe";
 import { afterEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
+import { CORS_ORIGIN, corsRegistry, noCorsRegistry } from "./fixtures/spec-examples/actors.js";
+import { type Served, serve, TARGETS } from "./spec-targets.js";
 
-const GAME = "https://game.example.com";
+const GAME = CORS_ORIGIN;
 const EVIL = "https://evil.example.com";
+const withCors = corsRegistry();
+const withoutCors = noCorsRegistry();
 
-const counter = actor({
-  state: { count: 0 },
-  onRequest: () => new Response("raw"),
-  onWebSocket: (_c, websocket) => websocket.send("raw hello"),
-  actions: {
-    increment: (c, n: number) => (c.state.count += n),
-    refuse: () => {
-      throw new UserError("no", { code: "refused" });
-    },
-  },
+let t: Served<typeof withCors> | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
 });
-const withCors = setup({ use: { counter }, cors: { origin: [GAME] } });
-const withoutCors = setup({ use: { counter } });
-
-let t: TestRuntime<typeof withCors>;
-afterEach(() => t?.close());
 
 const preflight = (url: string, origin: string) =>
   fetch(url, {
@@ -88,9 +80,9 @@ function rawWithOrigin(
   });
 }
 
-describe("cors option", () => {
+describe.each(TARGETS)("cors option on %s", (target) => {
   test("preflights from an allowed origin are answered; calls and errors carry the headers", async () => {
-    t = await setupTest(withCors);
+    t = await serve(target, withCors);
     const pre = await preflight(`${t.endpoint}/actors/action/increment`, GAME);
     expect(pre.status).toBe(204);
     expect(pre.headers.get("access-control-allow-origin")).toBe(GAME);
@@ -119,7 +111,7 @@ describe("cors option", () => {
   });
 
   test("other origins get no CORS headers, so browsers keep the answer from them", async () => {
-    t = await setupTest(withCors);
+    t = await serve(target, withCors);
     const pre = await preflight(`${t.endpoint}/actors/action/increment`, EVIL);
     expect(pre.headers.get("access-control-allow-origin")).toBeNull();
     const res = await callAction(t.endpoint, EVIL, "increment", [1]);
@@ -127,7 +119,7 @@ describe("cors option", () => {
   });
 
   test("off by default: no CORS headers, preflights are not answered", async () => {
-    const u = await setupTest(withoutCors);
+    const u = await serve(target, withoutCors);
     try {
       const pre = await preflight(`${u.endpoint}/actors/action/increment`, GAME);
       expect(pre.status).toBe(404);
@@ -143,7 +135,7 @@ describe("cors option", () => {
   });
 
   test("WebSocket upgrades: allowed, same-origin and Origin-less pass; other pages are refused", async () => {
-    t = await setupTest(withCors);
+    t = await serve(target, withCors);
     expect((await connectWithOrigin(t.endpoint, GAME)).first.t).toBe("welcome");
     expect((await connectWithOrigin(t.endpoint, t.url)).first.t).toBe("welcome");
     expect((await connectWithOrigin(t.endpoint, undefined)).first.t).toBe("welcome");
@@ -156,7 +148,10 @@ describe("cors option", () => {
     expect(await rawWithOrigin(gw, GAME)).toEqual({ message: "raw hello" });
     expect(await rawWithOrigin(gw, EVIL)).toEqual({ status: 403, code: "origin_not_allowed" });
   });
+});
 
+describe("cors option", () => {
+  const counter = actor({ state: {}, actions: {} });
   test("setup() refuses origins that can never match, and '*' with credentials", () => {
     expect(() => setup({ use: { counter }, cors: { origin: "https://a.example.com/" } })).toThrow(
       'cors.origin "https://a.example.com/" is not an origin',

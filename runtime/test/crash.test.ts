@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createClient } from "troupe/client";
 import { describe, expect, test } from "vitest";
 import type { registry } from "./fixtures/crash-server.js";
-import { spawnServer } from "./support.js";
+import { spawnServer, until } from "./support.js";
 
 const CALLERS = 32;
 const ACTORS = 8;
@@ -31,7 +31,11 @@ async function crashAndCheck(env: Record<string, string>) {
       }
     }
   });
-  await new Promise((r) => setTimeout(r, 1500));
+  // Killed mid-load once the load really runs (every caller acknowledged a few), however slow
+  // the machine: a fixed pause left a loaded CI with almost nothing acknowledged.
+  const ackedSoFar = () => [...acked.values()].reduce((a, b) => a + b, 0);
+  await until(() => acked.size === CALLERS && ackedSoFar() > 4 * CALLERS, 40_000, "acks");
+  await new Promise((r) => setTimeout(r, 200));
   await first.kill();
   stop = true;
   await Promise.all(callers);

@@ -1,60 +1,26 @@
-// c.kv on every driver: text and binary values, prefixes, batches, deletes, restart.
+// c.kv on every driver and on workerd (the Durable Object's SQLite): text and binary values,
+// prefixes, batches, deletes, restart.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { actor, setup } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { kvRegistry } from "./fixtures/spec-examples/actors.js";
+import { type Served, serve } from "./spec-targets.js";
 
-const store = actor({
-  state: {},
-  actions: {
-    setGreeting: async (c, userId: string, message: string) => {
-      await c.kv.put(`greeting:${userId}`, message);
-    },
-    getGreeting: async (c, userId: string) => c.kv.get(`greeting:${userId}`),
-    listGreetings: async (c) => c.kv.list("greeting:", { keyType: "text" }),
-    putBytes: async (c, bytes: number[]) => {
-      await c.kv.put("avatar", new Uint8Array(bytes));
-      await c.kv.put("snapshot", new Uint8Array(bytes).buffer);
-    },
-    getBytes: async (c) => {
-      const a = await c.kv.get("avatar", { type: "binary" });
-      const s = await c.kv.get("snapshot", { type: "binary" });
-      return [a ? [...a] : null, s ? [...s] : null];
-    },
-    batch: async (c) => {
-      await c.kv.putBatch([
-        ["alpha", "1"],
-        ["beta", "2"],
-      ]);
-      return c.kv.getBatch(["alpha", "beta", "gamma"]);
-    },
-    remove: async (c, key: string) => {
-      await c.kv.delete(key);
-      return c.kv.get(key);
-    },
-    unawaited: async (c) => {
-      void c.kv.put("fast", "yes");
-      return c.kv.get("fast");
-    },
-    listLimited: async (c) => ({
-      first: await c.kv.list("greeting:", { limit: 2 }),
-      last: await c.kv.list("greeting:", { limit: 1, reverse: true }),
-    }),
-  },
+const registry = kvRegistry();
+let t: Served<typeof registry> | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
 });
 
-const registry = setup({ use: { store } });
-let t: TestRuntime<typeof registry>;
-afterEach(() => t?.close());
-
-for (const storage of ["memory", "file"] as const) {
+for (const storage of ["memory", "file", "workerd"] as const) {
   describe(`c.kv (${storage})`, () => {
     let dir = "";
     const start = async () => {
+      if (storage === "workerd") return serve("workerd", registry);
       if (storage === "file") dir = await mkdtemp(join(tmpdir(), "troupe-kv-"));
-      return setupTest(registry, {
+      return serve("node", registry, {
         storage: storage === "file" ? { driver: "file", path: dir } : "memory",
       });
     };
@@ -63,7 +29,9 @@ for (const storage of ["memory", "file"] as const) {
       dir = "";
     });
 
-    test("text values by string key, listed by prefix with the prefix removed", async () => {
+    test("text values by string key, listed by prefix with the prefix removed", {
+      timeout: 120_000,
+    }, async () => {
       t = await start();
       const h = t.client.store.getOrCreate(["kv"]);
       await h.setGreeting("bob", "hi bob");
@@ -112,7 +80,7 @@ for (const storage of ["memory", "file"] as const) {
         t = await start();
         await t.client.store.getOrCreate(["r"]).setGreeting("z", "still here");
         await t.close();
-        t = await setupTest(registry, { storage: { driver: "file", path: dir } });
+        t = await serve("node", registry, { storage: { driver: "file", path: dir } });
         expect(await t.client.store.get(["r"]).getGreeting("z")).toBe("still here");
       });
     }

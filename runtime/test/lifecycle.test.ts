@@ -1,6 +1,6 @@
 // Lifecycle order, sleep and wake, destroy, and the timeouts of the options table.
 import { actor, setup } from "troupe";
-import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { captureLogger, setupTest, type TestRuntime, waitFor } from "troupe/test";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { logged } from "./logged.js";
 
@@ -81,6 +81,7 @@ const slowHooks = actor({
     hit: (c) => ++c.state.n,
     abortable: (c) =>
       new Promise<string>((resolve) => {
+        events.push("abortable running");
         c.abortSignal.addEventListener("abort", () => {
           events.push("aborted");
           resolve("aborted");
@@ -201,6 +202,30 @@ describe("lifecycle", () => {
     expect(await h.resolve()).not.toBe(id);
   });
 
+  test("destroy does not wait for open connections: they are closed as destroyed", async () => {
+    t = await setupTest(registry);
+    const h = t.client.tracked.getOrCreate(["doomed-with-listeners"]);
+    const conn = h.connect();
+    const closes: unknown[] = [];
+    conn.onError((e) => closes.push([e.code, (e.metadata as { code?: number } | null)?.code]));
+    await waitFor(() => conn.status === "connected");
+    events.length = 0;
+    expect(await h.destroy()).toBe("bye");
+    await waitFor(() => conn.status === "disconnected", { what: "the connection closed" });
+    expect(events).toContain("onDestroy");
+    // Ended for good, with the close code that says "destroyed": calls fail at once.
+    const ended = await conn.get().catch((e) => e);
+    expect([ended.code, ended.metadata?.code]).toEqual(["connection_closed", 4002]);
+    // Reported to onError once (and so not printed as a warning).
+    expect(closes).toEqual([["connection_closed", 4002]]);
+    const gone = await t.client.tracked
+      .get(["doomed-with-listeners"])
+      .get()
+      .catch((e) => e);
+    expect(gone.code).toBe("actor_not_found");
+    await conn.dispose();
+  });
+
   test("onBeforeActionResponse can transform output", async () => {
     t = await setupTest(registry);
     expect(await t.client.tracked.getOrCreate(["w"]).wrapped()).toEqual({ wrapped: 7 });
@@ -212,10 +237,11 @@ describe("lifecycle", () => {
     await h.hit();
     events.length = 0;
     void h.abortable().catch(() => {});
-    await tick();
+    // The action must be running before the shutdown (on a busy machine its request takes a
+    // while to arrive), and the abort is awaited rather than expected after a fixed pause.
+    await waitFor(() => events.includes("abortable running"), { what: "the action running" });
     const closing = t.close();
-    await tick();
-    expect(events).toContain("aborted");
+    await waitFor(() => events.includes("aborted"), { what: "the action's abortSignal" });
     await t.clock.advance(201);
     await closing;
     expect(logged(logger, "key")).toEqual([

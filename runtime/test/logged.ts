@@ -22,3 +22,22 @@ export function logged(logger: CapturedLogger, ...picked: string[]): LoggedLine[
     return line;
   });
 }
+
+/**
+ * The same shape from the text the default logger printed (`[troupe] <level> <message> <json>`,
+ * one entry a line), e.g. a workerd process's output; other lines are skipped.
+ */
+export function loggedText(text: string, ...picked: string[]): LoggedLine[] {
+  const lines: LoggedLine[] = [];
+  for (const raw of text.split("\n")) {
+    const m = /^\[troupe\] (\w+) (.*?)(?: (\{.*\}))?$/.exec(raw);
+    if (!m) continue;
+    const fields = (m[3] ? JSON.parse(m[3]) : {}) as Record<string, unknown>;
+    const line: LoggedLine = { level: m[1]!, message: m[2]! };
+    const error = fields.error as { message?: string } | string | undefined;
+    if (error !== undefined) line.error = typeof error === "string" ? error : error.message;
+    for (const name of picked) line[name] = fields[name];
+    lines.push(line);
+  }
+  return lines;
+}

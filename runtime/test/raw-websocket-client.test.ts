@@ -1,35 +1,31 @@
 // handle.webSocket() from troupe/client: code written the spec's way (listener added right after
-// `await handle.webSocket(...)`) receives what the actor sends as soon as the socket opens.
-import { actor, setup } from "troupe";
-import { setupTest, type TestRuntime, waitFor } from "troupe/test";
+// `await handle.webSocket(...)`) receives what the actor sends as soon as the socket opens, on
+// Node and on workerd, including what the handler's "open" listener sends.
+import { waitFor } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { rawSocketRegistry } from "./fixtures/spec-examples/actors.js";
+import { type Served, serve, TARGETS } from "./spec-targets.js";
 
-const greeter = actor({
-  state: { opened: 0 },
-  onWebSocket: (c, websocket) => {
-    c.state.opened++;
-    // Sent in the handler itself, and in its "open" listener (the spec's chat does the latter).
-    websocket.send("hello from onWebSocket");
-    websocket.addEventListener("open", () => websocket.send("hello from open"));
-    websocket.addEventListener("message", (event) => websocket.send(`echo ${event.data}`));
-  },
-  actions: {},
+const registry = rawSocketRegistry();
+let t: Served<typeof registry> | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
 });
 
-const registry = setup({ use: { greeter } });
-let t: TestRuntime<typeof registry>;
-afterEach(() => t?.close());
-
-describe("handle.webSocket()", () => {
-  test("a listener added after the await receives the messages sent on open", async () => {
-    t = await setupTest(registry);
+describe.each(TARGETS)("handle.webSocket() on %s", (target) => {
+  test("a listener added after the await receives the messages sent on open", {
+    timeout: 120_000,
+  }, async () => {
+    t = await serve(target, registry);
+    const expected = ["hello from onWebSocket", "hello from open", "echo ping"];
     for (let i = 0; i < 10; i++) {
       const ws = await t.client.greeter.getOrCreate(["g"]).webSocket("/");
       const got: string[] = [];
       ws.addEventListener("message", (event) => got.push(String(event.data)));
       ws.send("ping");
-      await waitFor(() => got.length >= 3, { timeout: 10_000 });
-      expect(got).toEqual(["hello from onWebSocket", "hello from open", "echo ping"]);
+      await waitFor(() => got.length >= expected.length, { timeout: 60_000 });
+      expect(got).toEqual(expected);
       ws.close();
     }
   });

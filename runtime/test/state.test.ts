@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actor, type CommitBatch, type StorageDriver, setup } from "troupe";
-import { captureLogger, setupTest, type TestRuntime } from "troupe/test";
+import { captureLogger, setupTest, type TestRuntime, waitFor } from "troupe/test";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { MemoryDriver } from "../src/storage/memory/index.js";
 import { logged } from "./logged.js";
@@ -102,10 +102,14 @@ describe("state", () => {
       replied = true;
       return v;
     });
-    await tick();
-    expect(replied).toBe(false);
-    const last = driver.batches.at(-1)!;
+    // Wait for the batch itself (a fixed pause is not enough on a busy machine): it is held,
+    // so the reply must not have left.
+    const last = await waitFor(
+      () => driver.batches.find((b) => b.states.some((s) => JSON.parse(s.data).state.count === 1)),
+      { what: "the batch carrying count 1" },
+    );
     expect(JSON.parse(last.states[0]!.data).state.count).toBe(1);
+    expect(replied).toBe(false);
     driver.release();
     expect(await call).toBe(1);
   });

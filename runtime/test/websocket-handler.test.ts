@@ -1,6 +1,6 @@
 // onWebSocket through the gateway, and skipReadyWait for raw requests and sockets.
 import { actor, setup } from "troupe";
-import { setupTest, type TestRuntime } from "troupe/test";
+import { setupTest, type TestRuntime, waitFor } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 
@@ -86,10 +86,14 @@ describe("onWebSocket", () => {
     await t.clock.advance(5000);
     expect(t.engine.placement.liveCount).toBe(1);
     b.ws.close();
-    await new Promise((r) => setTimeout(r, 30));
-    await t.clock.advance(1001);
-    await new Promise((r) => setTimeout(r, 30));
-    expect(t.engine.placement.liveCount).toBe(0);
+    // Once the server has seen the close, the sleep timeout runs out and the actor sleeps.
+    await waitFor(
+      async () => {
+        await t.clock.advance(1001);
+        return t.engine.placement.liveCount === 0;
+      },
+      { what: "the actor to sleep once its socket closed" },
+    );
   });
 
   test("an actor without onWebSocket refuses the upgrade with 404", async () => {
@@ -107,10 +111,10 @@ describe("skipReadyWait", () => {
     expect(await h.n()).toBe(0);
     const gw = await h.getGatewayUrl();
     await t.clock.advance(1001); // it sleeps
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => t.engine.placement.liveCount === 0, { what: "the actor to sleep" });
     releaseWake = undefined; // the next wake hangs in onWake until released
     const waiting = h.n();
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => releaseWake, { what: "the next wake to reach onWake" });
     const skipped = await fetch(`${gw}/request/`, { headers: { "x-troupe-skip-ready-wait": "1" } });
     expect(await skipped.json()).toEqual({ n: 0 });
     const raw = await open(`${gw.replace(/^http/, "ws")}/websocket/?skipReadyWait=1`);

@@ -31,6 +31,8 @@ const HANDLE_METHOD_KEYS: Record<keyof ActorHandleMethods, true> = {
   webSocket: true,
 };
 const HANDLE_METHODS = new Set<string>(Object.keys(HANDLE_METHOD_KEYS));
+/** Names a handle keeps for itself: an action with one of them is out of `handle.<name>()`'s reach. */
+export const HANDLE_RESERVED_NAMES: ReadonlySet<string> = new Set([...HANDLE_METHODS, "then"]);
 
 function toKey(key: unknown): string[] {
   if (key === undefined || key === null) return [];

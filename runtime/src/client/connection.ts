@@ -76,6 +76,8 @@ interface Attempt {
   /** Connection-level codes already reported via onError for this socket (avoid doubles). */
   reported: Set<string>;
   connectTimer?: ReturnType<typeof setTimeout>;
+  /** The event names `init` subscribed to (the server holds them from the start). */
+  initSubs?: ReadonlySet<string>;
 }
 
 /** Refusal codes that say "not now" rather than "no": the client tries again with backoff. */
@@ -109,6 +111,8 @@ const CONN_METHOD_KEYS: Record<keyof ActorConnMethods, true> = {
   dispose: true,
 };
 const CONN_METHODS = new Set<string>(Object.keys(CONN_METHOD_KEYS));
+/** Names a connection keeps for itself: an action with one of them is out of `conn.<name>()`'s reach. */
+export const CONN_RESERVED_NAMES: ReadonlySet<string> = new Set([...CONN_METHODS, "then"]);
 
 const OPEN = 1;
 const CLOSED = 3;
@@ -284,8 +288,8 @@ class Connection {
     if (!set) {
       set = new Set();
       this.listeners.set(name, set);
-      // The first listener subscribes. Before `welcome` nothing is sent: `welcome` sends `sub`
-      // for every name that has listeners at that point.
+      // The first listener subscribes. Before `welcome` nothing is sent: `init` carries the
+      // names listened to when it went out, and `welcome` sends `sub` for any added since.
       if (this.status === "connected") this.sendRaw({ t: "sub", event: name });
     }
     set.add(entry);
@@ -378,7 +382,16 @@ class Connection {
 
     let init: string;
     try {
-      init = JSON.stringify({ t: "init", actor: this.query, params });
+      // The names listened to so far ride in `init`, so events the actor broadcasts in onConnect
+      // or right after `welcome` reach them (a `sub` after `welcome` would miss those).
+      const subs = [...this.listeners.keys()];
+      attempt.initSubs = new Set(subs);
+      init = JSON.stringify({
+        t: "init",
+        actor: this.query,
+        params,
+        ...(subs.length > 0 ? { subs } : {}),
+      });
     } catch (err) {
       this.reject(
         new ActorError(
@@ -514,13 +527,15 @@ class Connection {
     } else if (code === 4000 || code === 4002) {
       // The actor closed this connection on purpose (`conn.disconnect()`, 4000) or was destroyed
       // (4002): do not come back. Plain 1000/1001 (proxies, restarts) are retried below.
-      this.end(
-        new ActorError(
-          "connection_closed",
-          `The actor "${this.query.name}" closed the connection${reason ? `: ${reason}` : ""}.`,
-          { code, reason },
-        ),
+      // Reported through onError too, so that an app learns why (an app's reason such as
+      // "session_revoked" sends its person to sign in again).
+      const error = new ActorError(
+        "connection_closed",
+        `The actor "${this.query.name}" closed the connection${reason ? `: ${reason}` : ""}.`,
+        { code, reason },
       );
+      this.end(error);
+      this.reportError(error);
     } else {
       const errorCode = CLOSE_CODE_ERRORS[code];
       if (errorCode && !attempt.reported.has(errorCode)) {
@@ -603,8 +618,15 @@ class Connection {
     this.failures = 0;
     this.outageReported = false;
     this.lastFailure = undefined;
-    // Subscriptions first, so events caused by the queued calls reach their listeners.
-    for (const name of this.listeners.keys()) this.sendRaw({ t: "sub", event: name });
+    // Subscriptions first, so events caused by the queued calls reach their listeners: names
+    // listened to since `init` went out, and off for names whose listeners left meanwhile.
+    const initSubs = attempt.initSubs ?? new Set<string>();
+    for (const name of this.listeners.keys()) {
+      if (!initSubs.has(name)) this.sendRaw({ t: "sub", event: name });
+    }
+    for (const name of initSubs) {
+      if (!this.listeners.has(name)) this.sendRaw({ t: "unsub", event: name });
+    }
     for (const call of this.queue.splice(0)) {
       if (call.timer !== undefined) clearTimeout(call.timer);
       this.sendCall(call);

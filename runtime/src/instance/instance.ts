@@ -83,6 +83,8 @@ export class ActorInstance {
 
   private dirty = false;
   private lastWrite: Promise<void> = Promise.resolve();
+  /** The write handed to the committer whose batch is not cut yet, if any. */
+  private queuedWrite: Promise<void> | undefined;
   /** Set once a write of this actor failed: every later write fails with it. */
   private storageFailure: TroupeError | undefined;
   /** Called when the last running call ends, while a reset waits for it. */
@@ -262,15 +264,25 @@ export class ActorInstance {
       this.saveTimer = undefined;
       // The batch resolving is not enough: one that failed before it may have dropped this
       // actor's writes from it (see commit.ts).
+      // A write still queued (its batch not cut yet) serializes the state when the batch is
+      // cut, so it carries this change too: the actions of one socket read share one write.
+      if (this.queuedWrite) return this.queuedWrite;
       const write = this.host.committer
-        .writeState(this.id, () => this.serialize())
+        .writeState(this.id, this.serializeQueued)
         .then(this.assertStored);
       write.catch(() => {}); // callers hear of it; an unawaited save must not crash the process
       this.lastWrite = write;
+      this.queuedWrite = write;
       return write;
     }
     return this.lastWrite;
   }
+
+  /** The batch is being cut: later changes need a write of their own. */
+  private readonly serializeQueued = (): SerializedState => {
+    this.queuedWrite = undefined;
+    return this.serialize();
+  };
 
   private readonly assertStored = (): void => {
     if (this.storageFailure) throw this.storageFailure;
@@ -342,16 +354,21 @@ export class ActorInstance {
     let output: unknown;
     try {
       const ctx = this.actionContext(conn);
-      output = await withTimeout(
-        this.host.clock,
-        call(() => fn(ctx, ...args)),
-        this.options.actionTimeout,
-        () =>
-          new TroupeError(
-            "action_timeout",
-            `The action "${name}" did not finish within ${this.options.actionTimeout} ms.`,
-          ),
-      );
+      output = fn(ctx, ...args);
+      // A synchronous action has finished already: only a promise needs the timeout (and its
+      // timer, which was a large part of a small action's cost).
+      if (isThenable(output)) {
+        output = await withTimeout(
+          this.host.clock,
+          Promise.resolve(output),
+          this.options.actionTimeout,
+          () =>
+            new TroupeError(
+              "action_timeout",
+              `The action "${name}" did not finish within ${this.options.actionTimeout} ms.`,
+            ),
+        );
+      }
       if (this.def.config.onBeforeActionResponse) {
         output = await this.def.config.onBeforeActionResponse(ctx, name, args, output);
       }
@@ -439,6 +456,7 @@ export class ActorInstance {
     params: unknown,
     request: Request | undefined,
     socket: ServerSocket,
+    subscriptions: readonly string[] = [],
   ): Promise<Connection> {
     if (this.status !== "ready") throw new TroupeError("actor_stopping");
     this.beginActivity();
@@ -449,11 +467,10 @@ export class ActorInstance {
         state,
         socket,
         this.host.maxOutgoingBuffer ?? DEFAULT_MAX_OUTGOING_BUFFER,
-        (c, reason, reconnect) =>
-          reconnect
-            ? this.disconnect(c, CLOSE.reconnect, reason ?? "reconnect with fresh params")
-            : this.disconnect(c, CLOSE.kicked, reason ?? "disconnected by the actor"),
+        this.disconnectRequested,
       );
+      // Subscribed before onConnect runs, so its broadcasts reach the new connection too.
+      for (const name of subscriptions) conn.subscriptions.add(name);
       this.conns.set(conn.id, conn);
       if (this.def.config.onConnect) {
         try {
@@ -475,6 +492,40 @@ export class ActorInstance {
     } finally {
       this.endActivity();
     }
+  }
+
+  private readonly disconnectRequested = (
+    c: Connection,
+    reason: string | undefined,
+    reconnect: boolean,
+  ): Promise<void> =>
+    reconnect
+      ? this.disconnect(c, CLOSE.reconnect, reason ?? "reconnect with fresh params")
+      : this.disconnect(c, CLOSE.kicked, reason ?? "disconnected by the actor");
+
+  /**
+   * Takes back a connection whose socket outlived the previous instance (a Durable Object that
+   * hibernated with its WebSockets open): same id, params, state and subscriptions, and no
+   * connection hooks, since the client never left.
+   */
+  restoreConnection(
+    saved: { id: string; params: unknown; state: unknown; subscriptions: readonly string[] },
+    socket: ServerSocket,
+  ): Connection {
+    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    const conn = new Connection(
+      saved.params,
+      saved.state,
+      socket,
+      this.host.maxOutgoingBuffer ?? DEFAULT_MAX_OUTGOING_BUFFER,
+      this.disconnectRequested,
+      saved.id,
+    );
+    for (const name of saved.subscriptions) conn.subscriptions.add(name);
+    this.conns.set(conn.id, conn);
+    this.clearSleep();
+    this.armLiveness();
+    return conn;
   }
 
   /** Closes a connection from the actor's side. */
@@ -507,6 +558,14 @@ export class ActorInstance {
   /** Pings connections every connectionLivenessInterval; drops those silent past the timeout. */
   private armLiveness(): void {
     if (this.livenessTimer || this.conns.size === 0) return;
+    let pinged = false;
+    for (const conn of this.conns.values()) {
+      if (conn.pings) {
+        pinged = true;
+        break;
+      }
+    }
+    if (!pinged) return;
     this.livenessTimer = this.host.clock.setTimeout(() => {
       this.livenessTimer = undefined;
       const now = this.host.clock.now();
@@ -564,8 +623,14 @@ export class ActorInstance {
     });
     await call(() => handler(this.ctx as any, socket, { request }));
     // The socket was already open when the handler got it; handlers written for the browser
-    // API (as in the spec) wait for "open", so announce it once they are listening.
-    (socket as unknown as { emit?: (event: string) => void }).emit?.("open");
+    // API (as in the spec) wait for "open", so announce it once they are listening: through
+    // `emit` on a `ws` socket (Node), as a dispatched event on an EventTarget one (Workers).
+    const target = socket as unknown as {
+      emit?: (event: string) => void;
+      dispatchEvent?: (event: Event) => boolean;
+    };
+    if (typeof target.emit === "function") target.emit("open");
+    else if (typeof target.dispatchEvent === "function") target.dispatchEvent(new Event("open"));
   }
 
   // ---- schedule ----------------------------------------------------------------------------
@@ -674,11 +739,17 @@ export class ActorInstance {
 
   /** Starts the idle countdown if nothing keeps the actor awake. */
   private armSleep(): void {
-    if (this.status !== "ready" || !this.isIdle()) return;
+    if (this.status !== "ready") return;
+    // A destroy waits for running actions and background work, not for open connections:
+    // stopping closes those as destroyed (4002), so a destroyed chat room does not live on
+    // for as long as someone has it open.
     if (this.destroyRequested) {
-      queueMicrotask(() => void this.stop("destroy"));
+      if (this.running === 0 && this.background.size === 0 && this.rawSockets === 0) {
+        queueMicrotask(() => void this.stop("destroy"));
+      }
       return;
     }
+    if (!this.isIdle()) return;
     if (this.sleepRequested) {
       setImmediate(() => {
         if (this.isIdle()) void this.stop("sleep");
@@ -842,4 +913,12 @@ export class ActorInstance {
     });
     return ctx;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }

@@ -241,6 +241,38 @@ describe("inTransaction", () => {
     expect(pool.totalCount - pool.idleCount).toBe(0);
   });
 
+  it("a pooled client whose connection died while idle is replaced, not failed on", async () => {
+    // pg's pool hands out an idle client whose connection has died until it notices the close
+    // (a database restart, a network blip, a busy machine that has not read the socket yet).
+    // Nothing has run when BEGIN fails, so another client can safely take over.
+    const name = await freshTable();
+    const url = new URL(scratch.url);
+    const proxy = await startTcpProxy(url.hostname, Number(url.port));
+    url.port = String(proxy.port);
+    const proxied = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    proxied.on("error", () => {});
+    proxied.on("connect", (client) => client.on("error", () => {}));
+    try {
+      const idle = await proxied.connect();
+      const { rows: backend } = await idle.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      idle.release();
+      // The idle client's connection now leads nowhere: BEGIN is sent and gets no answer...
+      proxy.freeze();
+      const attempt = inTransaction(proxied, (c) =>
+        c.query(`INSERT INTO ${name} VALUES ('after', 'x')`),
+      );
+      await waitFor(() => proxied.idleCount === 0, { what: "the idle client checked out" });
+      // ...until its server process ends and the connection closes under it.
+      await pool.query("SELECT pg_terminate_backend($1)", [backend[0]!.pid]);
+      await attempt;
+      expect((await rows(name)).get("after")).toBe("x");
+      expect(proxied.totalCount - proxied.idleCount).toBe(0);
+    } finally {
+      await proxied.end();
+      await proxy.close();
+    }
+  });
+
   it("a connection cut at any point of a transaction leaks no pooled client", async () => {
     const name = await freshTable();
     const url = new URL(scratch.url);

@@ -338,6 +338,11 @@ export class OutboxFlusher<E extends object> {
  * every failure here rolls back as far as it can, and a client whose ROLLBACK fails too is
  * released with that error, so the pool drops it instead of handing a broken connection out again.
  *
+ * A failed BEGIN is retried on another client: the pool hands out an idle client whose connection
+ * died (a database restart, a blip) until it has noticed the close, and nothing has run yet then.
+ * Each broken client is dropped, so this ends with a live one, or with the pool's own error when
+ * no new connection can be made.
+ *
  * @example
  * await inTransaction(pool, (client) => client.query("INSERT INTO t VALUES ($1)", [1]));
  * // with drizzle: inTransaction(db.$client, (client) => fn(drizzle(client, { schema })))
@@ -346,23 +351,32 @@ export async function inTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    // A refused statement leaves a healthy connection once rolled back (the outbox retries a
-    // refused entry several times: reconnecting each time cost ~60 ms). If even ROLLBACK fails,
-    // the connection is broken.
-    await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
-      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-    });
-    throw err;
-  } finally {
-    client.release(broken);
+  // At most every client the pool holds now can be a stale one.
+  for (let stale = pool.totalCount; ; stale--) {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+    } catch (err) {
+      client.release(err instanceof Error ? err : new Error(String(err)));
+      if (stale > 0) continue;
+      throw err;
+    }
+    let broken: Error | undefined;
+    try {
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      // A refused statement leaves a healthy connection once rolled back (the outbox retries a
+      // refused entry several times: reconnecting each time cost ~60 ms). If even ROLLBACK fails,
+      // the connection is broken.
+      await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 }
 

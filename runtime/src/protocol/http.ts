@@ -17,6 +17,12 @@ export interface HttpOptions {
   maxIncomingMessageSize: number;
   /** Cross-origin access for browser pages; off when absent (see cors.ts). */
   cors?: CorsOptions;
+  /**
+   * Whether a request comes from the server's own code (on Workers: the Worker's client and
+   * `c.client()`, marked by the Worker, which refuses the mark from outside). Such calls are
+   * treated as in-process ones: without params they pass no connection hooks.
+   */
+  trusted?: (request: Request) => boolean;
 }
 
 export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
@@ -31,6 +37,9 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
   /** The body within `maxIncomingMessageSize` (see `./body.ts`). */
   const readBody = (c: Context) =>
     readBodyWithin(c.req.raw, opts.maxIncomingMessageSize, "maxIncomingMessageSize");
+
+  const callerOf = (request: Request, params: unknown) =>
+    opts.trusted?.(request) ? { params, inProcess: true } : { params, request };
 
   const decoder = new TextDecoder();
   const readJson = async (c: Context): Promise<unknown> => {
@@ -54,7 +63,7 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
       const body = await readJson(c);
       const query = parseQuery(body);
       const params = (body as { params?: unknown }).params;
-      const actorId = await engine.resolveId(query, { params, request: c.req.raw });
+      const actorId = await engine.resolveId(query, callerOf(c.req.raw, params));
       return c.json({ actorId });
     } catch (err) {
       return fail(c, err);
@@ -75,10 +84,12 @@ export function createHttpApp(engine: Engine, opts: HttpOptions): Hono {
           'Action arguments must be sent as a JSON array in "args".',
         );
       }
-      const output = await engine.callAction(query, action, body.args, {
-        params: body.params,
-        request: c.req.raw,
-      });
+      const output = await engine.callAction(
+        query,
+        action,
+        body.args,
+        callerOf(c.req.raw, body.params),
+      );
       return c.json({ output: wireOutput(output) });
     } catch (err) {
       return fail(c, err, { actor: actorName, action });

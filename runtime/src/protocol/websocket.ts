@@ -4,7 +4,7 @@
  * an in-process socket pair (actor to actor) provide, so the protocol lives in one place.
  */
 
-import { ERROR_CODES } from "../errors.js";
+import { ERROR_CODES, TroupeError } from "../errors.js";
 import { CLOSE, type Connection, type ServerSocket } from "../instance/connections.js";
 import type { ActorInstance } from "../instance/instance.js";
 import type { Engine } from "../registry/engine.js";
@@ -25,6 +25,13 @@ export const MAX_PROTOCOL_ERRORS = 20;
 
 type Phase = "awaiting-init" | "connecting" | "open" | "closed";
 
+export interface ServeConnectionOptions {
+  /** The connection is already open (restored after a Durable Object hibernated): no `init`. */
+  restored?: { inst: ActorInstance; conn: Connection };
+  /** Told once the connection is open (after `welcome` is queued). */
+  onOpen?: (conn: Connection, inst: ActorInstance) => void;
+}
+
 /**
  * Drives one connection. `request` is the upgrade request of a network socket; undefined means
  * the socket comes from an actor of this process (`c.client().connect()`).
@@ -33,10 +40,11 @@ export function serveConnection(
   engine: Engine,
   peer: PeerSocket,
   request: Request | undefined,
+  options?: ServeConnectionOptions,
 ): void {
-  let phase: Phase = "awaiting-init";
-  let conn: Connection | undefined;
-  let inst: ActorInstance | undefined;
+  let phase: Phase = options?.restored ? "open" : "awaiting-init";
+  let conn: Connection | undefined = options?.restored?.conn;
+  let inst: ActorInstance | undefined = options?.restored?.inst;
   let refused = 0;
 
   const sendJson = (msg: unknown) => {
@@ -61,26 +69,29 @@ export function serveConnection(
     }
   };
 
-  const initTimer = engine.clock.setTimeout(() => {
-    if (phase !== "awaiting-init") return;
-    sendJson({
-      t: "error",
-      error: { code: "invalid_request", message: "No init message within 10 seconds." },
-    });
-    peer.close(CLOSE.rejected, "invalid_request");
-  }, INIT_TIMEOUT_MS);
+  const initTimer = options?.restored
+    ? undefined
+    : engine.clock.setTimeout(() => {
+        if (phase !== "awaiting-init") return;
+        sendJson({
+          t: "error",
+          error: { code: "invalid_request", message: "No init message within 10 seconds." },
+        });
+        peer.close(CLOSE.rejected, "invalid_request");
+      }, INIT_TIMEOUT_MS);
 
   const init = async (msg: Record<string, unknown>) => {
     phase = "connecting";
     engine.clock.clearTimeout(initTimer);
     try {
       const query = parseQuery(msg.actor);
+      const subs = initSubscriptions(msg.subs);
       inst = await engine.resolve(query, {
         params: msg.params,
         request,
         inProcess: request === undefined,
       });
-      const accepted = await inst.connect(msg.params, request, peer);
+      const accepted = await inst.connect(msg.params, request, peer, subs);
       if ((phase as Phase) === "closed") {
         // The client went away while the hooks ran.
         await inst.connectionClosed(accepted);
@@ -94,6 +105,7 @@ export function serveConnection(
         actorId: inst.id,
         maxMessageSize: engine.maxIncomingMessageSize,
       });
+      options?.onOpen?.(conn, inst);
     } catch (err) {
       const { body } = engine.errorBody(err, { actor: inst?.name, during: "connect" });
       sendJson({ t: "error", error: body });
@@ -196,4 +208,29 @@ export function serveConnection(
     engine.clock.clearTimeout(initTimer);
     if (wasOpen && conn && inst) void inst.connectionClosed(conn);
   });
+}
+
+/**
+ * `init`'s optional `subs`: the event names the client listens to from the start, under the
+ * same caps as `sub`. A bad list refuses the connection (the client sent a malformed `init`).
+ */
+function initSubscriptions(subs: unknown): string[] {
+  if (subs === undefined) return [];
+  if (!Array.isArray(subs) || !subs.every((name) => typeof name === "string")) {
+    throw new TroupeError("invalid_request", '"subs" in init must be an array of event names.');
+  }
+  const names = [...new Set(subs as string[])];
+  if (names.length > MAX_SUBSCRIPTIONS) {
+    throw new TroupeError(
+      "invalid_request",
+      `A connection subscribes to at most ${MAX_SUBSCRIPTIONS} event names (MAX_SUBSCRIPTIONS).`,
+    );
+  }
+  if (names.some((name) => name.length > MAX_EVENT_NAME_LENGTH)) {
+    throw new TroupeError(
+      "invalid_request",
+      `Event names are at most ${MAX_EVENT_NAME_LENGTH} characters (MAX_EVENT_NAME_LENGTH).`,
+    );
+  }
+  return names;
 }

@@ -3,6 +3,7 @@
  * the clock, and exposes the operations that every transport (HTTP today, WebSocket and
  * in-process calls) maps onto: resolve an actor, call an action, forward a raw request.
  */
+
 import type { AnyActorDefinition } from "../actor/definition.js";
 import { UserError } from "../actor/errors.js";
 import { DEFAULT_ACTOR_OPTIONS } from "../actor/options.js";
@@ -15,6 +16,7 @@ import { type ErrorBody, TroupeError } from "../errors.js";
 import { ActorInstance, type InstanceHost } from "../instance/instance.js";
 import { storedNextAlarm } from "../instance/persisted.js";
 import type { Logger } from "../log.js";
+import { jsonCopy } from "../protocol/json-copy.js";
 import { socketPair } from "../protocol/socket-pair.js";
 import { serveConnection } from "../protocol/websocket.js";
 import { wireOutput } from "../protocol/wire.js";
@@ -36,6 +38,33 @@ export interface EngineOptions {
   exposeErrors: boolean;
   /** Most actors live at once; idle ones sleep to make room. No cap when undefined. */
   maxLiveActors?: number;
+  /**
+   * Where alarms are kept while actors sleep. Default: one clock timer per actor in this process
+   * (re-armed from storage at start). The Workers host puts them on the Durable Object alarm.
+   */
+  alarms?: (engine: Engine) => AlarmService;
+  /** Ids for new actors. Default: 24 random hex digits. */
+  newActorId?: () => string;
+  /** What `c.client()` returns. Default: a client calling the actors of this engine in-process. */
+  client?: () => Client<any>;
+  /**
+   * Called with every query before it is resolved; throws to refuse it. The Workers host uses it
+   * so that a Durable Object only ever serves the one actor it is addressed as.
+   */
+  admit?: (query: ActorQuery) => void;
+}
+
+/**
+ * The host's side of durable alarms: it learns each actor's next alarm time and calls
+ * `engine.runAlarm(actorId)` when it is due, whether the actor is awake or not.
+ */
+export interface AlarmService {
+  /** The actor's next alarm moved (null: it has none left). */
+  set(actorId: string, at: number | null): void;
+  /** Called once by `engine.start()` with every stored alarm. */
+  restore(alarms: { actorId: string; at: number }[]): void;
+  /** The engine is closing: cancel whatever is pending. */
+  close(): void;
 }
 
 export class Engine implements InstanceHost, InstanceFactory {
@@ -49,7 +78,12 @@ export class Engine implements InstanceHost, InstanceFactory {
   readonly maxIncomingMessageSize: number | undefined;
   private closed = false;
   private inProcess: Client<any> | undefined;
-  private readonly alarmTimers = new Map<string, { at: number; handle: TimerHandle }>();
+  private readonly alarms: AlarmService;
+  private readonly newActorId: () => string;
+  private readonly makeClient: (() => Client<any>) | undefined;
+  private readonly admit: ((query: ActorQuery) => void) | undefined;
+  /** See `liveFor`. */
+  private readonly lastResolved = new WeakMap<ActorQuery, ActorInstance>();
 
   constructor(opts: EngineOptions) {
     this.driver = opts.driver;
@@ -62,6 +96,10 @@ export class Engine implements InstanceHost, InstanceFactory {
       onBatchFailed: (actorIds, error) => this.storageFailed(actorIds, error),
     });
     this.placement = new LocalPlacement(opts.defs, this, opts.maxLiveActors);
+    this.alarms = opts.alarms ? opts.alarms(this) : new TimerAlarms(this);
+    this.newActorId = opts.newActorId ?? randomId;
+    this.makeClient = opts.client;
+    this.admit = opts.admit;
   }
 
   get actorNames(): string[] {
@@ -73,6 +111,7 @@ export class Engine implements InstanceHost, InstanceFactory {
   /** The live instance for a query; a creation is authorised by `onBeforeCreate` with `caller`. */
   async resolve(query: ActorQuery, caller: Caller = {}): Promise<ActorInstance> {
     if (this.closed) throw new TroupeError("actor_stopping", "The server is shutting down.");
+    this.admit?.(query);
     return this.placement.get(query, caller);
   }
 
@@ -99,9 +138,15 @@ export class Engine implements InstanceHost, InstanceFactory {
     action: string,
     args: unknown,
     opts: Caller = {},
+    /** Remember the instance for this query object (see `liveFor`): the in-process client. */
+    reuse = false,
   ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
-      const inst = await this.resolve(query, opts);
+      let inst = reuse ? this.liveFor(query) : undefined;
+      if (!inst) {
+        inst = await this.resolve(query, opts);
+        if (reuse) this.lastResolved.set(query, inst);
+      }
       try {
         const conn = needsConnectionChecks(inst, opts)
           ? await inst.ephemeralConnection(opts.params, opts.request)
@@ -115,10 +160,21 @@ export class Engine implements InstanceHost, InstanceFactory {
     }
   }
 
+  /**
+   * The instance an action call with this very query object reached last, while it is ready.
+   * The in-process client's handles keep their query, so their calls skip the placement lookup
+   * (key normalising and encoding); a ready instance is always the live one for its key or id,
+   * and one that stopped is looked up afresh.
+   */
+  private liveFor(query: ActorQuery): ActorInstance | undefined {
+    const inst = this.lastResolved.get(query);
+    return inst && inst.status === "ready" && !this.closed ? inst : undefined;
+  }
+
   // ---- InstanceHost ------------------------------------------------------------------------
 
   client(): Client<any> {
-    this.inProcess ??= clientOver(this.transport());
+    this.inProcess ??= this.makeClient ? this.makeClient() : clientOver(this.transport());
     return this.inProcess;
   }
 
@@ -161,26 +217,20 @@ export class Engine implements InstanceHost, InstanceFactory {
 
   /** Re-arms every stored alarm; called once when the engine starts. */
   async start(): Promise<void> {
-    for (const { actorId, at } of await this.driver.listAlarms()) this.alarmChanged(actorId, at);
+    this.alarms.restore(await this.driver.listAlarms());
   }
 
-  /** One timer per actor with alarms, whether the actor is awake or asleep. */
+  /** The actor's next alarm time changed: tell the alarm service. */
   alarmChanged(actorId: string, at: number | null): void {
-    const current = this.alarmTimers.get(actorId);
-    if (current && current.at === at) return;
-    if (current) this.clock.clearTimeout(current.handle);
-    this.alarmTimers.delete(actorId);
-    if (at === null || this.closed) return;
-    const handle = this.clock.setTimeout(() => {
-      this.alarmTimers.delete(actorId);
-      // Long delays are clamped by the platform timer: if it fired early, wait again.
-      if (this.clock.now() < at) this.alarmChanged(actorId, at);
-      else void this.fireAlarm(actorId);
-    }, at - this.clock.now());
-    this.alarmTimers.set(actorId, { at, handle });
+    if (this.closed && at !== null) return;
+    this.alarms.set(actorId, at);
   }
 
-  private async fireAlarm(actorId: string): Promise<void> {
+  /**
+   * Runs the actor's due alarms (waking it if it sleeps) and hands its next alarm time back to
+   * the alarm service. Throws when they could not run; the service retries.
+   */
+  async runAlarm(actorId: string): Promise<void> {
     if (this.closed) return;
     try {
       const record = this.placement.liveById(actorId) ?? (await this.driver.findActorById(actorId));
@@ -191,9 +241,7 @@ export class Engine implements InstanceHost, InstanceFactory {
     } catch (err) {
       if (err instanceof TroupeError && err.code === "actor_not_found") return;
       if (this.closed) return;
-      this.log.error("could not run an alarm; retrying in 1 s", { actorId, error: err });
-      const handle = this.clock.setTimeout(() => void this.fireAlarm(actorId), 1000);
-      this.alarmTimers.set(actorId, { at: this.clock.now() + 1000, handle });
+      throw err;
     }
   }
 
@@ -224,7 +272,7 @@ export class Engine implements InstanceHost, InstanceFactory {
     caller: Caller,
   ): Promise<ActorInstance | undefined> {
     await this.authoriseCreation(def, name, key, input, caller);
-    const id = randomId();
+    const id = this.newActorId();
     const inst = new ActorInstance(this, def, { id, name, key });
     const data = await inst.initialData(input);
     const created = await this.driver
@@ -294,10 +342,13 @@ export class Engine implements InstanceHost, InstanceFactory {
     return {
       action: async (query, action, args, params) => {
         try {
-          const out = await this.callAction(query, action, jsonCopy(args), {
-            params: jsonCopy(params),
-            inProcess: true,
-          });
+          const out = await this.callAction(
+            query,
+            action,
+            jsonCopy(args),
+            { params: jsonCopy(params), inProcess: true },
+            true,
+          );
           return jsonCopy(wireOutput(out));
         } catch (err) {
           throw this.toActorError(err, { action });
@@ -362,7 +413,7 @@ export class Engine implements InstanceHost, InstanceFactory {
   errorBody(err: unknown, context: Record<string, unknown>): { status: number; body: ErrorBody } {
     if (err instanceof UserError) {
       return {
-        status: 400,
+        status: err.status,
         body: { code: err.code, message: err.message, metadata: err.metadata },
       };
     }
@@ -392,8 +443,7 @@ export class Engine implements InstanceHost, InstanceFactory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const { handle } of this.alarmTimers.values()) this.clock.clearTimeout(handle);
-    this.alarmTimers.clear();
+    this.alarms.close();
     await Promise.allSettled(this.placement.live().map((i) => i.stop("shutdown")));
     await this.committer.flush().catch(() => {});
     await this.driver.close();
@@ -409,6 +459,51 @@ function isStopping(err: unknown): boolean {
   return err instanceof TroupeError && err.code === "actor_stopping";
 }
 
-function jsonCopy<T>(value: T): T {
-  return value === undefined ? value : JSON.parse(JSON.stringify(value));
+/**
+ * Alarms in one process: one clock timer per actor with alarms, awake or asleep, re-armed from
+ * storage when the engine starts. A failed run is logged and retried a second later.
+ */
+class TimerAlarms implements AlarmService {
+  private readonly timers = new Map<string, { at: number; handle: TimerHandle }>();
+  private closed = false;
+
+  constructor(private readonly engine: Engine) {}
+
+  restore(alarms: { actorId: string; at: number }[]): void {
+    for (const { actorId, at } of alarms) this.set(actorId, at);
+  }
+
+  set(actorId: string, at: number | null): void {
+    const clock = this.engine.clock;
+    const current = this.timers.get(actorId);
+    if (current && current.at === at) return;
+    if (current) clock.clearTimeout(current.handle);
+    this.timers.delete(actorId);
+    if (at === null || this.closed) return;
+    const handle = clock.setTimeout(() => {
+      this.timers.delete(actorId);
+      // Long delays are clamped by the platform timer: if it fired early, wait again.
+      if (clock.now() < at) this.set(actorId, at);
+      else void this.fire(actorId);
+    }, at - clock.now());
+    this.timers.set(actorId, { at, handle });
+  }
+
+  private async fire(actorId: string): Promise<void> {
+    try {
+      await this.engine.runAlarm(actorId);
+    } catch (err) {
+      if (this.closed) return;
+      this.engine.log.error("could not run an alarm; retrying in 1 s", { actorId, error: err });
+      const clock = this.engine.clock;
+      const handle = clock.setTimeout(() => void this.fire(actorId), 1000);
+      this.timers.set(actorId, { at: clock.now() + 1000, handle });
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const { handle } of this.timers.values()) this.engine.clock.clearTimeout(handle);
+    this.timers.clear();
+  }
 }

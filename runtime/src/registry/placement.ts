@@ -249,7 +249,7 @@ export class LocalPlacement {
   }
 }
 
-function placementKey(name: string, key: string[]): string {
+export function placementKey(name: string, key: string[]): string {
   return `${name}\u0000${encodeKey(key)}`;
 }
 

@@ -7,19 +7,16 @@
  * const registry = setup({ use: { counter } });
  * registry.serve(); // http://localhost:6420/api/troupe
  */
-import { type ServerType, serve as serveNode } from "@hono/node-server";
+import type { ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { AnyActorDefinition } from "../actor/definition.js";
-import { CLIENT_RESERVED_NAMES } from "../client/client.js";
+import { CLIENT_RESERVED_NAMES, HANDLE_RESERVED_NAMES } from "../client/client.js";
+import { CONN_RESERVED_NAMES } from "../client/connection.js";
 import { type Clock, systemClock } from "../clock.js";
 import { createLogger, type Logger } from "../log.js";
 import { type CorsOptions, validateCors } from "../protocol/cors.js";
 import { createHttpApp } from "../protocol/http.js";
-import {
-  type AttachedWebSockets,
-  attachWebSockets,
-  type WebSocketOptions,
-} from "../protocol/node-ws.js";
+import type { AttachedWebSockets, WebSocketOptions } from "../protocol/node-ws.js";
 import type { StorageDriver } from "../storage/driver.js";
 import { openStorage, type StorageOption } from "../storage/open.js";
 import { Engine } from "./engine.js";
@@ -107,6 +104,20 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
           `setup(): an actor cannot be named "${name}": the client reserves that name (${[...CLIENT_RESERVED_NAMES].join(", ")}), so client.${name} could never reach it. Rename the actor.`,
         );
       }
+      // A handle's or connection's own members win over actions of the same name (conn.status
+      // is the connection's status), so such an action would be silently out of reach.
+      for (const action of Object.keys(config.use[name]?.config?.actions ?? {})) {
+        const clash = HANDLE_RESERVED_NAMES.has(action)
+          ? "actor handles"
+          : CONN_RESERVED_NAMES.has(action)
+            ? "connections"
+            : undefined;
+        if (clash) {
+          throw new TypeError(
+            `setup(): actor "${name}" has an action named "${action}", which ${clash} on the client keep for themselves (${[...(clash === "actor handles" ? HANDLE_RESERVED_NAMES : CONN_RESERVED_NAMES)].join(", ")}), so it could never be called as .${action}(). Rename the action.`,
+          );
+        }
+      }
     }
     if (config.cors) validateCors(config.cors);
     for (const option of ["maxLiveActors", "maxConnectionsPerAddress"] as const) {
@@ -174,6 +185,7 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
    */
   async attachWebSockets(server: import("node:http").Server): Promise<AttachedWebSockets> {
     const { engine } = await this.ensureRuntime();
+    const { attachWebSockets } = await import("../protocol/node-ws.js");
     return attachWebSockets(server, engine, this.webSocketOptions);
   }
 
@@ -204,6 +216,12 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
       fetch: (req) => this.handler(req),
       ready: (async () => {
         const { app, engine } = await this.ensureRuntime(options);
+        // Node-only modules load here, so that the registry itself also runs on other hosts
+        // (Cloudflare Workers: see troupe/cloudflare).
+        const [{ serve: serveNode }, { attachWebSockets }] = await Promise.all([
+          import("@hono/node-server"),
+          import("../protocol/node-ws.js"),
+        ]);
         await new Promise<void>((resolve, reject) => {
           server = serveNode({ fetch: app.fetch, port, hostname: options.hostname }, (info) => {
             running.port = info.port;

@@ -66,7 +66,7 @@ describe("GroupCommitter", () => {
     expect(serialized).toBe(2);
     driver.release();
     await Promise.all(done);
-    expect(committer.stats).toEqual({ batches: 1, writes: 2 });
+    expect(committer.stats).toMatchObject({ batches: 1, writes: 2, calls: 3 });
   });
 
   it("collects writes made while a batch is in flight into the next batch", async () => {
@@ -84,6 +84,25 @@ describe("GroupCommitter", () => {
     expect(driver.batches[1]!.states.map((s) => s.actorId)).toEqual(["b", "c"]);
     driver.release();
     await Promise.all(second);
+  });
+
+  it("hands the next batch to the driver before the writers of the durable one hear back", async () => {
+    const { driver, committer } = await setup();
+    const first = committer.writeState("a", state("1"));
+    await turn();
+    const second = committer.writeState("b", state("1"));
+    await turn();
+    expect(driver.batches).toHaveLength(1);
+    driver.release();
+    // The first batch's writers resume with the second batch already with the driver, so the
+    // disk is not idle while their replies are sent.
+    await first;
+    expect(driver.batches).toHaveLength(2);
+    expect(driver.batches[1]!.states.map((s) => s.actorId)).toEqual(["b"]);
+    driver.release();
+    await second;
+    expect(committer.stats).toMatchObject({ batches: 2, writes: 2, calls: 2 });
+    expect(committer.stats.busyMs).toBeGreaterThan(0);
   });
 
   it("flush waits for the batch in flight, not only for queued writes", async () => {

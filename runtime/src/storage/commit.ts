@@ -61,8 +61,15 @@ export class GroupCommitter {
   /** The batch with the driver now, if any (its writers' promise). */
   private current: Promise<void> | null = null;
   private scheduled = false;
-  /** Batches written so far and writes they carried, for benchmarks and tests. */
-  readonly stats = { batches: 0, writes: 0 };
+  /** Write calls queued for the next batch (for `stats.calls`). */
+  private pendingCalls = 0;
+  /**
+   * What has been committed so far, for benchmarks and tests: batches (one driver commit, one
+   * fsync each), the writes they carried (states, KV entries, deletions; an actor's state once
+   * per batch), the write calls they answered (an action's save is one), and the milliseconds
+   * a batch was with the driver (busyMs / elapsed time: how busy the disk path was).
+   */
+  readonly stats = { batches: 0, writes: 0, calls: 0, busyMs: 0 };
 
   constructor(
     private readonly driver: StorageDriver,
@@ -104,6 +111,7 @@ export class GroupCommitter {
 
   private enqueue(): Promise<void> {
     if (!this.next) this.next = deferred();
+    this.pendingCalls++;
     if (!this.current && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.run());
@@ -111,35 +119,78 @@ export class GroupCommitter {
     return this.next.promise;
   }
 
-  private async run(): Promise<void> {
+  /**
+   * Cuts the queued writes into a batch and hands it to the driver. When it is durable, the next
+   * batch (what was queued meanwhile) is cut and handed over at once, before this batch's
+   * writers hear back: the disk never idles while replies are sent, and the replies' follow-up
+   * actions gather into the batch after that. Each batch is still durable before its writers
+   * resolve, and batches reach the driver one at a time, in order.
+   */
+  private run(): void {
     this.scheduled = false;
     const waiter = this.next;
     if (!waiter || this.current) return;
     this.next = null;
     this.current = waiter.promise;
-    let batch: CommitBatch | undefined;
+    const calls = this.pendingCalls;
+    this.pendingCalls = 0;
+    let batch: CommitBatch;
     try {
       batch = this.cut();
-      await this.driver.commit(batch);
-      this.stats.batches++;
-      this.stats.writes +=
-        batch.states.length + batch.kvPuts.length + batch.kvDeletes.length + batch.destroyed.length;
-      waiter.resolve();
     } catch (err) {
-      if (batch) {
+      this.current = null;
+      waiter.reject(err); // serializing failed: a bug, not storage
+      this.runSoon();
+      return;
+    }
+    const startedAt = performance.now();
+    // Whether an event-loop turn passed before the driver answered. A driver that answers
+    // within the turn (the memory driver) gets its next batch in a later turn, as before, so
+    // a chain of batches can never keep the loop from reading sockets.
+    let turned = false;
+    const mark = setImmediate(() => {
+      turned = true;
+    });
+    let committed: Promise<void>;
+    try {
+      committed = this.driver.commit(batch);
+    } catch (err) {
+      committed = Promise.reject(err);
+    }
+    committed.then(
+      () => {
+        clearImmediate(mark);
+        const s = this.stats;
+        s.batches++;
+        s.writes +=
+          batch.states.length +
+          batch.kvPuts.length +
+          batch.kvDeletes.length +
+          batch.destroyed.length;
+        s.calls += calls;
+        s.busyMs += performance.now() - startedAt;
+        this.current = null;
+        if (turned) this.run();
+        else this.runSoon();
+        waiter.resolve();
+      },
+      (err) => {
+        clearImmediate(mark);
         const error = new TroupeError("storage_error", undefined, { cause: err });
+        this.current = null;
         // Rejection handlers run later, after `failed` has told the host (synchronously).
         waiter.reject(error);
         this.failed(batch, error);
-      } else {
-        waiter.reject(err); // serializing failed: a bug, not storage
-      }
-    } finally {
-      this.current = null;
-      if (this.next) {
-        this.scheduled = true;
-        setImmediate(() => this.run());
-      }
+        this.runSoon();
+      },
+    );
+  }
+
+  /** Runs the next batch in a later turn (after a failure: its writers hear of it first). */
+  private runSoon(): void {
+    if (this.next && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.run());
     }
   }
 

@@ -95,7 +95,7 @@ export function runDriverConformance(name: string, makeDriver: () => Promise<Dri
     }
 
     it("reports its kind", () => {
-      expect(["memory", "file", "postgres"]).toContain(driver.kind);
+      expect(["memory", "file", "postgres", "durable-object"]).toContain(driver.kind);
     });
 
     describe("actors", () => {
