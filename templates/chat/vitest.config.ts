@@ -7,6 +7,7 @@ export default defineConfig({
     name: "template-chat",
     include: ["src/**/*.test.ts", "src/**/*.test.tsx", "test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/quiet.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -1,78 +1,53 @@
 /**
- * Entry point of `pnpm dev` and `pnpm start`: resolves the database (`DATABASE_URL`, else an
- * embedded Postgres kept under /var/tmp/troupe-pg), starts the server and prints its one URL.
+ * Entry point of `pnpm dev` and `pnpm start`: `troupe/server`'s `startApp` checks the settings,
+ * resolves the database, starts the server (and Vite in development) and prints its one URL;
+ * every start failure is one line, `[chat] could not start: …`, and exit code 1.
  *
- * - `start` (NODE_ENV=production): the API and the built frontend (`dist/`, from `pnpm build`)
- *   on `$PORT`. `AUTH_SECRET` is required (startChatServer refuses to start without it).
- * - `dev`: the API on an internal port, and Vite (hot reload) on `$PORT` in front of it, proxying
- *   `/api`; `tsx watch` restarts the whole process when a backend file changes.
+ * - `start` (`node dist/server/main.js`, this file built by `pnpm build`): the API and the built
+ *   frontend (`dist/public/`) on `0.0.0.0:$PORT`, actor state in Postgres. `DATABASE_URL` and
+ *   `AUTH_SECRET` are required; the build compiles production in, so a stray NODE_ENV cannot
+ *   turn it into a development server.
+ * - `dev` (tsx watch): the database is `DATABASE_URL` or an embedded Postgres kept under
+ *   /var/tmp/troupe-pg; the API on an internal port, and Vite (hot reload) on `$PORT` in front
+ *   of it, proxying `/api`.
+ * - `AUTH_TOKEN_TTL_SECONDS`: how long a sign-in token lasts.
+ *
+ * SIGTERM (a deploy) and SIGINT drain: no new connections, every actor stopped (connections
+ * closed with 1001 so clients reconnect, each room's outbox flushed), the pool closed.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { resolveDatabaseUrl } from "troupe/db";
+import { startApp } from "troupe/server";
 import { resolveAuthSecret } from "./auth.js";
-import type { FrontendDevServer } from "./dev-frontend.js";
 import { startChatServer } from "./server.js";
 
-const production = process.env.NODE_ENV === "production";
-const port = process.env.PORT ? Number(process.env.PORT) : 3000;
-const distDir = fileURLToPath(new URL("../dist", import.meta.url));
-
-function fail(message: string): never {
-  console.error(`[chat] could not start: ${message}`);
-  process.exit(1);
-}
-
-let authSecret: string;
-try {
-  // First, so that a production start without AUTH_SECRET fails before anything else starts.
-  authSecret = resolveAuthSecret();
-} catch (err) {
-  fail((err as Error).message);
-}
-if (production && !existsSync(join(distDir, "index.html"))) {
-  fail(
-    `the frontend is not built (${join(distDir, "index.html")} is missing). ` +
-      "Run `pnpm build` in templates/chat (or `pnpm --filter @troupe/template-chat build`) first.",
-  );
-}
-
-const tokenTtlSeconds = process.env.AUTH_TOKEN_TTL_SECONDS
-  ? Number(process.env.AUTH_TOKEN_TTL_SECONDS)
-  : undefined;
-if (tokenTtlSeconds !== undefined && !(Number.isInteger(tokenTtlSeconds) && tokenTtlSeconds > 0)) {
-  fail(
-    `AUTH_TOKEN_TTL_SECONDS must be a whole number of seconds, not "${process.env.AUTH_TOKEN_TTL_SECONDS}".`,
-  );
-}
-
-const databaseUrl = await resolveDatabaseUrl({ name: "chat-template" });
-const server = await startChatServer(
-  production
-    ? { databaseUrl, authSecret, tokenTtlSeconds, port, frontendDir: distDir }
-    : { databaseUrl, authSecret, tokenTtlSeconds, port: 0, hostname: "127.0.0.1" },
-).catch((err: Error) => fail(err.message));
-
-let frontend: FrontendDevServer | undefined;
-if (!production) {
-  const { startFrontendDevServer } = await import("./dev-frontend.js");
-  frontend = await startFrontendDevServer({
-    port,
-    host: process.env.HOST,
-    apiUrl: server.url,
-  }).catch(async (err: Error) => {
-    await server.close();
-    return fail(`the Vite dev server did not start on port ${port}: ${err.message}`);
-  });
-}
-console.log(`[chat] ready on ${frontend?.url ?? server.url}`);
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    Promise.allSettled([frontend?.close(), server.close()]).finally(() => process.exit(0));
-  });
-}
+await startApp({
+  name: "chat",
+  built: process.env.TROUPE_CHAT_BUILT === "1",
+  devWatchVariable: "CHAT_DEV_WATCH",
+  database: {
+    embeddedName: "chat-template",
+    need: "the chat needs a PostgreSQL database for its data",
+  },
+  // dist/public: beside dist/server once built, under the package from source.
+  frontendDir: new URL(
+    process.env.TROUPE_CHAT_BUILT === "1" ? "../public" : "../dist/public",
+    import.meta.url,
+  ),
+  // Left out of the build (the flag is a constant there): production never loads Vite.
+  devFrontend:
+    process.env.TROUPE_CHAT_BUILT === "1"
+      ? undefined
+      : () => Promise.all([import("troupe/vite"), import("../vite.config.js")]),
+  config: (env) => {
+    const authSecret = resolveAuthSecret(env);
+    const ttl = env.AUTH_TOKEN_TTL_SECONDS;
+    const tokenTtlSeconds = ttl ? Number(ttl) : undefined;
+    if (
+      tokenTtlSeconds !== undefined &&
+      !(Number.isInteger(tokenTtlSeconds) && tokenTtlSeconds > 0)
+    ) {
+      throw new Error(`AUTH_TOKEN_TTL_SECONDS must be a whole number of seconds, not "${ttl}".`);
+    }
+    return { authSecret, tokenTtlSeconds };
+  },
+  start: ({ config, production, ...where }) => startChatServer({ ...where, ...config }),
+});

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp, waitFor } from "../test/helpers.js";
-import { chooseActorStorage, type SearchResult } from "./server.js";
+import type { SearchResult } from "./server.js";
 
 let app: TestApp;
 beforeAll(async () => {
@@ -138,15 +138,5 @@ describe("http routes", () => {
       "invalid_input",
     );
     expect((await search(token, { q: "x", limit: "500" })).body.error.code).toBe("invalid_input");
-  });
-
-  it("chooses actor storage: file in dev, postgres in production with DATABASE_URL", () => {
-    expect(chooseActorStorage({})).toEqual({ driver: "file", path: ".troupe/data" });
-    expect(chooseActorStorage({ NODE_ENV: "production", DATABASE_URL: "postgres://x/y" })).toEqual({
-      driver: "postgres",
-      connectionString: "postgres://x/y",
-      schema: "troupe",
-    });
-    expect(chooseActorStorage({ TROUPE_STORAGE: "memory" })).toBeUndefined();
   });
 });

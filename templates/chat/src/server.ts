@@ -1,7 +1,7 @@
 /**
  * The chat's HTTP server: one Hono app on one port with
  *   /api/troupe/*   the actor registry (HTTP actions and, via attachWebSockets, connections)
- *   /api/auth/*     organisations, invites, sign-in, token refresh and sign-out (src/accounts/)
+ *   /api/auth/*     organisations, invites, sign-in, token refresh and sign-out (troupe/accounts)
  *   /api/me, /api/org/*  the caller, the organisation's invite link and members
  *   /api/search     full-text search over the organisation's messages (SQL)
  *   /api/health     for the platform's health check
@@ -11,24 +11,27 @@
  * `startChatServer` is a function, not a side effect of importing this module, so tests start
  * real servers on random ports with their own database and storage, and restart them.
  */
-import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
-import { join } from "node:path";
-import { type ServerType, serve } from "@hono/node-server";
-import { serveStatic } from "@hono/node-server/serve-static";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type StorageOption, UserError } from "troupe";
+import {
+  ACCOUNT_ERROR_STATUS,
+  Accounts,
+  Auth,
+  mountAccountRoutes,
+  type ScryptParams,
+  SESSION_MAX_LIFETIME_SECONDS,
+  SessionRevocations,
+} from "troupe/accounts";
+import { assertDatabaseReachable } from "troupe/db";
 import { bodyLimit } from "troupe/hono";
+import { chooseActorStorage, healthRoute, listen, serveFrontend } from "troupe/server";
 import { z } from "zod";
-import { Accounts } from "./accounts/accounts.js";
-import type { ScryptParams } from "./accounts/password.js";
-import { mountAccountRoutes } from "./accounts/routes.js";
 import { type ChatLogger, type ChatRegistry, createRegistry } from "./actors/index.js";
 import type { ChatServices } from "./actors/services.js";
 import { withoutNul } from "./actors/validation.js";
-import { Auth, resolveAuthSecret } from "./auth.js";
+import { resolveAuthSecret } from "./auth.js";
 import { type Database, openDatabase, runMigrations } from "./db/index.js";
 
 export interface ChatServerOptions {
@@ -73,6 +76,8 @@ export interface ChatServerOptions {
 export interface ChatServer {
   url: string;
   port: number;
+  /** The app's request handler, which the server listens with (`dev` mounts it in Vite). */
+  fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   registry: ChatRegistry;
   auth: Auth;
   accounts: Accounts;
@@ -89,43 +94,26 @@ export const MAX_SEARCH_PAGE = 50;
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * Where actor state lives. `TROUPE_STORAGE` wins if set. In production with a `DATABASE_URL`,
- * the postgres driver in its own schema of the same database (a platform's disk is often
- * ephemeral, the database is not). Otherwise the file driver under `.troupe/data`.
+ * Statuses of the app's own codes. Refusals of credentials are `Unauthorized` (401) and of
+ * permissions `Forbidden` (403), whose status travels with the error (`err.status`), the same on
+ * these routes as on the actor routes.
  */
-export function chooseActorStorage(
-  env: NodeJS.ProcessEnv = process.env,
-): StorageOption | undefined {
-  if (env.TROUPE_STORAGE) return undefined;
-  if (env.NODE_ENV === "production" && env.DATABASE_URL) {
-    return { driver: "postgres", connectionString: env.DATABASE_URL, schema: "troupe" };
-  }
-  return { driver: "file", path: env.TROUPE_DATA_DIR ?? ".troupe/data" };
-}
-
-const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
-  auth_required: 401,
-  token_expired: 401,
-  invalid_token: 401,
-  invalid_credentials: 401,
-  session_revoked: 401,
-  account_removed: 401,
-  forbidden: 403,
-  not_found: 404,
-  invite_invalid: 404,
-  invite_expired: 410,
-  org_taken: 409,
-  login_taken: 409,
-  too_many_attempts: 429,
-};
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = { ...ACCOUNT_ERROR_STATUS };
 
 export async function startChatServer(opts: ChatServerOptions): Promise<ChatServer> {
   const { logger } = opts;
+  // First, so that a wrong or dead DATABASE_URL fails the start with one sentence naming the
+  // host:port (and not with the first migration's "Failed query: CREATE SCHEMA …").
+  await assertDatabaseReachable(opts.databaseUrl);
   const database = openDatabase(opts.databaseUrl, logger && ((msg) => logger.warn(msg)));
   await runMigrations(database);
+  // Revoked sessions are known in memory (one replica; see troupe/accounts' revocations.ts), loaded from SQL here.
+  const revocations = new SessionRevocations(SESSION_MAX_LIFETIME_SECONDS * 1000);
+  await revocations.load(database.db);
   const auth = new Auth({
     secret: opts.authSecret ?? resolveAuthSecret(),
     ttlSeconds: opts.tokenTtlSeconds,
+    revocations,
   });
   const accounts = new Accounts({
     db: database.db,
@@ -141,7 +129,7 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof UserError) {
-      const status = STATUS_BY_CODE[err.code] ?? 400;
+      const status = STATUS_BY_CODE[err.code] ?? (err.status as ContentfulStatusCode);
       const retryAfter = (err.metadata as { retryAfterSeconds?: unknown } | undefined)
         ?.retryAfterSeconds;
       if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
@@ -165,14 +153,9 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
   // the actor API keeps the registry's own (larger) limit and every other route gets this one.
   app.use("*", limitBody);
 
-  app.get("/api/health", async (c) => {
-    const dbOk = await database.pool
-      .query("SELECT 1")
-      .then(() => true)
-      .catch(() => false);
-    // The app serves from actor state while the database is away: still healthy.
-    return c.json({ ok: true, database: dbOk ? "up" : "unreachable" });
-  });
+  // Sign-in, search and history need the database, and a deploy must not go live without
+  // one: unhealthy while it is away (live rooms keep working from actor state meanwhile).
+  app.get("/api/health", healthRoute(database.pool, { url: opts.databaseUrl }));
 
   mountAccountRoutes(app, {
     accounts,
@@ -206,42 +189,22 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
     app.get("/", (c) => c.html(API_ONLY_PAGE));
   }
 
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000),
-        hostname: opts.hostname,
-      },
-      () => resolve(s),
-    );
-    s.once("error", reject);
+  const server = await listen(app, registry, {
+    port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000),
+    hostname: opts.hostname,
+    // Last, after every room's onSleep made its last attempt to flush its outbox.
+    onClose: () => database.close(),
   });
-  const sockets = await registry.attachWebSockets(server as unknown as Server);
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
 
-  let closing: Promise<void> | undefined;
   return {
-    url: `http://${opts.hostname && opts.hostname !== "0.0.0.0" ? opts.hostname : "localhost"}:${port}`,
-    port,
+    url: server.url,
+    port: server.port,
+    fetch: app.fetch,
     registry,
     auth,
     accounts,
     database,
-    close: () => {
-      closing ??= (async () => {
-        sockets.stopAccepting();
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        // Stops every actor: each room's onSleep makes a last attempt to flush its outbox.
-        await registry.close();
-        sockets.close();
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-        await closed;
-        await database.close();
-      })();
-      return closing;
-    },
+    close: server.close,
   };
 }
 
@@ -294,6 +257,7 @@ async function search(
     FROM messages m LEFT JOIN rooms r ON r.id = m.room_id
     WHERE m.org_id = ${orgId}
       AND m.deleted_at IS NULL
+      AND r.deleted_at IS NULL
       AND m.search @@ ${tsQuery}
       ${after ? sql`AND (m.created_at, m.id) < (to_timestamp(${after[0]} / 1000.0), ${after[1]})` : sql``}
     ORDER BY m.created_at DESC, m.id DESC
@@ -332,37 +296,6 @@ export interface SearchResult {
   /** The text around the match, matches between `<<` and `>>`. */
   snippet: string;
   createdAt: number;
-}
-
-/** Cache for files whose name carries a content hash (Vite's `assets/`): they never change. */
-const IMMUTABLE = "public, max-age=31536000, immutable";
-
-/**
- * Static files of the built frontend, and index.html for every other GET path (client-side
- * routes such as `/rooms/:id`). index.html is revalidated on every load so a deploy is picked up
- * at once; the hashed assets it points to are cached for a year.
- */
-function serveFrontend(app: Hono, dir: string): void {
-  const indexHtml = readFileSync(join(dir, "index.html"), "utf8");
-  app.use(
-    "/assets/*",
-    serveStatic({ root: dir, onFound: (_path, c) => c.header("Cache-Control", IMMUTABLE) }),
-  );
-  // A missing asset (a tab still open from before a deploy) is a 404, not the page: the page
-  // would fail to load as a script with a confusing MIME-type error instead.
-  app.get("/assets/*", (c) => c.text("Not found", 404));
-  app.use(
-    "*",
-    serveStatic({
-      root: dir,
-      onFound: (path, c) =>
-        c.header("Cache-Control", path.endsWith(".html") ? "no-cache" : "public, max-age=3600"),
-    }),
-  );
-  app.get("*", (c) => {
-    c.header("Cache-Control", "no-cache");
-    return c.html(indexHtml);
-  });
 }
 
 const API_ONLY_PAGE = `<!doctype html>

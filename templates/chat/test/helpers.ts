@@ -17,12 +17,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import type { Role, ScryptParams, User } from "troupe/accounts";
 import { ActorError, createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
-import type { Role } from "../src/accounts/accounts.js";
-import type { ScryptParams } from "../src/accounts/password.js";
 import type { ChatRegistry } from "../src/actors/index.js";
-import type { User } from "../src/auth.js";
 import { type ChatServer, type ChatServerOptions, startChatServer } from "../src/server.js";
 
 export const TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef";

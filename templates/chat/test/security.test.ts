@@ -98,7 +98,7 @@ describe("who creates actors", () => {
       await resolve({ name: "chatRoom", key: ["anon-org", "r1"], mode: "create", input }),
     ).toEqual({ status: 400, code: "room_not_found" });
     expect(await resolve({ name: "chatRoomList", key: ["anon-org"], mode: "getOrCreate" })).toEqual(
-      { status: 400, code: "auth_required" },
+      { status: 401, code: "auth_required" },
     );
     // An HTTP action with getOrCreate and input.
     const viaAction = app.client.chatRoom.getOrCreate(["anon-org", "r1"], {

@@ -27,7 +27,10 @@ function track<T extends { dispose(): Promise<void> }>(conn: T): T {
   return conn;
 }
 
-async function createRoom(token: string, name = "general", org = "acme") {
+let roomSeq = 0;
+
+/** A room with a fresh name (names are unique in an organisation). */
+async function createRoom(token: string, name = `general-${++roomSeq}`, org = "acme") {
   return app.client.chatRoomList.getOrCreate([org], { params: { token } }).createRoom(name);
 }
 
@@ -144,6 +147,45 @@ describe("room", () => {
       { type: "leave", userId: bo.user.id, name: "Bo" },
     ]);
     expect((await watcher.getRoom()).online.map((u) => u.name)).toEqual(["Ada"]);
+  });
+
+  it("a send retried with its client id returns the message it posted, never a second one", async () => {
+    const ada = await user("Ada");
+    const bo = await user("Bo");
+    const room = await createRoom(ada.token);
+    const a = openRoom("acme", room.id, ada.token);
+    const b = openRoom("acme", room.id, bo.token);
+    const events = collect(b, ["message"]);
+    await waitFor(() => a.status === "connected" && b.status === "connected");
+
+    const first = await a.send("only once", "client-id-0001");
+    const again = await a.send("only once", "client-id-0001");
+    expect(again).toEqual(first);
+    // Another author may use the same client id: ids are per author.
+    const bos = await b.send("mine", "client-id-0001");
+    expect(bos.id).not.toBe(first.id);
+    // Without a client id (older clients), every send posts.
+    await a.send("twice");
+    await a.send("twice");
+    await waitFor(() => events.message!.length === 4, { what: "four message events" });
+    const texts = (await a.getRoom()).messages.map((m) => m.text);
+    expect(texts).toEqual(["only once", "mine", "twice", "twice"]);
+
+    // Still found once the message has left the room's state (retention moved it to SQL).
+    for (let i = 0; i < RECENT * 2; i++) await a.send(`filler ${i}`);
+    await waitFor(async () => !(await a.getRoom()).messages.some((m) => m.id === first.id), {
+      what: "the first message to leave state",
+      timeout: 10_000,
+    });
+    expect(await a.send("only once", "client-id-0001")).toMatchObject({
+      id: first.id,
+      seq: first.seq,
+    });
+    const last = (await a.getRoom()).messages.at(-1)!;
+    expect(last.text).toBe(`filler ${RECENT * 2 - 1}`);
+
+    expect((await errorOf(a.send("hi", "short"))).code).toBe("invalid_input");
+    expect((await errorOf(a.send("hi", 42 as unknown as string))).code).toBe("invalid_input");
   });
 
   it("typing is broadcast and expires by itself; sending clears it", async () => {
@@ -335,6 +377,10 @@ describe("restart", () => {
         })
         .connect();
       const liveEvents = collect(live, ["message"]);
+      // While the server is down, a reconnect attempt may fail to reach it (getParams signs in
+      // over HTTP first): reported here instead of printed, and checked below.
+      const liveErrors: string[] = [];
+      live.onError((e) => liveErrors.push(e.code));
       await waitFor(() => live.status === "connected");
 
       const scheduled = await handle().sendLater("after the restart", Date.now() + 1500);
@@ -360,6 +406,9 @@ describe("restart", () => {
           what: "the scheduled message on the reconnected connection",
         });
         expect(paramsAsked).toBeGreaterThanOrEqual(2);
+        for (const code of liveErrors) {
+          expect(["connection_params_failed", "network_error"]).toContain(code);
+        }
       } finally {
         await conn.dispose();
         await live.dispose();

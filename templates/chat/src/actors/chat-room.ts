@@ -12,6 +12,10 @@
  * Typing uses plain timers rather than `c.schedule`: a keystroke indicator must not cost a
  * durable write, and after a restart nobody is typing anyway.
  *
+ * The room list renames it (`applyRename`) and deletes it (`closeForDeletion`: `roomDeleted` to
+ * whoever has it open, then `c.destroy()`); members leave by themselves (`leave`). Each post is
+ * reported to its author's `chatReader`, so that one's own messages never count as unread.
+ *
  * Identity comes only from the connection state set by `createConnState` from a verified token.
  * Actions without a user (alarms, sibling actors with the in-process key) are the internal ones.
  */
@@ -19,9 +23,15 @@ import { randomUUID } from "node:crypto";
 import { desc, and as sqlAnd, eq as sqlEq, lt as sqlLt } from "drizzle-orm";
 import type { ActionContext, ActorContext, ActorDefinition, Registry } from "troupe";
 import { actor, UserError } from "troupe";
+import {
+  clearAllTokenExpiries,
+  type TokenTimers,
+  type User,
+  unwatchConnection,
+  watchConnection,
+} from "troupe/accounts";
 import { enqueue, OutboxFlusher } from "troupe/outbox";
 import { z } from "zod";
-import type { User } from "../auth.js";
 import {
   type ChatOutboxEntry,
   type ChatOutboxState,
@@ -35,18 +45,13 @@ import {
   type ChatConnParams,
   type ChatConnState,
   type ChatServices,
+  connStateOf,
   forbidden,
   RECENT_MESSAGES_IN_STATE,
   RETENTION_INTERVAL_MS,
   TYPING_TTL_MS,
   userOf,
 } from "./services.js";
-import {
-  armTokenExpiry,
-  clearAllTokenExpiries,
-  clearTokenExpiry,
-  type TokenTimers,
-} from "./token-expiry.js";
 import { parse, withoutNul } from "./validation.js";
 
 /** Longest message, in characters. */
@@ -65,6 +70,11 @@ export const MAX_SCHEDULED_PER_ROOM = 100;
 export const MAX_MEMBERS_PER_ROOM = 1000;
 /** Largest page of `history`. */
 export const MAX_HISTORY_PAGE = 100;
+/**
+ * How many recent client message ids a room remembers, to answer a retried `send` with the
+ * message it already posted instead of posting it twice.
+ */
+export const SENT_CLIENT_IDS_KEPT = 500;
 /** Room activity is reported to the room list at most this often. */
 const LIST_NOTIFY_INTERVAL_MS = 250;
 
@@ -104,6 +114,18 @@ export interface RoomState extends ChatOutboxState {
   messages: Message[];
   members: Record<string, Member>;
   scheduled: Record<string, ScheduledMessage>;
+  /**
+   * The client message ids of recent sends, oldest first (at most SENT_CLIENT_IDS_KEPT): a send
+   * retried with the same id (after a lost reply or a page reload) gets the message it posted.
+   * Missing in rooms created before it existed.
+   */
+  sentClientIds?: SentClientId[];
+}
+
+export interface SentClientId {
+  userId: string;
+  clientId: string;
+  messageId: string;
 }
 
 export interface RoomVars {
@@ -127,6 +149,7 @@ const messageText = withoutNul(
   "A message",
 );
 const messageId = withoutNul(z.string().min(1).max(100), "An id");
+const clientMessageId = withoutNul(z.string().min(8).max(100), "A client message id").optional();
 const historyQuery = z
   .object({
     before: z.number().int().positive().optional(),
@@ -142,7 +165,7 @@ const roomInput = z.object({
   createdByName: z.string().min(1),
 });
 
-/** The room list as the room sees it (only what it calls), to keep the types acyclic. */
+/** The room list and the readers as the room sees them (only what it calls): acyclic types. */
 type RoomListView = Registry<{
   chatRoomList: ActorDefinition<
     any,
@@ -151,6 +174,17 @@ type RoomListView = Registry<{
     any,
     any,
     { roomActivity: (c: any, update: RoomActivity) => void }
+  >;
+  chatReader: ActorDefinition<
+    any,
+    ChatConnParams,
+    any,
+    any,
+    any,
+    {
+      ownPosted: (c: any, roomId: string, seq: number) => unknown;
+      setLeft: (c: any, roomId: string, left: boolean) => unknown;
+    }
   >;
 }>;
 
@@ -226,17 +260,12 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
       tokenTimers: new Map(),
     }),
 
-    createConnState: async (c, params: ChatConnParams | undefined): Promise<ChatConnState> => {
-      if (params?.internal !== undefined) {
-        if (params.internal !== internalKey) throw forbidden("Not an internal caller.");
-        return { kind: "internal" };
-      }
-      const { user, expiresAt } = await services.auth.verifyClaims(params?.token);
-      const [orgId] = c.key;
-      if (user.org !== orgId) throw forbidden("This room belongs to another organisation.");
-      assertRoomFor(c.state, user, maxMembers);
-      return { kind: "user", user, expiresAt };
-    },
+    createConnState: (c, params: ChatConnParams | undefined): Promise<ChatConnState> =>
+      connStateOf(services, internalKey, params, (user) => {
+        const [orgId] = c.key;
+        if (user.org !== orgId) throw forbidden("This room belongs to another organisation.");
+        assertRoomFor(c.state, user, maxMembers);
+      }),
 
     onWake: async (c) => {
       c.vars.flusher = new OutboxFlusher<ChatOutboxEntry>({
@@ -253,22 +282,14 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
       }
     },
 
-    onSleep: async (c) => {
-      clearAllTokenExpiries(c.vars.tokenTimers);
-      for (const timer of c.vars.typing.values()) clearTimeout(timer);
-      c.vars.typing.clear();
-      if (c.vars.notifyTimer) clearTimeout(c.vars.notifyTimer);
-      const flusher = c.vars.flusher;
-      if (flusher) {
-        // Best effort; whatever is left stays in state and is flushed at the next wake.
-        await Promise.race([flusher.flushNow(), new Promise((r) => setTimeout(r, 2000))]);
-        flusher.stop();
-      }
-    },
+    onSleep: (c) => stopAll(c),
+    // Deleted by the room list: the last messages still go to SQL if they can (best effort, the
+    // room is gone either way; SQL keeps its rows, marked deleted, out of search).
+    onDestroy: (c) => stopAll(c),
 
     onConnect: (c, conn) => {
       if (conn.state.kind !== "user") return;
-      armTokenExpiry(c.vars.tokenTimers, conn);
+      watchConnection(c.vars.tokenTimers, services.auth.revocations, conn);
       const user = conn.state.user;
       ensureMember(c, user);
       let tabs = c.vars.presence.get(user.id);
@@ -280,7 +301,7 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     },
 
     onDisconnect: (c, conn) => {
-      clearTokenExpiry(c.vars.tokenTimers, conn.id);
+      unwatchConnection(c.vars.tokenTimers, services.auth.revocations, conn);
       if (conn.state.kind !== "user") return;
       const user = conn.state.user;
       const tabs = c.vars.presence.get(user.id);
@@ -312,11 +333,33 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
         };
       },
 
-      send: (c, text: string) => {
+      /**
+       * Posts a message. `clientId` (optional, chosen by the client, unique per message) makes a
+       * retry safe: a send whose reply was lost, or that a reloaded page sends again, returns the
+       * message already posted under that id instead of posting it twice.
+       */
+      send: async (c, text: string, clientId?: string) => {
         const user = userOf(c.conn);
         const body = parse(messageText, text, "message");
+        const cid = parse(clientMessageId, clientId, "client message id");
+        if (cid !== undefined) {
+          const sent = c.state.sentClientIds?.find(
+            (s) => s.clientId === cid && s.userId === user.id,
+          );
+          const earlier = sent && (await findMessage(c, sent.messageId));
+          if (earlier) return earlier;
+        }
         stopTyping(c, user);
-        return post(c, user, body);
+        const message = post(c, user, body);
+        if (cid !== undefined) {
+          // Read back after assigning: state hands out its own copy of what it is given.
+          c.state.sentClientIds ??= [];
+          const sent = c.state.sentClientIds;
+          sent.push({ userId: user.id, clientId: cid, messageId: message.id });
+          if (sent.length > SENT_CLIENT_IDS_KEPT)
+            sent.splice(0, sent.length - SENT_CLIENT_IDS_KEPT);
+        }
+        return message;
       },
 
       edit: async (c, id: string, text: string) => {
@@ -409,6 +452,65 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
 
       listScheduled: (c) => scheduledOf(c.state, userOf(c.conn).id),
 
+      /**
+       * Leaves the room: the person is no longer a member (nor counted), gets no unread count
+       * for it, and hears `memberLeft` on their other devices. Opening the room again rejoins.
+       */
+      leave: async (c) => {
+        const user = userOf(c.conn);
+        const member = c.state.members[user.id];
+        if (!member) return { left: false };
+        delete c.state.members[user.id];
+        enqueue(c.state, {
+          kind: "memberLeft",
+          member: { roomId: c.state.roomId, userId: user.id, leftAt: Date.now() },
+        });
+        afterWrite(c);
+        stopTyping(c, user);
+        c.broadcast("memberLeft", { userId: user.id, name: user.name });
+        // The leave stands even if the reader cannot be told (it is logged): at worst the room
+        // keeps showing a count until the person reads it or leaves again.
+        await readerOf(c, user.id)
+          .setLeft(c.state.roomId, true)
+          .catch((error: unknown) => c.log.warn("could not mark the room as left", { error }));
+        return { left: true };
+      },
+
+      /** From the room list (the single writer of names): the room has a new name. */
+      applyRename: (c, name: string) => {
+        assertInternal(c.conn);
+        const newName = parse(
+          withoutNul(z.string().min(1).max(60), "A room name"),
+          name,
+          "room name",
+        );
+        c.state.name = newName;
+        enqueue(c.state, {
+          kind: "room",
+          room: {
+            id: c.state.roomId,
+            orgId: c.state.orgId,
+            name: newName,
+            createdBy: c.state.createdBy,
+            createdAt: c.state.createdAt,
+          },
+        });
+        afterWrite(c);
+        c.broadcast("roomRenamed", { id: c.state.roomId, name: newName });
+        return { name: newName };
+      },
+
+      /**
+       * From the room list: the room is deleted. Whoever has it open hears `roomDeleted`, then
+       * the actor is destroyed (its connections close with "destroyed", its state and alarms go).
+       */
+      closeForDeletion: (c, by: { userId: string; name: string }) => {
+        assertInternal(c.conn);
+        c.broadcast("roomDeleted", { id: c.state.roomId, name: c.state.name, by: by.name });
+        c.destroy();
+        return { deleted: true as const };
+      },
+
       /** Alarm target of `sendLater`. */
       deliverScheduled: (c, id: string) => {
         assertInternal(c.conn);
@@ -489,6 +591,9 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     };
     c.state.messages.push(message);
     enqueue(c.state, { kind: "message", message: { ...message } });
+    // Own messages are never unread: the author's reader hears of it (in the background; the
+    // reply does not wait for it).
+    c.runInBackground(readerOf(c, user.id).ownPosted(c.state.roomId, message.seq));
     // Keep state bounded between retention runs: at most twice the recent window.
     if (c.state.messages.length > recentLimit * 2) trimToRecent(c.state, recentLimit);
     afterWrite(c);
@@ -507,12 +612,33 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
         name: c.state.name,
         lastActivityAt: c.state.messages.at(-1)?.createdAt ?? c.state.createdAt,
         memberCount: Object.keys(c.state.members).length,
+        lastSeq: c.state.nextSeq - 1,
       };
       const list = c
         .client<RoomListView>()
         .chatRoomList.getOrCreate([c.state.orgId], { params: { internal: internalKey } });
       c.runInBackground(list.roomActivity(update));
     }, LIST_NOTIFY_INTERVAL_MS);
+  }
+
+  function readerOf(c: Ctx, userId: string) {
+    return c
+      .client<RoomListView>()
+      .chatReader.getOrCreate([c.state.orgId, userId], { params: { internal: internalKey } });
+  }
+
+  async function stopAll(c: Ctx): Promise<void> {
+    clearAllTokenExpiries(c.vars.tokenTimers);
+    for (const timer of c.vars.typing.values()) clearTimeout(timer);
+    c.vars.typing.clear();
+    if (c.vars.notifyTimer) clearTimeout(c.vars.notifyTimer);
+    c.vars.notifyTimer = undefined;
+    const flusher = c.vars.flusher;
+    if (flusher) {
+      // Best effort; whatever is left stays in state and is flushed at the next wake.
+      await Promise.race([flusher.flushNow(), new Promise((r) => setTimeout(r, 2000))]);
+      flusher.stop();
+    }
   }
 
   /**
@@ -551,6 +677,20 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     return message;
   }
 
+  /** The newest version of message `id` of this room (state, outbox, then SQL), or undefined. */
+  async function findMessage(c: ActionCtx, id: string): Promise<Message | undefined> {
+    const recent = c.state.messages.find((m) => m.id === id);
+    if (recent) return { ...recent };
+    const queued = queuedVersions(c, id).at(-1);
+    if (queued) return queued;
+    const [row] = await services.db
+      .select()
+      .from(messagesTable)
+      .where(sqlAnd(sqlEq(messagesTable.id, id), sqlEq(messagesTable.roomId, c.state.roomId)))
+      .limit(1);
+    return row ? rowToMessage(row) : undefined;
+  }
+
   /** Copies of the versions of message `id` waiting in the outbox. */
   function queuedVersions(c: ActionCtx, id: string): Message[] {
     const out: Message[] = [];
@@ -585,6 +725,8 @@ export function createChatRoom(services: ChatServices, internalKey: string) {
     });
     afterWrite(c);
     c.broadcast("memberJoined", { ...member });
+    // Back after leaving (or here for the first time): the room counts as unread again.
+    c.runInBackground(readerOf(c, user.id).setLeft(c.state.roomId, false));
   }
 
   function stopTyping(c: Ctx, user: User): void {

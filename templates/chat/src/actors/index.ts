@@ -1,6 +1,6 @@
 /**
- * The chat's registry: `chatRoomList` (one per organisation, the coordinator) and `chatRoom`
- * (one per room). Built by a function from the app's services rather than at module load, so
+ * The chat's registry: `chatRoomList` (one per organisation, the coordinator), `chatRoom`
+ * (one per room) and `chatReader` (one per person: read positions, for unread counts). Built by a function from the app's services rather than at module load, so
  * the database and the token secret are passed in, and tests can run several apps side by side.
  *
  * @example
@@ -8,6 +8,7 @@
  * const client = createClient<ChatRegistry>("http://localhost:3000");
  */
 import { type Logger, type StorageOption, setup } from "troupe";
+import { createChatReader } from "./chat-reader.js";
 import { createChatRoom } from "./chat-room.js";
 import { createChatRoomList } from "./chat-room-list.js";
 import { type ChatServices, createInternalKey } from "./services.js";
@@ -24,6 +25,7 @@ export function createRegistry(
     use: {
       chatRoomList: createChatRoomList(services, internalKey),
       chatRoom: createChatRoom(services, internalKey),
+      chatReader: createChatReader(services, internalKey),
     },
     storage: opts.storage,
     logger: opts.logger,
@@ -31,6 +33,7 @@ export function createRegistry(
 }
 
 export type ChatRegistry = ReturnType<typeof createRegistry>;
+export type { RoomRead } from "./chat-reader.js";
 export type { Member, Message, RoomState } from "./chat-room.js";
 export type { RoomSummary } from "./chat-room-list.js";
 export type { ChatConnParams } from "./services.js";

@@ -4,9 +4,11 @@
  * a test can run several independent apps (each with its own database) in one process.
  */
 import { randomBytes } from "node:crypto";
-import { UserError } from "troupe";
-import type { Auth, User } from "../auth.js";
+import { and, eq, isNull } from "drizzle-orm";
+import { Forbidden, UserError } from "troupe";
+import type { Auth, User } from "troupe/accounts";
 import type { Db } from "../db/index.js";
+import { accounts, organisations } from "../db/schema.js";
 
 /** Newest messages a room keeps in its state; older ones are read from SQL. */
 export const RECENT_MESSAGES_IN_STATE = 200;
@@ -33,8 +35,13 @@ export interface ChatConnParams {
   internal?: string;
 }
 
-/** `expiresAt` (ms) is the token's `exp`: the connection is closed then (token-expiry.ts). */
-export type ChatConnState = { kind: "user"; user: User; expiresAt: number } | { kind: "internal" };
+/**
+ * `expiresAt` (ms) is the token's `exp`: the connection is closed then (`watchConnection` of troupe/accounts), or
+ * earlier if its session (`sessionId`) is revoked.
+ */
+export type ChatConnState =
+  | { kind: "user"; user: User; sessionId: string; expiresAt: number }
+  | { kind: "internal" };
 
 /**
  * A random key for calls between actors of this process (`c.client()` with
@@ -44,8 +51,28 @@ export function createInternalKey(): string {
   return randomBytes(32).toString("hex");
 }
 
-export function forbidden(message: string): UserError {
-  return new UserError(message, { code: "forbidden" });
+/**
+ * The state of a new connection: the in-process key makes an internal one; otherwise a verified
+ * token, whose user `check` may still refuse for this actor (another organisation, not the owner).
+ */
+export async function connStateOf(
+  services: ChatServices,
+  internalKey: string,
+  params: ChatConnParams | undefined,
+  check: (user: User) => void,
+): Promise<ChatConnState> {
+  if (params?.internal !== undefined) {
+    if (params.internal !== internalKey) throw forbidden("Not an internal caller.");
+    return { kind: "internal" };
+  }
+  const { user, sessionId, expiresAt } = await services.auth.verifyClaims(params?.token);
+  check(user);
+  return { kind: "user", user, sessionId, expiresAt };
+}
+
+/** A refusal of a signed-in person who may not do this (HTTP 403). */
+export function forbidden(message: string): Forbidden {
+  return new Forbidden(message);
 }
 
 /** The signed-in user of the calling connection; internal callers and alarms are refused. */
@@ -61,4 +88,29 @@ export function assertInternal(conn: { state: ChatConnState } | undefined): void
   if (conn && conn.state.kind !== "internal") {
     throw forbidden("This action is internal to the chat server.");
   }
+}
+
+/**
+ * Whether `user` is an admin of their organisation, read from SQL (the token does not carry the
+ * role, so a demoted or removed admin loses it at once). A database that cannot answer is a
+ * clear refusal, never a guess.
+ */
+export async function isOrgAdmin(db: Db, user: User): Promise<boolean> {
+  let rows: { role: string }[];
+  try {
+    rows = await db
+      .select({ role: accounts.role })
+      .from(accounts)
+      .innerJoin(organisations, eq(organisations.id, accounts.orgId))
+      .where(
+        and(eq(accounts.id, user.id), eq(organisations.slug, user.org), isNull(accounts.removedAt)),
+      )
+      .limit(1);
+  } catch {
+    throw new UserError(
+      "Could not check your role just now (the database is unreachable). Try again in a moment.",
+      { code: "unavailable" },
+    );
+  }
+  return rows[0]?.role === "admin";
 }

@@ -1,6 +1,6 @@
 // An open connection ends with its token: closed with the reconnect code (4003) at `exp`, it
-// comes back by itself with a refreshed token; a person whose session was revoked or who was
-// removed cannot refresh, and their connection stops.
+// comes back by itself with a refreshed token. A person who signs out or is removed has their
+// connections closed at once (4000, with the reason), and they do not come back.
 import type { ActorError } from "troupe/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestAccount, type TestApp, waitFor } from "../../test/helpers.js";
@@ -97,7 +97,7 @@ describe("token expiry on open connections", () => {
     }
   });
 
-  it("a signed-out session's connection stops at expiry with the refusal", {
+  it("a signed-out session's connection closes at once with the reason", {
     timeout: 60_000,
   }, async () => {
     const ada = await app.signIn("Ada", "expiry-revoked");
@@ -114,15 +114,22 @@ describe("token expiry on open connections", () => {
         timeout: 45_000,
         what: "the connection to stop",
       });
-      expect(source.refused).toBe("session_revoked");
-      expect(errors.map((e) => e.code)).toContain("token_expired");
-      await expect(conn.listRooms()).rejects.toMatchObject({ code: "token_expired" });
+      // Closed at once with the reason (not at expiry, and not to come back with a refresh).
+      expect(source.refreshes).toBe(0);
+      expect(errors.map((e) => [e.code, e.metadata])).toEqual([
+        ["connection_closed", { code: 4000, reason: "session_revoked" }],
+      ]);
+      await expect(conn.listRooms()).rejects.toMatchObject({ code: "connection_closed" });
+      // And the session cannot be refreshed either.
+      expect((await app.post("/api/auth/refresh", undefined, source.token)).body.error.code).toBe(
+        "session_revoked",
+      );
     } finally {
       await conn.dispose();
     }
   });
 
-  it("a removed member's connection stops at expiry; the others stay", {
+  it("a removed member's connection closes at once; the others stay", {
     timeout: 60_000,
   }, async () => {
     const admin = await app.signIn("Admin", "expiry-removed");
@@ -150,8 +157,13 @@ describe("token expiry on open connections", () => {
         timeout: 45_000,
         what: "Bo's connection to stop",
       });
-      expect(boSource.refused).toBe("account_removed");
-      expect(boErrors.map((e) => e.code)).toContain("token_expired");
+      expect(boSource.refreshes).toBe(0);
+      expect(boErrors.map((e) => [e.code, e.metadata])).toEqual([
+        ["connection_closed", { code: 4000, reason: "account_removed" }],
+      ]);
+      expect((await app.post("/api/auth/refresh", undefined, boSource.token)).body.error.code).toBe(
+        "account_removed",
+      );
       await waitFor(() => adminSource.refreshes >= 1 && adminConn.status === "connected", {
         timeout: 45_000,
         what: "the admin's connection to come back",

@@ -20,9 +20,5 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, what: stri
   });
 }
 
-/** The string `schema` accepts, minus those with a NUL character (`\u0000`), which SQL refuses. */
-export function withoutNul<T extends z.ZodType<string>>(schema: T, what: string) {
-  return schema.refine((s) => !s.includes("\u0000"), {
-    message: `${what} cannot contain the NUL character (\\u0000).`,
-  });
-}
+/** The string `schema` accepts, minus those with a NUL character, which SQL refuses. */
+export { withoutNul } from "troupe/accounts";

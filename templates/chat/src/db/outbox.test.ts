@@ -75,6 +75,45 @@ async function health(url: string): Promise<{ ok: boolean; database: string }> {
 }
 
 describe("outbox", () => {
+  it("a room deleted while the database is away is marked deleted in SQL once it is back", async () => {
+    ({ app, proxy } = await startBehindProxy());
+    const { token } = await app.signIn("Ada", "acme");
+    const list = app.client.chatRoomList.getOrCreate(["acme"], { params: { token } });
+    const room = await list.createRoom("short-lived");
+    const bo = await app.signIn("Bo", "acme");
+    const bosRoom = await app.client.chatRoomList
+      .getOrCreate(["acme"], { params: { token: bo.token } })
+      .createRoom("bo's");
+    const deletedAt = async () =>
+      (
+        await app!.sql<{ deleted_at: Date | null }>("SELECT deleted_at FROM rooms WHERE id = $1", [
+          room.id,
+        ])
+      )[0]?.deleted_at;
+    await waitFor(async () => (await deletedAt()) === null, { what: "the room's row in SQL" });
+
+    await proxy.cut();
+    // The creator needs no database to delete (an admin's role would be read from SQL).
+    await expect(list.deleteRoom(room.id)).resolves.toEqual({ id: room.id });
+    expect((await list.listRooms()).map((r) => r.id)).toEqual([bosRoom.id]);
+    expect(await deletedAt()).toBeNull();
+    // Ada deleting Bo's room needs her role from SQL: a clear refusal, nothing changed.
+    const refused = await list.deleteRoom(bosRoom.id).then(
+      () => null,
+      (e: { code?: string; message?: string }) => e,
+    );
+    expect(refused?.code).toBe("unavailable");
+    expect(refused?.message).toMatch(/database is unreachable/);
+    expect((await list.listRooms()).map((r) => r.id)).toEqual([bosRoom.id]);
+
+    await proxy.restore();
+    await waitFor(async () => (await deletedAt()) instanceof Date, {
+      timeout: 15_000,
+      what: "the deletion in SQL",
+    });
+    outageWarnings();
+  });
+
   it("no acknowledged message is lost when the database blips mid-stream", async () => {
     ({ app, proxy } = await startBehindProxy());
     const { token } = await app.signIn("Ada", "acme");

@@ -12,7 +12,7 @@
  * replayed older snapshot from overwriting a newer edit. That also makes the entries independent
  * of their order, which the outbox needs when it writes around an entry it holds back.
  */
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { OutboxState, Queued } from "troupe/outbox";
 import { type Db, inTransaction } from "./index.js";
 import { members, messages, rooms } from "./schema.js";
@@ -41,6 +41,17 @@ export type ChatOutboxEntry =
   | {
       kind: "member";
       member: { roomId: string; userId: string; displayName: string; joinedAt: number };
+    }
+  /** A member left the room: their row goes (a later `member` entry brings it back). */
+  | { kind: "memberLeft"; member: { roomId: string; userId: string; leftAt: number } }
+  /**
+   * The room was deleted (queued by the room list, since the room's own state is gone with it).
+   * It carries the whole row so that it lands even if the room's own insert never did.
+   */
+  | {
+      kind: "roomDeleted";
+      room: { id: string; orgId: string; name: string; createdBy: string; createdAt: number };
+      deletedAt: number;
     };
 
 /** An entry in the queue (with its sequence number). */
@@ -52,11 +63,20 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
   // The latest snapshot of each message wins within a batch (entries are in order).
   const latestMessages = new Map<string, MessageSnapshot>();
   const roomRows = new Map<string, Extract<OutboxEntry, { kind: "room" }>["room"]>();
-  const memberRows = new Map<string, Extract<OutboxEntry, { kind: "member" }>["member"]>();
+  const deletedRooms = new Map<string, Extract<OutboxEntry, { kind: "roomDeleted" }>>();
+  // The latest of joined / left wins for each (room, user).
+  const memberChanges = new Map<string, Extract<OutboxEntry, { kind: "member" | "memberLeft" }>>();
   for (const e of batch) {
     if (e.kind === "message") latestMessages.set(e.message.id, e.message);
     else if (e.kind === "room") roomRows.set(e.room.id, e.room);
-    else memberRows.set(JSON.stringify([e.member.roomId, e.member.userId]), e.member);
+    else if (e.kind === "roomDeleted") deletedRooms.set(e.room.id, e);
+    else memberChanges.set(JSON.stringify([e.member.roomId, e.member.userId]), e);
+  }
+  const memberRows: Extract<OutboxEntry, { kind: "member" }>["member"][] = [];
+  const leftMembers: Extract<OutboxEntry, { kind: "memberLeft" }>["member"][] = [];
+  for (const e of memberChanges.values()) {
+    if (e.kind === "member") memberRows.push(e.member);
+    else leftMembers.push(e.member);
   }
   await inTransaction(db, async (tx) => {
     if (roomRows.size > 0) {
@@ -67,12 +87,32 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
         )
         .onConflictDoUpdate({ target: rooms.id, set: { name: sql`excluded.name` } });
     }
-    if (memberRows.size > 0) {
+    if (deletedRooms.size > 0) {
+      // An upsert that only ever sets deleted_at: whatever the room's own outbox writes after
+      // it (its name) leaves the flag alone.
+      await tx
+        .insert(rooms)
+        .values(
+          [...deletedRooms.values()].map((e) => ({
+            ...storable(e.room),
+            createdAt: new Date(e.room.createdAt),
+            deletedAt: new Date(e.deletedAt),
+          })),
+        )
+        .onConflictDoUpdate({
+          target: rooms.id,
+          set: { deletedAt: sql`coalesce(${rooms.deletedAt}, excluded.deleted_at)` },
+        });
+    }
+    for (const m of leftMembers) {
+      await tx
+        .delete(members)
+        .where(and(eq(members.roomId, m.roomId), eq(members.userId, m.userId)));
+    }
+    if (memberRows.length > 0) {
       await tx
         .insert(members)
-        .values(
-          [...memberRows.values()].map((m) => ({ ...storable(m), joinedAt: new Date(m.joinedAt) })),
-        )
+        .values(memberRows.map((m) => ({ ...storable(m), joinedAt: new Date(m.joinedAt) })))
         .onConflictDoUpdate({
           target: [members.roomId, members.userId],
           set: { displayName: sql`excluded.display_name` },

@@ -16,7 +16,6 @@ import {
   primaryKey,
   text,
   timestamp,
-  uniqueIndex,
 } from "drizzle-orm/pg-core";
 
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
@@ -29,6 +28,13 @@ export const rooms = pgTable(
     name: text("name").notNull(),
     createdBy: text("created_by").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+    /**
+     * Set when the room is deleted. The row and its messages stay (an audit trail an admin can
+     * read in SQL), but search skips them. Soft, not a DELETE: the room's own outbox may still
+     * be writing its last messages when the room list records the deletion, and a late upsert
+     * would bring hard-deleted rows back, where this flag stays set whatever arrives after it.
+     */
+    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [index("rooms_org_idx").on(t.orgId)],
 );
@@ -71,71 +77,15 @@ export const messages = pgTable(
 
 export type MessageRow = typeof messages.$inferInsert;
 
-// ---- accounts: organisations, people, sessions, invites (see src/accounts/) -------------------
+// ---- accounts: organisations, people, sessions, invites --------------------------------------
+// Defined once in `troupe/accounts` for every template; re-exported here so that drizzle-kit
+// includes them in the chat's migrations (`0001_accounts.sql` created them).
 
-export const organisations = pgTable("organisations", {
-  id: text("id").primaryKey(),
-  /** Unique and permanent: the key of the organisation's actors (`chatRoomList [slug]`). */
-  slug: text("slug").notNull().unique(),
-  name: text("name").notNull(),
-  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
-});
-
-export const accounts = pgTable(
-  "accounts",
-  {
-    id: text("id").primaryKey(),
-    orgId: text("org_id")
-      .notNull()
-      .references(() => organisations.id),
-    /** Username or email, trimmed and lower-cased: unique within the organisation. */
-    login: text("login").notNull(),
-    displayName: text("display_name").notNull(),
-    /** `scrypt$N$r$p$salt$hash` (src/accounts/password.ts). */
-    passwordHash: text("password_hash").notNull(),
-    role: text("role", { enum: ["admin", "member"] }).notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
-    /** Set when an admin removes the person: they can neither sign in nor refresh. */
-    removedAt: timestamp("removed_at", { withTimezone: true, mode: "date" }),
-  },
-  (t) => [uniqueIndex("accounts_org_login_idx").on(t.orgId, t.login)],
-);
-
-/** One per sign-in: tokens carry its id (`sid`), and refresh works only while it is not revoked. */
-export const sessions = pgTable(
-  "sessions",
-  {
-    id: text("id").primaryKey(),
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
-    lastRefreshedAt: timestamp("last_refreshed_at", { withTimezone: true, mode: "date" }).notNull(),
-    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
-  },
-  (t) => [index("sessions_account_idx").on(t.accountId)],
-);
-
-/**
- * Invite links. The code is a random 192-bit id, kept as is (not hashed) so that members can
- * copy the link again; it only lets someone join, it expires, and renewing revokes it.
- */
-export const invites = pgTable(
-  "invites",
-  {
-    code: text("code").primaryKey(),
-    orgId: text("org_id")
-      .notNull()
-      .references(() => organisations.id),
-    createdBy: text("created_by").notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
-    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
-    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
-    /** How many people joined with it. */
-    uses: integer("uses").notNull().default(0),
-  },
-  (t) => [index("invites_org_idx").on(t.orgId)],
-);
-
-export type AccountRow = typeof accounts.$inferSelect;
-export type InviteRow = typeof invites.$inferSelect;
+export {
+  type AccountRow,
+  accounts,
+  type InviteRow,
+  invites,
+  organisations,
+  sessions,
+} from "troupe/accounts/schema";

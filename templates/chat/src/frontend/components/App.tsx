@@ -7,6 +7,7 @@
 import { useEffect, useState } from "react";
 import { type Session, signOutSession } from "../lib/api.js";
 import { sessionStore, useSession } from "../lib/chat.js";
+import { useReads } from "../lib/reads.js";
 import { navigate, useRoute } from "../lib/router.js";
 import { ConnectionBanner } from "./ConnectionBanner.js";
 import { Header } from "./Header.js";
@@ -44,6 +45,7 @@ function Shell({ session }: { session: Session }) {
   const route = useRoute();
   const activeRoomId = route.name === "room" ? route.roomId : null;
   const [roomNames, setRoomNames] = useState<Record<string, string>>({});
+  const { reads, markRead } = useReads(session.user);
 
   const signOut = () => {
     // Ends the session on the server too, so this token cannot be refreshed by anyone who
@@ -63,7 +65,12 @@ function Shell({ session }: { session: Session }) {
       <ConnectionBanner />
       <div className="shell-body">
         <aside className="sidebar" aria-label="Rooms">
-          <RoomList org={session.user.org} activeRoomId={activeRoomId} onNames={setRoomNames} />
+          <RoomList
+            org={session.user.org}
+            activeRoomId={activeRoomId}
+            reads={reads}
+            onNames={setRoomNames}
+          />
           <InvitePanel role={session.role} />
         </aside>
         <main className="main">
@@ -74,6 +81,8 @@ function Shell({ session }: { session: Session }) {
               focusMessageId={route.messageId}
               knownName={roomNames[route.roomId]}
               user={session.user}
+              role={session.role}
+              onMarkRead={markRead}
             />
           ) : route.name === "search" ? (
             <SearchView key={route.q} q={route.q} />

@@ -4,7 +4,7 @@
 import { act } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Composer, TYPING_THROTTLE_MS } from "./Composer.js";
+import { Composer, MAX_LENGTH, TYPING_THROTTLE_MS } from "./Composer.js";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -17,6 +17,7 @@ const props = {
   onSendLater: vi.fn(async (_text: string, _at: number) => true),
   onTyping: vi.fn(),
   onInvalid: vi.fn(),
+  onEditLast: vi.fn(() => true),
 };
 
 beforeEach(() => {
@@ -47,10 +48,26 @@ function type(el: HTMLTextAreaElement | HTMLInputElement, value: string) {
   });
 }
 
-function press(el: Element, key: string, opts: { shiftKey?: boolean } = {}) {
+function press(el: Element, key: string, opts: { shiftKey?: boolean } = {}): KeyboardEvent {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...opts });
   act(() => {
-    el.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, ...opts }));
+    el.dispatchEvent(event);
   });
+  return event;
+}
+
+function paste(el: HTMLTextAreaElement, text: string): ClipboardEvent {
+  const data = new DataTransfer();
+  data.setData("text/plain", text);
+  const event = new ClipboardEvent("paste", {
+    clipboardData: data,
+    bubbles: true,
+    cancelable: true,
+  });
+  act(() => {
+    el.dispatchEvent(event);
+  });
+  return event;
 }
 
 describe("Composer", () => {
@@ -113,5 +130,39 @@ describe("Composer", () => {
     );
     expect(byTestId<HTMLTextAreaElement>("composer")!.value).toBe("");
     expect(byTestId("send-later-time")).toBeNull();
+  });
+
+  it("ArrowUp in the empty composer edits my last message; with text it moves the caret", () => {
+    const input = byTestId<HTMLTextAreaElement>("composer")!;
+    const up = press(input, "ArrowUp");
+    expect(props.onEditLast).toHaveBeenCalledTimes(1);
+    expect(up.defaultPrevented).toBe(true);
+    // Nothing of mine to edit: the key does what it always does.
+    props.onEditLast.mockReturnValueOnce(false);
+    expect(press(input, "ArrowUp").defaultPrevented).toBe(false);
+    type(input, "draft");
+    expect(press(input, "ArrowUp").defaultPrevented).toBe(false);
+    expect(props.onEditLast).toHaveBeenCalledTimes(2);
+  });
+
+  it("a paste over the length limit is cut to fit, and a notice says how much was left out", async () => {
+    const input = byTestId<HTMLTextAreaElement>("composer")!;
+    type(input, "intro ");
+    input.setSelectionRange(6, 6);
+    const small = paste(input, "fits");
+    expect(small.defaultPrevented).toBe(false); // the browser pastes it
+    expect(byTestId("paste-cut-notice")).toBeNull();
+
+    const big = "x".repeat(MAX_LENGTH + 250);
+    const event = paste(input, big);
+    expect(event.defaultPrevented).toBe(true);
+    expect(input.value).toBe(`intro ${"x".repeat(MAX_LENGTH - 6)}`);
+    const notice = byTestId("paste-cut-notice")!;
+    expect(notice.textContent).toContain("4,000 characters");
+    expect(notice.textContent).toContain("the last 256 characters were left out");
+
+    await act(async () => byTestId<HTMLButtonElement>("send")!.click());
+    expect(props.onSend).toHaveBeenCalledWith(`intro ${"x".repeat(MAX_LENGTH - 6)}`);
+    expect(byTestId("paste-cut-notice")).toBeNull();
   });
 });

@@ -3,7 +3,14 @@
  * `typing()` goes to the room at most every TYPING_THROTTLE_MS (the server shows the indicator
  * for 4 s after each call). "Later" opens a time picker to schedule the text instead.
  */
-import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
+import {
+  type ClipboardEvent,
+  type FormEvent,
+  type KeyboardEvent,
+  type RefObject,
+  useRef,
+  useState,
+} from "react";
 import {
   defaultScheduleTime,
   formatScheduled,
@@ -14,7 +21,8 @@ import { Icon } from "./Icon.js";
 
 /** At most one `typing()` call per this many ms while typing. */
 export const TYPING_THROTTLE_MS = 2000;
-const MAX_LENGTH = 4000;
+/** Longest message, as the room checks it (`MAX_MESSAGE_LENGTH`). */
+export const MAX_LENGTH = 4000;
 
 export function Composer({
   roomName,
@@ -23,6 +31,8 @@ export function Composer({
   onSendLater,
   onTyping,
   onInvalid,
+  onEditLast,
+  inputRef,
 }: {
   roomName: string;
   disabled: boolean;
@@ -30,6 +40,10 @@ export function Composer({
   onSendLater: (text: string, at: number) => Promise<boolean>;
   onTyping: () => void;
   onInvalid: (message: string) => void;
+  /** ArrowUp in the empty composer: edit my last message. False when there is none. */
+  onEditLast?: () => boolean;
+  /** The textarea, for the room to focus it. */
+  inputRef?: RefObject<HTMLTextAreaElement | null>;
 }) {
   const [text, setText] = useState("");
   const [laterOpen, setLaterOpen] = useState(false);
@@ -38,10 +52,14 @@ export function Composer({
   );
   const [scheduling, setScheduling] = useState(false);
   const lastTyping = useRef(0);
-  const input = useRef<HTMLTextAreaElement>(null);
+  const ownInput = useRef<HTMLTextAreaElement>(null);
+  const input = inputRef ?? ownInput;
+  /** How many pasted characters did not fit the length limit (for the notice), or 0. */
+  const [pasteCut, setPasteCut] = useState(0);
 
   const change = (value: string) => {
     setText(value);
+    if (!value) setPasteCut(0);
     const now = Date.now();
     if (value.trim() && now - lastTyping.current >= TYPING_THROTTLE_MS) {
       lastTyping.current = now;
@@ -54,6 +72,7 @@ export function Composer({
     const body = text.trim();
     if (!body || disabled) return;
     setText("");
+    setPasteCut(0);
     lastTyping.current = 0;
     input.current?.focus();
     const ok = await onSend(body);
@@ -90,7 +109,34 @@ export function Composer({
       e.preventDefault();
       if (laterOpen) void schedule();
       else void send();
+    } else if (
+      e.key === "ArrowUp" &&
+      text === "" &&
+      !e.shiftKey &&
+      !e.altKey &&
+      !e.ctrlKey &&
+      !e.metaKey &&
+      !e.nativeEvent.isComposing &&
+      onEditLast?.()
+    ) {
+      e.preventDefault();
     }
+  };
+
+  // The browser would cut a paste at maxLength without a word: do it here, and say so.
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    const pasted = e.clipboardData.getData("text/plain");
+    const el = e.currentTarget;
+    const start = el.selectionStart ?? text.length;
+    const end = el.selectionEnd ?? text.length;
+    const room = MAX_LENGTH - (text.length - (end - start));
+    if (pasted.length <= room) return;
+    e.preventDefault();
+    const kept = pasted.slice(0, Math.max(0, room));
+    change(text.slice(0, start) + kept + text.slice(end));
+    setPasteCut(pasted.length - kept.length);
+    const caret = start + kept.length;
+    requestAnimationFrame(() => el.setSelectionRange(caret, caret));
   };
 
   const rows = Math.min(6, Math.max(1, text.split("\n").length));
@@ -131,6 +177,7 @@ export function Composer({
           value={text}
           onChange={(e) => change(e.target.value)}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
           rows={rows}
           maxLength={MAX_LENGTH}
           placeholder={roomName ? `Message #${roomName}` : "Write a message"}
@@ -162,6 +209,21 @@ export function Composer({
           <span className="btn-label">Send</span>
         </button>
       </div>
+      {pasteCut > 0 && (
+        <div className="notice notice-warn paste-cut" data-testid="paste-cut-notice" role="status">
+          The pasted text was cut to fit the limit of {MAX_LENGTH.toLocaleString("en")} characters:
+          the last {pasteCut.toLocaleString("en")}{" "}
+          {pasteCut === 1 ? "character was" : "characters were"} left out.
+          <button
+            type="button"
+            className="notice-close"
+            aria-label="Dismiss"
+            onClick={() => setPasteCut(0)}
+          >
+            ×
+          </button>
+        </div>
+      )}
       {text.length > MAX_LENGTH - 500 && (
         <div className="muted char-count">
           {text.length} / {MAX_LENGTH}

@@ -1,4 +1,5 @@
 import { useAnyReconnecting } from "../lib/chat.js";
+import { SEND_WAIT_SECONDS } from "../lib/pending.js";
 
 /** Shown only while a live view lost its connection and is getting it back. */
 export function ConnectionBanner() {
@@ -7,7 +8,8 @@ export function ConnectionBanner() {
   return (
     <div className="connection-banner" data-testid="connection-banner" role="status">
       <span className="spinner" aria-hidden="true" />
-      Reconnecting… Messages you send now go out once the connection is back.
+      Reconnecting… Messages you send now wait up to {SEND_WAIT_SECONDS} s for it; any not sent by
+      then stay in the room marked "Not sent", to retry.
     </div>
   );
 }

@@ -6,15 +6,11 @@ import { Fragment, type KeyboardEvent, useEffect, useLayoutEffect, useRef, useSt
 import type { Message } from "../../actors/index.js";
 import type { User } from "../lib/api.js";
 import { startsGroup, visibleMessages } from "../lib/messages.js";
+import type { PendingMessage } from "../lib/pending.js";
+import { collapsedText, linkify } from "../lib/text.js";
 import { formatClock, formatDayLabel, formatFull } from "../lib/time.js";
 import { Avatar } from "./Avatar.js";
 import { Icon } from "./Icon.js";
-
-export interface PendingMessage {
-  tempId: string;
-  text: string;
-  createdAt: number;
-}
 
 /** How close to the bottom (px) still counts as "at the bottom". */
 const STICK_THRESHOLD = 80;
@@ -30,8 +26,12 @@ export function MessageList({
   loadingOlder,
   onLoadOlder,
   focusMessageId,
+  editingId,
+  onEditingChange,
   onEdit,
   onDelete,
+  onRetryPending,
+  onDiscardPending,
 }: {
   messages: Message[];
   pending: PendingMessage[];
@@ -41,8 +41,13 @@ export function MessageList({
   loadingOlder: boolean;
   onLoadOlder: () => void;
   focusMessageId: string | null;
+  /** The message being edited (its id), or null: one at a time, ArrowUp in the composer sets it. */
+  editingId: string | null;
+  onEditingChange: (id: string | null) => void;
   onEdit: (id: string, text: string) => Promise<boolean>;
   onDelete: (id: string) => Promise<void>;
+  onRetryPending: (clientId: string) => void;
+  onDiscardPending: (clientId: string) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -52,6 +57,10 @@ export function MessageList({
   const focusDone = useRef(false);
   const focusPages = useRef(0);
   const shown = visibleMessages(messages);
+  /** Messages that arrived below while the reader was scrolled up (for "N new messages ↓"). */
+  const [unseen, setUnseen] = useState(0);
+  const lastSeq = useRef<number | undefined>(undefined);
+  const pendingCount = useRef(0);
 
   // Keep the place when older messages are prepended; else follow the bottom if we were there.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs after every change of the list.
@@ -60,6 +69,18 @@ export function MessageList({
     if (!el) return;
     const newFirst = messages[0]?.id;
     const prepended = firstId.current !== undefined && newFirst !== firstId.current;
+    // Sending your own message brings you to the bottom, wherever you were.
+    if (pending.length > pendingCount.current) atBottom.current = true;
+    pendingCount.current = pending.length;
+    const newLast = messages.at(-1)?.seq;
+    if (lastSeq.current !== undefined && newLast !== undefined && newLast > lastSeq.current) {
+      const before = lastSeq.current;
+      const arrived = messages.filter(
+        (m) => m.seq > before && m.deletedAt === null && m.authorId !== me.id,
+      ).length;
+      if (!atBottom.current && arrived > 0) setUnseen((n) => n + arrived);
+    }
+    if (newLast !== undefined) lastSeq.current = newLast;
     if (prepended && !atBottom.current) {
       el.scrollTop += el.scrollHeight - lastHeight.current;
     } else if (atBottom.current) {
@@ -130,94 +151,149 @@ export function MessageList({
     const el = scroller.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_THRESHOLD;
+    if (atBottom.current) setUnseen(0);
     lastHeight.current = el.scrollHeight;
     if (Date.now() - lastIntent.current < 1000) loadIfAtTop.current();
   };
 
+  const jumpToLatest = () => {
+    const el = scroller.current;
+    if (!el) return;
+    atBottom.current = true;
+    setUnseen(0);
+    el.scrollTo({ top: el.scrollHeight, behavior: "smooth" });
+  };
+
   return (
-    <div
-      className="message-list"
-      data-testid="message-list"
-      ref={scroller}
-      onScroll={onScroll}
-      aria-busy={!loaded}
-    >
-      {canLoadOlder && (
-        <div className="load-older-row">
-          <button
-            type="button"
-            className="btn btn-ghost btn-small"
-            data-testid="load-older"
-            onClick={onLoadOlder}
-            disabled={loadingOlder}
-          >
-            {loadingOlder ? "Loading…" : "Load older messages"}
-          </button>
-        </div>
-      )}
-      {!loaded ? (
-        <div className="loading-messages" role="status" aria-label="Loading messages">
-          {[60, 80, 45].map((w) => (
-            <div key={w} className="skeleton-message">
-              <span className="skeleton skeleton-avatar" />
-              <span className="skeleton" style={{ width: `${w}%` }} />
-            </div>
-          ))}
-        </div>
-      ) : shown.length === 0 && pending.length === 0 ? (
-        <div className="empty" data-testid="messages-empty">
-          <div className="empty-icon" aria-hidden="true">
-            <Icon name="chat" size={22} />
+    <div className="message-list-wrap">
+      <div
+        className="message-list"
+        data-testid="message-list"
+        ref={scroller}
+        onScroll={onScroll}
+        role="log"
+        aria-live="polite"
+        aria-label="Messages"
+        aria-busy={!loaded}
+      >
+        {canLoadOlder && (
+          <div className="load-older-row">
+            <button
+              type="button"
+              className="btn btn-ghost btn-small"
+              data-testid="load-older"
+              onClick={onLoadOlder}
+              disabled={loadingOlder}
+            >
+              {loadingOlder ? "Loading…" : "Load older messages"}
+            </button>
           </div>
-          <p>
-            <strong>No messages yet.</strong>
-            <br />
-            Say hello: the first message starts the conversation.
-          </p>
-        </div>
-      ) : (
-        <div className="message-stack">
-          {!canLoadOlder && shown.length > 0 && (
-            <div className="history-start">This is the start of the room.</div>
-          )}
-          <ol className="messages">
-            {shown.map((m, i) => {
-              const previous = shown[i - 1];
-              const newDay =
-                !previous ||
-                new Date(previous.createdAt).toDateString() !==
-                  new Date(m.createdAt).toDateString();
-              return (
-                <Fragment key={m.id}>
-                  {newDay && (
-                    <li className="day-divider" aria-hidden="true">
-                      <span>{formatDayLabel(m.createdAt, Date.now())}</span>
-                    </li>
-                  )}
-                  <MessageItem
-                    message={m}
-                    grouped={!startsGroup(previous, m)}
-                    mine={m.authorId === me.id}
-                    highlighted={highlight === m.id}
-                    onEdit={onEdit}
-                    onDelete={onDelete}
-                  />
-                </Fragment>
-              );
-            })}
-            {pending.map((p) => (
-              <li key={p.tempId} className="message grouped pending" data-testid="message-pending">
-                <div className="message-gutter" />
-                <div className="message-body">
-                  <div className="message-line">
-                    <span className="message-text">{p.text}</span>
-                  </div>
-                  <div className="message-status">Sending…</div>
-                </div>
-              </li>
+        )}
+        {!loaded ? (
+          <div className="loading-messages" role="status" aria-label="Loading messages">
+            {[60, 80, 45].map((w) => (
+              <div key={w} className="skeleton-message">
+                <span className="skeleton skeleton-avatar" />
+                <span className="skeleton" style={{ width: `${w}%` }} />
+              </div>
             ))}
-          </ol>
-        </div>
+          </div>
+        ) : shown.length === 0 && pending.length === 0 ? (
+          <div className="empty" data-testid="messages-empty">
+            <div className="empty-icon" aria-hidden="true">
+              <Icon name="chat" size={22} />
+            </div>
+            <p>
+              <strong>No messages yet.</strong>
+              <br />
+              Say hello: the first message starts the conversation.
+            </p>
+          </div>
+        ) : (
+          <div className="message-stack">
+            {!canLoadOlder && shown.length > 0 && (
+              <div className="history-start">This is the start of the room.</div>
+            )}
+            <ol className="messages">
+              {shown.map((m, i) => {
+                const previous = shown[i - 1];
+                const newDay =
+                  !previous ||
+                  new Date(previous.createdAt).toDateString() !==
+                    new Date(m.createdAt).toDateString();
+                return (
+                  <Fragment key={m.id}>
+                    {newDay && (
+                      <li className="day-divider" aria-hidden="true">
+                        <span>{formatDayLabel(m.createdAt, Date.now())}</span>
+                      </li>
+                    )}
+                    <MessageItem
+                      message={m}
+                      grouped={!startsGroup(previous, m)}
+                      mine={m.authorId === me.id}
+                      highlighted={highlight === m.id}
+                      editing={editingId === m.id}
+                      onEditingChange={onEditingChange}
+                      onEdit={onEdit}
+                      onDelete={onDelete}
+                    />
+                  </Fragment>
+                );
+              })}
+              {pending.map((p) => (
+                <li
+                  key={p.clientId}
+                  className={`message grouped pending${p.status === "failed" ? " failed" : ""}`}
+                  data-testid="message-pending"
+                  data-status={p.status}
+                >
+                  <div className="message-gutter" />
+                  <div className="message-body">
+                    <div className="message-line">
+                      <span className="message-text" data-testid="pending-text">
+                        <MessageText text={p.text} />
+                      </span>
+                    </div>
+                    {p.status === "sending" ? (
+                      <div className="message-status">Sending…</div>
+                    ) : (
+                      <div className="message-status message-status-failed" role="alert">
+                        <span>{p.error ?? "Not sent."}</span>
+                        <button
+                          type="button"
+                          className="btn btn-ghost btn-small"
+                          data-testid="pending-retry"
+                          onClick={() => onRetryPending(p.clientId)}
+                        >
+                          Retry
+                        </button>
+                        <button
+                          type="button"
+                          className="btn btn-ghost btn-small"
+                          data-testid="pending-discard"
+                          onClick={() => onDiscardPending(p.clientId)}
+                        >
+                          Discard
+                        </button>
+                      </div>
+                    )}
+                  </div>
+                </li>
+              ))}
+            </ol>
+          </div>
+        )}
+      </div>
+      {unseen > 0 && (
+        <button
+          type="button"
+          className="jump-latest"
+          data-testid="jump-latest"
+          onClick={jumpToLatest}
+        >
+          {unseen === 1 ? "1 new message" : `${unseen} new messages`} ↓
+        </button>
       )}
     </div>
   );
@@ -228,6 +304,8 @@ function MessageItem({
   grouped,
   mine,
   highlighted,
+  editing,
+  onEditingChange,
   onEdit,
   onDelete,
 }: {
@@ -235,11 +313,22 @@ function MessageItem({
   grouped: boolean;
   mine: boolean;
   highlighted: boolean;
+  editing: boolean;
+  onEditingChange: (id: string | null) => void;
   onEdit: (id: string, text: string) => Promise<boolean>;
   onDelete: (id: string) => Promise<void>;
 }) {
-  const [editing, setEditing] = useState(false);
+  const setEditing = (on: boolean) => onEditingChange(on ? m.id : null);
   const [draft, setDraft] = useState(m.text);
+  const [expanded, setExpanded] = useState(false);
+  const item = useRef<HTMLLIElement>(null);
+  // Editing started elsewhere (ArrowUp in the composer): start from the current text, in view.
+  useEffect(() => {
+    if (!editing) return;
+    setDraft(m.text);
+    item.current?.scrollIntoView?.({ block: "nearest" });
+  }, [editing, m.text]);
+  const short = collapsedText(m.text);
   const [busy, setBusy] = useState(false);
 
   const save = async () => {
@@ -271,6 +360,7 @@ function MessageItem({
       data-author={m.authorName}
       data-message-id={m.id}
       id={`m-${m.id}`}
+      ref={item}
     >
       <div className="message-gutter">
         {grouped ? (
@@ -330,8 +420,19 @@ function MessageItem({
         ) : (
           <div className="message-line">
             <span className="message-text" data-testid="message-text">
-              {m.text}
+              <MessageText text={short !== null && !expanded ? short : m.text} />
             </span>
+            {short !== null && (
+              <button
+                type="button"
+                className="show-more"
+                data-testid="show-more"
+                aria-expanded={expanded}
+                onClick={() => setExpanded(!expanded)}
+              >
+                {expanded ? "Show less" : "Show more"}
+              </button>
+            )}
             {m.editedAt !== null && (
               <span className="edited" title={`Edited ${formatFull(m.editedAt)}`}>
                 (edited)
@@ -368,5 +469,30 @@ function MessageItem({
         </div>
       )}
     </li>
+  );
+}
+
+/** A message's text: plain text, with http(s) addresses as links that open in a new tab. */
+export function MessageText({ text }: { text: string }) {
+  return (
+    <>
+      {linkify(text).map((part, i) =>
+        part.kind === "link" ? (
+          <a
+            // biome-ignore lint/suspicious/noArrayIndexKey: parts of one immutable text, in order.
+            key={i}
+            href={part.href}
+            target="_blank"
+            rel="noopener noreferrer"
+            data-testid="message-link"
+          >
+            {part.text}
+          </a>
+        ) : (
+          // biome-ignore lint/suspicious/noArrayIndexKey: parts of one immutable text, in order.
+          <Fragment key={i}>{part.text}</Fragment>
+        ),
+      )}
+    </>
   );
 }

@@ -1,22 +1,28 @@
 /**
  * The organisation's rooms, live: `listRooms()` at every (re)connect, then `roomsChanged`
  * events, which carry the whole list (newest activity first). Creating a room opens it.
+ * Each room shows its unread count (from its `lastSeq` and the person's read positions), and
+ * the page title their total.
  */
-import { type FormEvent, useEffect, useState } from "react";
-import type { RoomSummary } from "../../actors/index.js";
+import { type FormEvent, useEffect, useMemo, useState } from "react";
+import type { RoomRead, RoomSummary } from "../../actors/index.js";
 import { useChatActor } from "../lib/chat.js";
 import { describeError } from "../lib/errors.js";
-import { loadSeen, useNow } from "../lib/hooks.js";
+import { useNow, usePageVisible } from "../lib/hooks.js";
 import { linkClick, navigate, roomPath } from "../lib/router.js";
 import { formatRelative } from "../lib/time.js";
+import { pageTitle, unreadByRoom, unreadLabel } from "../lib/unread.js";
 
 export function RoomList({
   org,
   activeRoomId,
+  reads,
   onNames,
 }: {
   org: string;
   activeRoomId: string | null;
+  /** The person's read positions; null until loaded (no counts are shown until then). */
+  reads: Record<string, RoomRead> | null;
   onNames: (names: Record<string, string>) => void;
 }) {
   const list = useChatActor("chatRoomList", [org]);
@@ -27,7 +33,20 @@ export function RoomList({
   const [creating, setCreating] = useState(false);
   const [createError, setCreateError] = useState<string | null>(null);
   const now = useNow();
-  const seen = useSeen(activeRoomId);
+  // The open room counts nothing while it is on screen (it is being read); in a background tab
+  // its new messages count too, so the title shows them.
+  const visible = usePageVisible();
+  const readingRoomId = visible ? activeRoomId : null;
+  const unread = useMemo(
+    () => (rooms && reads ? unreadByRoom(rooms, reads, readingRoomId) : {}),
+    [rooms, reads, readingRoomId],
+  );
+  const totalUnread = Object.values(unread).reduce((a, b) => a + b, 0);
+
+  useEffect(() => {
+    document.title = pageTitle(totalUnread);
+  }, [totalUnread]);
+  useEffect(() => () => void (document.title = pageTitle(0)), []);
 
   useEffect(() => {
     if (!list.isConnected || !conn) return;
@@ -107,7 +126,12 @@ export function RoomList({
           {error}
         </p>
       )}
-      <nav className="room-list" data-testid="room-list" aria-busy={rooms === null}>
+      <nav
+        className="room-list"
+        data-testid="room-list"
+        aria-busy={rooms === null}
+        data-unread-ready={rooms !== null && reads !== null}
+      >
         {rooms === null && !list.failure ? (
           <div className="loading-rows" role="status" aria-label="Loading rooms">
             <div className="skeleton" />
@@ -128,16 +152,18 @@ export function RoomList({
         ) : (
           rooms?.map((room) => {
             const active = room.id === activeRoomId;
-            const unread =
-              !active && seen[room.id] !== undefined && room.lastActivityAt > seen[room.id]!;
+            const count = unread[room.id] ?? 0;
+            const left = reads?.[room.id]?.left === true;
             return (
               <a
                 key={room.id}
                 href={roomPath(room.id)}
                 onClick={linkClick(roomPath(room.id))}
-                className={`room-item${active ? " active" : ""}${unread ? " unread" : ""}`}
+                className={`room-item${active ? " active" : ""}${count > 0 ? " unread" : ""}${left ? " left" : ""}`}
                 data-testid="room-item"
                 data-room-name={room.name}
+                data-unread={count}
+                data-last-seq={room.lastSeq ?? 0}
                 aria-current={active ? "page" : undefined}
               >
                 <span className="room-hash" aria-hidden="true">
@@ -146,13 +172,17 @@ export function RoomList({
                 <span className="room-main">
                   <span className="room-name">{room.name}</span>
                   <span className="room-meta">
+                    {left ? "You left · " : ""}
                     {formatRelative(room.lastActivityAt, now)} ·{" "}
                     {room.memberCount === 1 ? "1 member" : `${room.memberCount} members`}
                   </span>
                 </span>
-                {unread && (
-                  <span className="unread-dot">
-                    <span className="sr-only">New messages</span>
+                {count > 0 && (
+                  <span className="unread-badge" data-testid="unread-count">
+                    {unreadLabel(count)}
+                    <span className="sr-only">
+                      {count === 1 ? " unread message" : " unread messages"}
+                    </span>
                   </span>
                 )}
               </a>
@@ -162,20 +192,4 @@ export function RoomList({
       </nav>
     </div>
   );
-}
-
-function useSeen(activeRoomId: string | null): Record<string, number> {
-  const [seen, setSeen] = useState(loadSeen);
-  useEffect(() => {
-    const update = () => setSeen(loadSeen());
-    window.addEventListener("troupe-chat:seen", update);
-    window.addEventListener("storage", update);
-    return () => {
-      window.removeEventListener("troupe-chat:seen", update);
-      window.removeEventListener("storage", update);
-    };
-  }, []);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: re-read when the open room changes.
-  useEffect(() => setSeen(loadSeen()), [activeRoomId]);
-  return seen;
 }

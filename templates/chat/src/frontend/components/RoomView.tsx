@@ -2,18 +2,33 @@
  * One room, live. At every (re)connect `getRoom()` gives the recent messages, who is online and
  * my scheduled messages; events keep them current. Older messages come page by page from
  * `history({ before })` ("Load older messages", or scrolling to the top).
+ *
+ * While the room is open and the page is visible, its newest message is marked read. A rename
+ * (`roomRenamed`) changes the title in place; a deletion (`roomDeleted`) replaces the room with
+ * a notice; leaving (here or on another device, `memberLeft`) goes back to the room list.
  */
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { Message } from "../../actors/index.js";
-import type { User } from "../lib/api.js";
+import type { Role, User } from "../lib/api.js";
 import { useChatActor } from "../lib/chat.js";
 import { describeError, errorCode } from "../lib/errors.js";
-import { markSeen } from "../lib/hooks.js";
+import { usePageVisible } from "../lib/hooks.js";
 import { markDeleted, mayHaveOlder, mergeMessages, typingSentence } from "../lib/messages.js";
-import { linkClick } from "../lib/router.js";
+import {
+  loadPending,
+  newClientId,
+  type PendingMessage,
+  pendingKey,
+  restorePending,
+  SEND_WAIT_SECONDS,
+  savePending,
+  sendFailureKind,
+} from "../lib/pending.js";
+import { linkClick, navigate } from "../lib/router.js";
 import { Avatar } from "./Avatar.js";
 import { Composer } from "./Composer.js";
-import { MessageList, type PendingMessage } from "./MessageList.js";
+import { MessageList } from "./MessageList.js";
+import { RoomMenu } from "./RoomMenu.js";
 import { type Scheduled, ScheduledList } from "./ScheduledList.js";
 
 /** Refusals that trying again cannot fix. */
@@ -26,6 +41,7 @@ const TYPING_STALE_MS = 8000;
 interface RoomInfo {
   id: string;
   name: string;
+  createdBy: string;
 }
 
 interface OnlineUser {
@@ -38,11 +54,17 @@ export function RoomView({
   focusMessageId,
   knownName,
   user,
+  role,
+  onMarkRead,
 }: {
   roomId: string;
   focusMessageId: string | null;
   knownName: string | undefined;
   user: User;
+  /** Decides only which menu items show: the server checks again. */
+  role: Role | undefined;
+  /** Everything up to this seq in this room has been seen. */
+  onMarkRead: (roomId: string, seq: number) => void;
 }) {
   const room = useChatActor("chatRoom", [user.org, roomId]);
   const conn = room.connection;
@@ -50,25 +72,60 @@ export function RoomView({
   const [messages, setMessages] = useState<Message[]>([]);
   const [loaded, setLoaded] = useState(false);
   const [online, setOnline] = useState<OnlineUser[]>([]);
+  /**
+   * Presence events that arrived while `getRoom` was on its way. Its answer can come after
+   * events the actor sent later (a reply leaves once the actor's writes are durable; events do
+   * not wait), so they are applied again on top of the answer's list.
+   */
+  const presenceSinceLoad = useRef<PresenceEvent[] | null>(null);
   const [memberCount, setMemberCount] = useState<number | null>(null);
   const [typing, setTyping] = useState<Map<string, { name: string; at: number }>>(new Map());
   const [scheduled, setScheduled] = useState<Scheduled[]>([]);
-  const [pending, setPending] = useState<PendingMessage[]>([]);
+  // Unsent messages of this room, kept in sessionStorage: a reload restores them (see lib/pending).
+  const storageKey = pendingKey(user.org, roomId, user.id);
+  const [pending, setPending] = useState<PendingMessage[]>(() =>
+    restorePending(loadPending(sessionStorageOrUndefined(), storageKey)),
+  );
+  /** Client ids whose send is on its way now (so the restore effect does not send them twice). */
+  const inFlight = useRef(new Set<string>());
   const [historyExhausted, setHistoryExhausted] = useState(false);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [loadFailure, setLoadFailure] = useState<unknown>(null);
+  /** Whether `online` is current: not while the connection is down, nor until `getRoom` answers. */
+  const [presenceKnown, setPresenceKnown] = useState(false);
+  const [editingId, setEditingId] = useState<string | null>(null);
+  const composerInput = useRef<HTMLTextAreaElement>(null);
+
+  // The composer has the focus when the room opens (not on touch screens: it would open the
+  // keyboard over the messages).
+  useEffect(() => {
+    if (window.matchMedia?.("(hover: none) and (pointer: coarse)").matches) return;
+    composerInput.current?.focus();
+  }, []);
+
+  // While the connection is down nobody's presence is known: the list would show people who may
+  // have left. It is known again when `getRoom` answers after the reconnect.
+  useEffect(() => {
+    if (!room.isConnected) setPresenceKnown(false);
+  }, [room.isConnected]);
+  /** Who deleted the room while it was open. */
+  const [deletedBy, setDeletedBy] = useState<string | null>(null);
 
   // Everything the room shows, reloaded at each (re)connect: events missed while away are in it.
   useEffect(() => {
     if (!room.isConnected || !conn) return;
     let cancelled = false;
+    presenceSinceLoad.current = [];
     conn.getRoom().then(
       (r) => {
         if (cancelled) return;
-        setInfo({ id: r.room.id, name: r.room.name });
+        const since = presenceSinceLoad.current ?? [];
+        presenceSinceLoad.current = null;
+        setInfo({ id: r.room.id, name: r.room.name, createdBy: r.room.createdBy });
         setMessages((prev) => mergeMessages(prev, r.messages));
-        setOnline(r.online);
+        setOnline(applyPresence(r.online, since));
+        setPresenceKnown(true);
         setMemberCount(r.members.length);
         setScheduled(r.scheduled);
         setTyping(new Map());
@@ -93,11 +150,18 @@ export function RoomView({
     setMessages((prev) => markDeleted(prev, d.id)),
   );
   room.useEvent("memberJoined", () => setMemberCount((n) => (n ?? 0) + 1));
-  room.useEvent("presence", (p: { type: "join" | "leave"; userId: string; name: string }) => {
-    setOnline((prev) => {
-      const rest = prev.filter((u) => u.userId !== p.userId);
-      return p.type === "join" ? [...rest, { userId: p.userId, name: p.name }] : rest;
-    });
+  room.useEvent("memberLeft", (m: { userId: string }) => {
+    // Left on another device (or here): this view has nothing more to show.
+    if (m.userId === user.id) navigate("/", { replace: true });
+    else setMemberCount((n) => Math.max(0, (n ?? 1) - 1));
+  });
+  room.useEvent("roomRenamed", (r: { name: string }) =>
+    setInfo((prev) => (prev ? { ...prev, name: r.name } : prev)),
+  );
+  room.useEvent("roomDeleted", (d: { by: string }) => setDeletedBy(d.by));
+  room.useEvent("presence", (p: PresenceEvent) => {
+    presenceSinceLoad.current?.push(p);
+    setOnline((prev) => applyPresence(prev, [p]));
     if (p.type === "leave") setTyping((prev) => without(prev, p.userId));
   });
   room.useEvent("typing", (t: { userId: string; name: string; typing: boolean }) => {
@@ -123,12 +187,12 @@ export function RoomView({
     return () => clearInterval(t);
   }, [typing.size]);
 
-  // Unread marks in the room list: this room is read while it is open.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: mark again whenever messages change.
+  // Unread counts: this room is read up to its newest message while it is open and visible.
+  const visible = usePageVisible();
+  const newestSeq = messages.at(-1)?.seq ?? 0;
   useEffect(() => {
-    markSeen(roomId);
-  }, [roomId, messages]);
-  useEffect(() => () => markSeen(roomId), [roomId]);
+    if (visible && loaded && newestSeq > 0) onMarkRead(roomId, newestSeq);
+  }, [visible, loaded, newestSeq, roomId, onMarkRead]);
 
   const loadOlder = useCallback(async () => {
     const first = messages[0];
@@ -145,25 +209,98 @@ export function RoomView({
     }
   }, [conn, messages, loadingOlder]);
 
-  const send = useCallback(
-    async (text: string) => {
-      if (!conn) return false;
-      const tempId = `pending-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-      setPending((prev) => [...prev, { tempId, text, createdAt: Date.now() }]);
-      setError(null);
+  useEffect(() => {
+    savePending(sessionStorageOrUndefined(), storageKey, pending);
+  }, [storageKey, pending]);
+
+  /**
+   * Sends one queued message. True once it is posted, or kept visibly unsent ("Not sent", text
+   * kept, Retry / Discard); false when the room refused a message just written in the composer
+   * (which gets the text back). A refused message restored or retried from the list stays in it,
+   * "Not sent" with the reason, so its text is not lost either.
+   */
+  const deliver = useCallback(
+    async (entry: PendingMessage, fromComposer = false): Promise<boolean> => {
+      if (!conn || inFlight.current.has(entry.clientId)) return true;
+      inFlight.current.add(entry.clientId);
+      const update = (patch: Partial<PendingMessage> | null) =>
+        setPending((prev) =>
+          patch === null
+            ? prev.filter((p) => p.clientId !== entry.clientId)
+            : prev.map((p) => (p.clientId === entry.clientId ? { ...p, ...patch } : p)),
+        );
       try {
-        const message = await conn.send(text);
-        setMessages((prev) => mergeMessages(prev, [message]));
-        return true;
-      } catch (err) {
-        setError(describeError(err));
-        return false;
+        for (;;) {
+          try {
+            const message = await conn.send(entry.text, entry.clientId);
+            setMessages((prev) => mergeMessages(prev, [message]));
+            update(null);
+            return true;
+          } catch (err) {
+            const kind = sendFailureKind(errorCode(err));
+            // The reply was lost with the connection: send it again (the client id makes it safe).
+            if (kind === "resend") continue;
+            if (kind === "failed") {
+              update({
+                status: "failed",
+                error: `Not sent: no connection for ${SEND_WAIT_SECONDS} s.`,
+              });
+              return true;
+            }
+            if (!fromComposer) {
+              update({ status: "failed", error: `Not sent: ${describeError(err)}` });
+              return true;
+            }
+            update(null);
+            setError(describeError(err));
+            return false;
+          }
+        }
       } finally {
-        setPending((prev) => prev.filter((p) => p.tempId !== tempId));
+        inFlight.current.delete(entry.clientId);
       }
     },
     [conn],
   );
+
+  const send = useCallback(
+    async (text: string) => {
+      if (!conn) return false;
+      const entry: PendingMessage = {
+        clientId: newClientId(),
+        text,
+        createdAt: Date.now(),
+        status: "sending",
+      };
+      setPending((prev) => [...prev, entry]);
+      setError(null);
+      return deliver(entry, true);
+    },
+    [conn, deliver],
+  );
+
+  // Messages restored after a reload that were on their way: send them again, in order.
+  useEffect(() => {
+    if (!conn) return;
+    for (const p of pending) {
+      if (p.status === "sending" && !inFlight.current.has(p.clientId)) void deliver(p);
+    }
+  }, [conn, pending, deliver]);
+
+  const retryPending = useCallback(
+    (clientId: string) => {
+      const entry = pending.find((p) => p.clientId === clientId);
+      if (!entry) return;
+      const again = { ...entry, status: "sending" as const, error: undefined };
+      setPending((prev) => prev.map((p) => (p.clientId === clientId ? again : p)));
+      void deliver(again);
+    },
+    [pending, deliver],
+  );
+
+  const discardPending = useCallback((clientId: string) => {
+    setPending((prev) => prev.filter((p) => p.clientId !== clientId));
+  }, []);
 
   const sendLater = useCallback(
     async (text: string, at: number) => {
@@ -243,12 +380,32 @@ export function RoomView({
     [conn],
   );
 
+  /** ArrowUp in the empty composer: edit my newest message still shown. */
+  const editLast = useCallback(() => {
+    const mine = messages.findLast((m) => m.authorId === user.id && m.deletedAt === null);
+    if (!mine) return false;
+    setEditingId(mine.id);
+    return true;
+  }, [messages, user.id]);
+
+  // Editing ended (saved, cancelled): back to the composer.
+  const changeEditing = useCallback((id: string | null) => {
+    setEditingId(id);
+    if (id === null) requestAnimationFrame(() => composerInput.current?.focus());
+  }, []);
+
+  const leave = useCallback(() => {
+    if (!conn) return Promise.reject({ code: "connection_unavailable" });
+    return conn.leave();
+  }, [conn]);
+
   const typingNow = useCallback(() => {
     conn?.typing().catch(() => {});
   }, [conn]);
 
   const title = info?.name ?? knownName ?? "";
-  const failure = room.failure ?? (loaded ? null : loadFailure);
+  const failure = deletedBy ? null : (room.failure ?? (loaded ? null : loadFailure));
+  const canManage = role === "admin" || info?.createdBy === user.id;
   const typingText = typingSentence([...typing.values()].map((t) => t.name));
 
   return (
@@ -266,20 +423,26 @@ export function RoomView({
                 </span>
                 {title}
               </>
-            ) : failure ? (
+            ) : failure || deletedBy ? (
               "Room unavailable"
             ) : (
               <span className="skeleton skeleton-title" />
             )}
           </h1>
-          {memberCount !== null && (
-            <span className="room-sub">
-              {memberCount === 1 ? "1 member" : `${memberCount} members`} · {online.length} online
+          {memberCount !== null && !deletedBy && (
+            <span className="room-sub" data-testid="room-sub">
+              {memberCount === 1 ? "1 member" : `${memberCount} members`} ·{" "}
+              {presenceKnown ? `${online.length} online` : "online unknown while reconnecting"}
             </span>
           )}
         </div>
-        <ul className="presence" data-testid="presence" aria-label="Online now">
-          {sortOnline(online, user.id).map((u) => (
+        <ul
+          className="presence"
+          data-testid="presence"
+          data-known={presenceKnown}
+          aria-label="Online now"
+        >
+          {(presenceKnown && !deletedBy ? sortOnline(online, user.id) : []).map((u) => (
             <li
               key={u.userId}
               className={`presence-chip${u.userId === user.id ? " presence-self" : ""}`}
@@ -293,9 +456,29 @@ export function RoomView({
             </li>
           ))}
         </ul>
+        {info && !deletedBy && !failure && (
+          <RoomMenu
+            org={user.org}
+            roomId={roomId}
+            name={info.name}
+            canManage={canManage}
+            onLeave={leave}
+          />
+        )}
       </div>
 
-      {failure ? (
+      {deletedBy ? (
+        <div className="room-failure">
+          <p className="notice notice-error" data-testid="room-deleted" role="alert">
+            {`${deletedBy} deleted this room.`}
+          </p>
+          <div className="row">
+            <a className="btn btn-primary" href="/" onClick={linkClick("/")}>
+              Back to rooms
+            </a>
+          </div>
+        </div>
+      ) : failure ? (
         <div className="room-failure">
           <p className="notice notice-error" data-testid="room-error" role="alert">
             {describeError(failure)}
@@ -316,12 +499,16 @@ export function RoomView({
           <MessageList
             messages={messages}
             pending={pending}
+            onRetryPending={retryPending}
+            onDiscardPending={discardPending}
             loaded={loaded}
             me={user}
             canLoadOlder={loaded && mayHaveOlder(messages, historyExhausted)}
             loadingOlder={loadingOlder}
             onLoadOlder={loadOlder}
             focusMessageId={focusMessageId}
+            editingId={editingId}
+            onEditingChange={changeEditing}
             onEdit={edit}
             onDelete={remove}
           />
@@ -359,12 +546,22 @@ export function RoomView({
               onSendLater={sendLater}
               onTyping={typingNow}
               onInvalid={setError}
+              onEditLast={editLast}
+              inputRef={composerInput}
             />
           </div>
         </>
       )}
     </section>
   );
+}
+
+function sessionStorageOrUndefined(): Storage | undefined {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return undefined; // storage disabled: the queue lives in memory only
+  }
 }
 
 /** Me first, then by name. */
@@ -379,4 +576,20 @@ function without<V>(map: Map<string, V>, key: string): Map<string, V> {
   const next = new Map(map);
   next.delete(key);
   return next;
+}
+
+interface PresenceEvent {
+  type: "join" | "leave";
+  userId: string;
+  name: string;
+}
+
+/** `online` after the events, in order (the last event of a person wins). */
+function applyPresence(online: OnlineUser[], events: PresenceEvent[]): OnlineUser[] {
+  let list = online;
+  for (const p of events) {
+    const rest = list.filter((u) => u.userId !== p.userId);
+    list = p.type === "join" ? [...rest, { userId: p.userId, name: p.name }] : rest;
+  }
+  return list;
 }

@@ -3,14 +3,15 @@
  * first). Each result links to its message in its room. Messages reach SQL in the background,
  * so one sent a moment ago can take a second to be found.
  */
+
 import { useCallback, useEffect, useState } from "react";
+import { problemOf } from "troupe/accounts/client";
 import { type SearchResult, searchMessages } from "../lib/api.js";
 import { sessionStore } from "../lib/chat.js";
 import { describeError, errorCode } from "../lib/errors.js";
 import { useNow } from "../lib/hooks.js";
 import { snippetParts } from "../lib/messages.js";
 import { linkClick, roomPath } from "../lib/router.js";
-import { problemOf } from "../lib/session.js";
 import { formatClock, formatRelative } from "../lib/time.js";
 import { Avatar } from "./Avatar.js";
 

@@ -8,8 +8,9 @@
  * Every failure is shown in words; buttons say what is happening while a request runs.
  */
 import { type FormEvent, useEffect, useState } from "react";
+import type { SessionProblem } from "troupe/accounts/client";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "troupe/accounts/rules";
 import { ActorError } from "troupe/client";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "../../accounts/rules.js";
 import {
   createOrganisation,
   type InvitePreview,
@@ -21,7 +22,7 @@ import {
 import { sessionStore } from "../lib/chat.js";
 import { describeError } from "../lib/errors.js";
 import { linkClick, navigate } from "../lib/router.js";
-import { PROBLEM_SENTENCES, type SessionProblem } from "../lib/session.js";
+import { PROBLEM_SENTENCES } from "../lib/session.js";
 
 const LAST_ORG_KEY = "troupe-chat:last-org";
 

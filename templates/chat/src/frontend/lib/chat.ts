@@ -4,15 +4,18 @@
  * reconnect after an hour uses a fresh token, and another tab's refresh is picked up.
  */
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { problemOf, SessionStore } from "troupe/accounts/client";
 import { createRivetKit } from "troupe/react";
 import type { ChatRegistry } from "../../actors/index.js";
 import { refreshToken } from "./api.js";
-import { errorCode } from "./errors.js";
-import { problemOf, SessionStore } from "./session.js";
+import { reasonCode } from "./errors.js";
+import { ReconnectTracker } from "./reconnecting.js";
+import { SESSION_KEY } from "./session.js";
 
 export const { useActor } = createRivetKit<ChatRegistry>();
 
 export const sessionStore = new SessionStore({
+  storageKey: SESSION_KEY,
   storage: window.localStorage,
   refresh: refreshToken,
 });
@@ -26,29 +29,14 @@ export function useSession() {
 
 // ---- reconnecting connections, for the banner -------------------------------------------------
 
-const reconnecting = new Set<string>();
-const reconnectListeners = new Set<() => void>();
-
-function setReconnecting(id: string, value: boolean): void {
-  const had = reconnecting.has(id);
-  if (value === had) return;
-  if (value) reconnecting.add(id);
-  else reconnecting.delete(id);
-  for (const l of reconnectListeners) l();
-}
+const reconnecting = new ReconnectTracker();
 
 /** Whether any live view lost its connection and is getting it back. */
 export function useAnyReconnecting(): boolean {
-  return useSyncExternalStore(
-    (l) => {
-      reconnectListeners.add(l);
-      return () => reconnectListeners.delete(l);
-    },
-    () => reconnecting.size > 0,
-  );
+  return useSyncExternalStore(reconnecting.subscribe, reconnecting.any);
 }
 
-type ChatActorName = "chatRoom" | "chatRoomList";
+type ChatActorName = "chatRoom" | "chatRoomList" | "chatReader";
 
 /**
  * `useActor` for the chat's actors, plus what every view needs around it:
@@ -65,7 +53,8 @@ export function useChatActor<N extends ChatActorName>(name: N, key: string[]) {
   const [paused, setPaused] = useState(false);
   const actor = useActor({ name, key, getParams, enabled: !paused });
   const [everConnected, setEverConnected] = useState(false);
-  const id = `${name}:${key.join("/")}`;
+  /** This view's own entry in the tracker (see lib/reconnecting.ts). */
+  const [me] = useState(() => ({}));
 
   useEffect(() => {
     if (actor.isConnected) setEverConnected(true);
@@ -76,9 +65,9 @@ export function useChatActor<N extends ChatActorName>(name: N, key: string[]) {
     !actor.isConnected &&
     (paused || actor.connStatus === "connecting" || actor.connStatus === "idle");
   useEffect(() => {
-    setReconnecting(id, isReconnecting);
-  }, [id, isReconnecting]);
-  useEffect(() => () => setReconnecting(id, false), [id]);
+    reconnecting.set(me, isReconnecting);
+  }, [me, isReconnecting]);
+  useEffect(() => () => reconnecting.set(me, false), [me]);
 
   const retry = useCallback(() => {
     // A new hash (enabled: false) drops the shared connection; the next render opens a new one.
@@ -86,7 +75,8 @@ export function useChatActor<N extends ChatActorName>(name: N, key: string[]) {
     setTimeout(() => setPaused(false), 50);
   }, []);
 
-  const code = errorCode(actor.error);
+  // A signed-out or removed person's connection is closed with the reason as its code.
+  const code = reasonCode(actor.error);
   useEffect(() => {
     if (!code) return;
     if (code === "token_expired") {

@@ -1,6 +1,6 @@
 import { ActorError } from "troupe/client";
 import { describe, expect, it } from "vitest";
-import { describeError, errorCode, tidyServerMessage } from "./errors.js";
+import { describeError, errorCode, reasonCode, tidyServerMessage } from "./errors.js";
 
 describe("describeError", () => {
   it("explains session problems in words", () => {
@@ -65,5 +65,22 @@ describe("helpers", () => {
     expect(errorCode(new ActorError("forbidden", "x"))).toBe("forbidden");
     expect(errorCode({ code: 3 })).toBeUndefined();
     expect(errorCode(null)).toBeUndefined();
+  });
+});
+
+describe("reasonCode", () => {
+  it("reads why the server closed a connection when it ended the session", () => {
+    const closed = (reason: string) =>
+      new ActorError("connection_closed", "closed", { code: 4000, reason });
+    expect(reasonCode(closed("session_revoked"))).toBe("session_revoked");
+    expect(reasonCode(closed("account_removed"))).toBe("account_removed");
+    // Any other reason stays a plain closed connection.
+    expect(reasonCode(closed("kicked by a moderator"))).toBe("connection_closed");
+    expect(reasonCode(new ActorError("token_expired", "x"))).toBe("token_expired");
+    expect(reasonCode(new Error("x"))).toBeUndefined();
+  });
+
+  it("says a session that is over is over", () => {
+    expect(describeError(new ActorError("session_expired", "x"))).toMatch(/session is over/);
   });
 });

@@ -4,6 +4,7 @@
  * chat's own messages for input problems are written for people and are shown as they are;
  * the client's messages are for developers, so those codes get a sentence of their own.
  */
+import { errorCode, SESSION_INVALID_CODES } from "troupe/accounts/client";
 
 /** What the error carries that decides the sentence. `ActorError` has both. */
 export interface CodedError {
@@ -11,19 +12,15 @@ export interface CodedError {
   message?: unknown;
 }
 
-/** Codes after which the stored session is useless: the person must sign in again. */
-export const SESSION_INVALID_CODES = new Set([
-  "invalid_token",
-  "auth_required",
-  "session_revoked",
-  "account_removed",
-]);
+/** Codes after which the stored session is useless (from `troupe/accounts/client`). */
+export { SESSION_INVALID_CODES };
 
 const SENTENCES: Record<string, string> = {
   auth_required: "You are not signed in. Please sign in.",
   token_expired: "Your session expired. Please sign in again.",
   invalid_token: "Your session is not valid any more. Please sign in again.",
   session_revoked: "You were signed out. Please sign in again.",
+  session_expired: "Your session is over. Please sign in again.",
   account_removed: "You were removed from this organisation.",
   invalid_credentials: "Wrong organisation, username or password.",
   too_many_attempts: "Too many failed attempts. Wait a little and try again.",
@@ -41,6 +38,9 @@ const SENTENCES: Record<string, string> = {
   too_many_scheduled:
     "You have too many scheduled messages in this room. Cancel one before scheduling another.",
   not_found: "That no longer exists.",
+  room_name_taken: "There is already a room with that name. Pick another one.",
+  room_busy: "This room is being changed right now. Try again in a moment.",
+  unavailable: "The server cannot check that right now. Try again in a moment.",
   network_error: "Cannot reach the chat server. Check your connection; we keep trying.",
   connection_unavailable:
     "Not connected to the chat server, so this was not sent. Try again in a moment.",
@@ -58,6 +58,7 @@ const SENTENCES: Record<string, string> = {
 /** Codes whose server message is written for people (specific, e.g. "A room needs a name."). */
 const SERVER_WORDED = new Set([
   "invalid_input",
+  "room_name_taken",
   "forbidden",
   "not_found",
   "too_many_scheduled",
@@ -89,8 +90,18 @@ export function tidyServerMessage(message: string): string {
   return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
-/** The code of an error, if it has one. */
-export function errorCode(err: unknown): string | undefined {
-  const code = (err as CodedError | null | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
+/** The code of an error, if it has one (from `troupe/accounts/client`). */
+export { errorCode };
+
+/**
+ * The code that says why, also for a connection the server closed on purpose: the client
+ * reports those as `connection_closed` with the close reason in its metadata, and the chat's
+ * server closes a signed-out or removed person's connections with reason `session_revoked` or
+ * `account_removed`.
+ */
+export function reasonCode(err: unknown): string | undefined {
+  const code = errorCode(err);
+  if (code !== "connection_closed") return code;
+  const reason = (err as { metadata?: { reason?: unknown } | null }).metadata?.reason;
+  return typeof reason === "string" && SESSION_INVALID_CODES.has(reason) ? reason : code;
 }

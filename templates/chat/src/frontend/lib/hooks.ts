@@ -10,24 +10,13 @@ export function useNow(intervalMs = 30_000): number {
   return now;
 }
 
-const SEEN_KEY = "troupe-chat:seen";
-
-/** When this browser last looked at each room (for unread marks), kept in localStorage. */
-export function loadSeen(): Record<string, number> {
-  try {
-    return JSON.parse(localStorage.getItem(SEEN_KEY) ?? "{}") as Record<string, number>;
-  } catch {
-    return {};
-  }
-}
-
-export function markSeen(roomId: string, at = Date.now()): void {
-  try {
-    const seen = loadSeen();
-    seen[roomId] = at;
-    localStorage.setItem(SEEN_KEY, JSON.stringify(seen));
-    window.dispatchEvent(new Event("troupe-chat:seen"));
-  } catch {
-    // not essential
-  }
+/** Whether the page is visible (not a background tab or a minimised window). */
+export function usePageVisible(): boolean {
+  const [visible, setVisible] = useState(() => document.visibilityState !== "hidden");
+  useEffect(() => {
+    const update = () => setVisible(document.visibilityState !== "hidden");
+    document.addEventListener("visibilitychange", update);
+    return () => document.removeEventListener("visibilitychange", update);
+  }, []);
+  return visible;
 }
