@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import type { EntityView } from "./interest.js";
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  entityId,
+  type SnapshotEvent,
+  WireError,
+  wireId,
+} from "./wire.js";
+
+const ada: EntityView = { id: "p1", k: "p", x: 120.5, y: 88.1, a: -1.57, hp: 75, alive: true };
+const pack: EntityView = { id: "h3", k: "h", x: 800, y: 420, on: true };
+const shot: EntityView = { id: "b912", k: "b", x: 140.3, y: 90.7, vx: 44.9, vy: -2.3, t: 97 };
+
+/** Encode, through JSON as on the socket, decode against `known`. */
+function roundTrip(s: SnapshotEvent, known: ReadonlyMap<string, EntityView>) {
+  const payload = JSON.parse(JSON.stringify(encodeSnapshot(s, known)));
+  return { payload, decoded: decodeSnapshot(payload, known) };
+}
+
+describe("wire ids", () => {
+  it("map players, health packs and bullets to distinct numbers and back", () => {
+    const ids = ["p1", "p100", "p127", "h1", "h4", "h127", "b1", "b99999"];
+    const nums = ids.map(wireId);
+    expect(new Set(nums).size).toBe(ids.length);
+    expect(nums.map(entityId)).toEqual(ids);
+    for (const bad of ["p128", "h128", "x1", "p0", "p01", "p", "b-1", "p1.5"]) {
+      expect(() => wireId(bad)).toThrow(WireError);
+    }
+  });
+});
+
+describe("encodeSnapshot / decodeSnapshot", () => {
+  it("give back the delta, for entering entities of every kind", () => {
+    const s: SnapshotEvent = {
+      t: 100,
+      ack: 7,
+      full: true,
+      enter: [ada, pack, shot],
+      update: [],
+      leave: [],
+    };
+    const { payload, decoded } = roundTrip(s, new Map());
+    expect(decoded).toEqual(s);
+    expect(payload).toEqual({
+      t: 100,
+      a: 7,
+      f: 1,
+      e: [1, 31, 1205, 881, -157, 75, 1, 131, 7, 8000, 4200, 1, 1168, 1403, 907, 449, -23, 3],
+    });
+  });
+
+  it("send only the fields that changed, and fill the rest from what the receiver knew", () => {
+    const known = new Map<string, EntityView>([
+      [ada.id, ada],
+      [pack.id, pack],
+    ]);
+    const moved: EntityView = { ...ada, x: 131.5 };
+    const taken: EntityView = { ...pack, on: false };
+    const s: SnapshotEvent = {
+      t: 101,
+      ack: 8,
+      full: false,
+      enter: [],
+      update: [moved, taken],
+      leave: ["b5"],
+    };
+    const { payload, decoded } = roundTrip(s, known);
+    expect(payload).toEqual({ t: 101, a: 8, e: [1, 1, 1315, 131, 4, 0], l: [261] });
+    expect(decoded).toEqual(s);
+  });
+
+  it("write an empty delta as the tick and the ack alone", () => {
+    const s: SnapshotEvent = { t: 5, ack: -1, full: false, enter: [], update: [], leave: [] };
+    const { payload, decoded } = roundTrip(s, new Map());
+    expect(payload).toEqual({ t: 5, a: -1 });
+    expect(decoded).toEqual(s);
+  });
+
+  it("sends every field in a full snapshot, even of entities the receiver had", () => {
+    const known = new Map<string, EntityView>([[ada.id, ada]]);
+    const s: SnapshotEvent = { t: 9, ack: 1, full: true, enter: [ada], update: [], leave: [] };
+    const { payload, decoded } = roundTrip(s, known);
+    expect(payload.e).toEqual([1, 31, 1205, 881, -157, 75, 1]);
+    expect(decoded.enter).toEqual([ada]);
+  });
+
+  it("refuses payloads it cannot read, with what is wrong", () => {
+    const none = new Map<string, EntityView>();
+    const cases: [unknown, RegExp][] = [
+      [null, /object/],
+      [[1, 2], /object/],
+      [{ a: 1 }, /t is an integer/],
+      [{ t: 1, a: 1.5 }, /a is an integer/],
+      [{ t: 1, a: 1, f: true }, /f is 1/],
+      [{ t: 1, a: 1, e: "1,31" }, /e is an array/],
+      [{ t: 1, a: 1, e: [1, 31, 5] }, /ends before its y/],
+      [{ t: 1, a: 1, e: [1, 1, 50] }, /p1 is new to the receiver but its record has no y/],
+      [{ t: 1, a: 1, e: [1, 64] }, /bad field mask/],
+      [{ t: 1, a: 1, e: [1, 31, 1, 1, 1, 1, 2] }, /alive is 0 or 1/],
+      [{ t: 1, a: 1, e: [0] }, /bad entity id/],
+      [{ t: 1, a: 1, l: [1, -4] }, /bad entity id/],
+    ];
+    for (const [payload, message] of cases) {
+      expect(() => decodeSnapshot(payload, none), JSON.stringify(payload)).toThrow(message);
+    }
+  });
+
+  it("is several times smaller than the same delta as JSON objects", () => {
+    const players = Array.from(
+      { length: 30 },
+      (_, i): EntityView => ({
+        id: `p${i + 1}`,
+        k: "p",
+        x: 100 + i * 37.3,
+        y: 900 - i * 21.9,
+        a: (i % 6) - 3.14,
+        hp: 100,
+        alive: true,
+      }),
+    );
+    const known = new Map(players.map((p) => [p.id, p]));
+    const moved = players.map((p) => (p.k === "p" ? { ...p, x: p.x + 11, y: p.y - 4.5 } : p));
+    const s: SnapshotEvent = {
+      t: 1500,
+      ack: 1400,
+      full: false,
+      enter: [],
+      update: moved,
+      leave: [],
+    };
+    const objects = JSON.stringify(s).length;
+    const compact = JSON.stringify(encodeSnapshot(s, known)).length;
+    expect(compact * 4).toBeLessThan(objects);
+  });
+});
