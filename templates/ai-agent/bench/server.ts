@@ -1,0 +1,117 @@
+/**
+ * The agent server as `bench:ai-agent` runs it: its own process (forked by bench/ai-agent.ts,
+ * with an IPC channel), the app's own `startAgentServer` on a free port with the database given
+ * in `DATABASE_URL`, actor state in a scratch directory and the stand-in model at `BENCH_TPS`
+ * tokens/s; the production code paths otherwise. The daily budget is lifted (the bench spends
+ * far more than a person's day).
+ *
+ * IPC, parent → child: `{ type: "measure" }` starts a window (CPU time counted from now; answered
+ * `{ type: "measure-started" }`),
+ * `{ type: "report" }` ends it and answers `{ type: "report", wallMs, cpuPercent }`;
+ * `{ type: "heap" }` collects garbage and answers `{ type: "heap", heapUsed }`; `{ type: "log" }`
+ * answers how many warnings and errors the server logged (to its log file) so far. The child says
+ * `{ type: "ready", url }` once it listens, and exits on SIGTERM after closing the server.
+ */
+import { appendFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "troupe";
+import { StandInModel } from "../src/model/stand-in.js";
+import { startAgentServer } from "../src/server.js";
+
+export type ServerReply =
+  | { type: "ready"; url: string }
+  | { type: "measure-started" }
+  | { type: "report"; wallMs: number; cpuPercent: number }
+  | { type: "heap"; heapUsed: number }
+  | { type: "log"; warnings: number; errors: number; path: string; first: string[] };
+
+const send = (msg: ServerReply) => process.send?.(msg);
+const databaseUrl = process.env.DATABASE_URL;
+const secret = process.env.BENCH_AUTH_SECRET;
+if (!databaseUrl || !secret || !process.send) {
+  console.error(
+    "bench/server.ts is started by bench/ai-agent.ts (IPC, DATABASE_URL, BENCH_AUTH_SECRET)",
+  );
+  process.exit(1);
+}
+const gc = (globalThis as { gc?: () => void }).gc;
+
+const dataDir = await mkdtemp(join(tmpdir(), "ai-agent-bench-"));
+
+/**
+ * The server's log goes to a file, not between the figures: under a loaded machine the pool
+ * times out now and then and the outboxes retry (as they should), one warning per actor.
+ * The bench prints how many there were and the first few kinds.
+ */
+const logPath = join(tmpdir(), `ai-agent-bench-server-${process.pid}.log`);
+const logged = { warnings: 0, errors: 0, kinds: new Set<string>() };
+function fileLogger(fields: Record<string, unknown> = {}): Logger {
+  const write = (level: string, message: string, more?: Record<string, unknown>) => {
+    if (level === "warn") logged.warnings++;
+    if (level === "error") logged.errors++;
+    if (level === "warn" || level === "error") {
+      logged.kinds.add(`${level}: ${message.replace(/\(.*$/, "").slice(0, 80)}`);
+    }
+    const line = JSON.stringify({ level, message, ...fields, ...more }, (_k, v) =>
+      v instanceof Error ? { name: v.name, message: v.message } : v,
+    );
+    appendFileSync(logPath, `${line}\n`);
+  };
+  return {
+    error: (m, f) => write("error", m, f),
+    warn: (m, f) => write("warn", m, f),
+    info: (m, f) => write("info", m, f),
+    debug: () => {},
+    child: (more) => fileLogger({ ...fields, ...more }),
+  };
+}
+const server = await startAgentServer({
+  port: 0,
+  hostname: "127.0.0.1",
+  databaseUrl,
+  authSecret: secret,
+  storage: { driver: "file", path: dataDir },
+  model: {
+    model: new StandInModel({ tokensPerSecond: Number(process.env.BENCH_TPS ?? 50) }),
+    label: "offline stand-in model",
+  },
+  tuning: { dailyTokenBudget: Number.MAX_SAFE_INTEGER },
+  logger: fileLogger(),
+});
+
+let started = { wall: performance.now(), cpu: process.cpuUsage() };
+process.on("message", (msg: { type: string }) => {
+  if (msg.type === "measure") {
+    started = { wall: performance.now(), cpu: process.cpuUsage() };
+    send({ type: "measure-started" });
+  } else if (msg.type === "report") {
+    const wallMs = performance.now() - started.wall;
+    const cpu = process.cpuUsage(started.cpu);
+    send({ type: "report", wallMs, cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100 });
+  } else if (msg.type === "heap") {
+    gc?.();
+    send({ type: "heap", heapUsed: gc ? process.memoryUsage().heapUsed : Number.NaN });
+  } else if (msg.type === "log") {
+    send({
+      type: "log",
+      warnings: logged.warnings,
+      errors: logged.errors,
+      path: logPath,
+      first: [...logged.kinds].slice(0, 5),
+    });
+  }
+});
+
+let stopping = false;
+process.once("SIGTERM", () => {
+  if (stopping) return;
+  stopping = true;
+  server
+    .close()
+    .then(() => rm(dataDir, { recursive: true, force: true }))
+    .finally(() => process.exit(0));
+});
+
+send({ type: "ready", url: server.url });

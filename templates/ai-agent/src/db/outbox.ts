@@ -1,0 +1,180 @@
+/**
+ * The agent's outbox entries and how they are written to SQL. The queue (entries in actor state,
+ * flushed in batches, retried with backoff, a poison entry set aside so it never blocks the
+ * rest) is the runtime's `troupe/outbox`; this file holds what is the agent's.
+ *
+ * Every entry is a full snapshot with a `version` (conversations, messages, tool calls) or an
+ * absolute total (usage), written as an idempotent upsert: a replayed batch changes nothing,
+ * and an older snapshot never overwrites a newer one, so entries may land in any order.
+ */
+import { sql } from "drizzle-orm";
+import type { OutboxState, Queued } from "troupe/outbox";
+import { type Db, inTransaction } from "./index.js";
+import { conversations, messages, toolCalls, usageDaily } from "./schema.js";
+
+export interface ConversationRow {
+  id: string;
+  userId: string;
+  title: string;
+  createdAt: number;
+  lastActivityAt: number;
+  version: number;
+}
+
+export interface MessageRow {
+  id: string;
+  conversationId: string;
+  userId: string;
+  seq: number;
+  role: string;
+  text: string;
+  status: string;
+  error: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  createdAt: number;
+  version: number;
+}
+
+export interface ToolCallRow {
+  id: string;
+  conversationId: string;
+  messageId: string;
+  userId: string;
+  name: string;
+  args: unknown;
+  result: unknown;
+  status: string;
+  error: string | null;
+  createdAt: number;
+  version: number;
+}
+
+export type AgentOutboxEntry =
+  | { kind: "conversation"; row: ConversationRow }
+  | { kind: "message"; row: MessageRow }
+  | { kind: "toolCall"; row: ToolCallRow }
+  /** The user's totals for one UTC day (absolute, so a replay is harmless). */
+  | { kind: "usage"; userId: string; day: string; inputTokens: number; outputTokens: number };
+
+export type AgentOutboxState = OutboxState<AgentOutboxEntry>;
+
+export async function writeBatch(
+  db: Db,
+  batch: readonly Queued<AgentOutboxEntry>[],
+): Promise<void> {
+  // The newest snapshot of each row wins within a batch.
+  const convs = new Map<string, ConversationRow>();
+  const msgs = new Map<string, MessageRow>();
+  const calls = new Map<string, ToolCallRow>();
+  const usage = new Map<string, Extract<AgentOutboxEntry, { kind: "usage" }>>();
+  for (const e of batch) {
+    if (e.kind === "conversation") keepNewest(convs, e.row.id, e.row);
+    else if (e.kind === "message") keepNewest(msgs, e.row.id, e.row);
+    else if (e.kind === "toolCall")
+      keepNewest(calls, JSON.stringify([e.row.conversationId, e.row.id]), e.row);
+    else {
+      const k = JSON.stringify([e.userId, e.day]);
+      const prev = usage.get(k);
+      if (!prev || prev.inputTokens + prev.outputTokens <= e.inputTokens + e.outputTokens)
+        usage.set(k, e);
+    }
+  }
+  await inTransaction(db, async (tx) => {
+    if (convs.size > 0) {
+      await tx
+        .insert(conversations)
+        .values(
+          [...convs.values()].map((r) => ({
+            ...clean(r),
+            createdAt: new Date(r.createdAt),
+            lastActivityAt: new Date(r.lastActivityAt),
+          })),
+        )
+        .onConflictDoUpdate({
+          target: conversations.id,
+          set: {
+            title: sql`excluded.title`,
+            lastActivityAt: sql`excluded.last_activity_at`,
+            version: sql`excluded.version`,
+          },
+          setWhere: sql`${conversations.version} < excluded.version`,
+        });
+    }
+    if (msgs.size > 0) {
+      await tx
+        .insert(messages)
+        .values([...msgs.values()].map((r) => ({ ...clean(r), createdAt: new Date(r.createdAt) })))
+        .onConflictDoUpdate({
+          target: messages.id,
+          set: {
+            text: sql`excluded.text`,
+            status: sql`excluded.status`,
+            error: sql`excluded.error`,
+            inputTokens: sql`excluded.input_tokens`,
+            outputTokens: sql`excluded.output_tokens`,
+            version: sql`excluded.version`,
+          },
+          setWhere: sql`${messages.version} < excluded.version`,
+        });
+    }
+    if (calls.size > 0) {
+      await tx
+        .insert(toolCalls)
+        .values(
+          [...calls.values()].map((r) => ({
+            ...clean(r),
+            args: r.args ?? null,
+            result: r.result ?? null,
+            createdAt: new Date(r.createdAt),
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [toolCalls.conversationId, toolCalls.id],
+          set: {
+            result: sql`excluded.result`,
+            status: sql`excluded.status`,
+            error: sql`excluded.error`,
+            version: sql`excluded.version`,
+          },
+          setWhere: sql`${toolCalls.version} < excluded.version`,
+        });
+    }
+    if (usage.size > 0) {
+      await tx
+        .insert(usageDaily)
+        .values(
+          [...usage.values()].map((u) => ({
+            userId: u.userId,
+            day: u.day,
+            inputTokens: u.inputTokens,
+            outputTokens: u.outputTokens,
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [usageDaily.userId, usageDaily.day],
+          set: {
+            inputTokens: sql`greatest(${usageDaily.inputTokens}, excluded.input_tokens)`,
+            outputTokens: sql`greatest(${usageDaily.outputTokens}, excluded.output_tokens)`,
+          },
+        });
+    }
+  });
+}
+
+function keepNewest<T extends { version: number }>(map: Map<string, T>, key: string, row: T): void {
+  const prev = map.get(key);
+  if (!prev || prev.version <= row.version) map.set(key, row);
+}
+
+/** Postgres text cannot hold NUL: one such string would fail its whole batch. */
+function clean<T extends object>(row: T): T {
+  let copy: T | undefined;
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value === "string" && value.includes("\u0000")) {
+      copy ??= { ...row };
+      (copy as Record<string, unknown>)[key] = value.replaceAll("\u0000", "");
+    }
+  }
+  return copy ?? row;
+}

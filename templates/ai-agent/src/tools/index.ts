@@ -1,0 +1,117 @@
+/**
+ * The agent's tools, as the AI SDK takes them (`tool({ description, inputSchema, execute })`).
+ * Arguments are validated with zod by the SDK before `execute` runs; a call with bad arguments or
+ * an unknown name, or a tool that throws, becomes an error result the model sees, and the
+ * generation goes on.
+ *
+ * - `calculator({ expression })`
+ * - `saveNote({ text })`, `searchNotes({ query })`, `deleteNote({ query })` over the user's notes
+ *   in SQL. `deleteNote` needs the user's approval first (`needsApproval`): the SDK ends the step
+ *   with an approval request, the agent keeps it in durable state, and the generation goes on
+ *   once the user answers (see agent.ts).
+ * - `remindMe({ text, inSeconds } | { text, at })`: a durable alarm of the conversation's actor.
+ */
+import { randomUUID } from "node:crypto";
+import { type ToolSet, tool } from "ai";
+import { and, desc, eq, ilike } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/index.js";
+import { notes } from "../db/schema.js";
+import { evaluate, MAX_EXPRESSION_CHARS } from "./calculator.js";
+
+/** Most notes a search returns. */
+export const MAX_NOTES_FOUND = 10;
+/** Longest note. */
+export const MAX_NOTE_CHARS = 2000;
+/** Furthest a reminder may be: 30 days. */
+export const MAX_REMINDER_SECONDS = 30 * 24 * 3600;
+
+export interface ToolHost {
+  db: Db;
+  userId: string;
+  /** Schedules a reminder durably; returns its id. */
+  scheduleReminder(text: string, at: number): Promise<string>;
+  now(): number;
+}
+
+export const calculatorInput = z.object({
+  expression: z.string().min(1).max(MAX_EXPRESSION_CHARS),
+});
+export const saveNoteInput = z.object({ text: z.string().trim().min(1).max(MAX_NOTE_CHARS) });
+export const searchNotesInput = z.object({ query: z.string().trim().min(1).max(200) });
+export const deleteNoteInput = z.object({ query: z.string().trim().min(1).max(200) });
+export const remindMeInput = z
+  .object({
+    text: z.string().trim().min(1).max(500),
+    inSeconds: z.number().int().min(1).max(MAX_REMINDER_SECONDS).optional(),
+    at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((v) => (v.inSeconds === undefined) !== (v.at === undefined), {
+    message: "Give exactly one of inSeconds and at.",
+  });
+
+/** `%`, `_` and `\` match themselves in the ILIKE pattern. */
+function containsPattern(query: string): string {
+  return `%${query.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+export function createTools(host: ToolHost) {
+  return {
+    calculator: tool({
+      description: "Evaluates an arithmetic expression: + - * / % ^ and parentheses.",
+      inputSchema: calculatorInput,
+      execute: async ({ expression }) => ({ expression, result: evaluate(expression) }),
+    }),
+    saveNote: tool({
+      description: "Saves a note for the user.",
+      inputSchema: saveNoteInput,
+      execute: async ({ text }) => {
+        const id = randomUUID();
+        await host.db
+          .insert(notes)
+          .values({ id, userId: host.userId, text: text.replaceAll("\u0000", "") });
+        return { id, text };
+      },
+    }),
+    searchNotes: tool({
+      description: "Finds the user's notes containing the query.",
+      inputSchema: searchNotesInput,
+      execute: async ({ query }) => {
+        const rows = await host.db
+          .select({ id: notes.id, text: notes.text })
+          .from(notes)
+          .where(and(eq(notes.userId, host.userId), ilike(notes.text, containsPattern(query))))
+          .orderBy(desc(notes.createdAt))
+          .limit(MAX_NOTES_FOUND);
+        return { notes: rows };
+      },
+    }),
+    deleteNote: tool({
+      description: "Deletes the user's notes containing the query. Asks the user first.",
+      inputSchema: deleteNoteInput,
+      needsApproval: true,
+      execute: async ({ query }) => {
+        const rows = await host.db
+          .delete(notes)
+          .where(and(eq(notes.userId, host.userId), ilike(notes.text, containsPattern(query))))
+          .returning({ id: notes.id });
+        return { deleted: rows.length };
+      },
+    }),
+    remindMe: tool({
+      description: "Reminds the user of something later, as a message in this conversation.",
+      inputSchema: remindMeInput,
+      execute: async ({ text, inSeconds, at }) => {
+        const when = inSeconds !== undefined ? host.now() + inSeconds * 1000 : Date.parse(at!);
+        if (when <= host.now()) throw new Error("That time has already passed.");
+        if (when > host.now() + MAX_REMINDER_SECONDS * 1000) {
+          throw new Error("A reminder can be at most 30 days ahead.");
+        }
+        const id = await host.scheduleReminder(text, when);
+        return { id, text, at: new Date(when).toISOString() };
+      },
+    }),
+  } satisfies ToolSet;
+}
+
+export type AgentTools = ReturnType<typeof createTools>;
