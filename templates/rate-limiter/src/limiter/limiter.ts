@@ -1,0 +1,155 @@
+/**
+ * `Limiter`: what the middleware (or any server code) calls to decide on a request. It picks the
+ * shard by a stable hash of the limited key and asks that shard actor in-process. Calls to
+ * each shard, and key checks to each tenant's coordinator, are batched (`Batcher`): one call in
+ * flight per actor, and what arrives meanwhile goes together in the next one. That is what lets
+ * many concurrent callers share the cost of an action call; it adds at most one call's latency.
+ *
+ * @example
+ * const limiter = await Limiter.start(registry);
+ * const verdict = await limiter.check("acme", { key: keyId, method: "GET", path: "/v1/quotes" });
+ */
+import type { Client } from "troupe/client";
+import type { KeyCheck, LimiterRegistry } from "../actors/index.js";
+import { SHARDS_PER_TENANT } from "../actors/services.js";
+import { parseApiKey } from "./api-keys.js";
+import { Batcher, type Gather } from "./batcher.js";
+import { shardOf } from "./hash.js";
+import type { CheckRequest, Verdict } from "./verdict.js";
+import { decodeVerdict, encodeRequest } from "./wire.js";
+
+type ShardHandle = ReturnType<Client<LimiterRegistry>["limiterShard"]["getOrCreate"]>;
+type TenantHandle = ReturnType<Client<LimiterRegistry>["tenantLimiter"]["getOrCreate"]>;
+
+/** Most requests in one `check` call; a larger burst is split. */
+export const MAX_BATCH = 512;
+/** Most requests waiting for one actor; more fail at once rather than pile up in memory. */
+export const MAX_WAITING = 16 * MAX_BATCH;
+
+export interface LimiterOptions {
+  /**
+   * How calls to an actor are gathered into batches (`Gather` in batcher.ts): `"tick"` (default)
+   * for code that awaits decisions in a loop, `"turn"` for an HTTP server, whose requests each
+   * arrive in an event-loop callback of their own and otherwise each make their own call.
+   */
+  gather?: Gather;
+}
+
+export type Authentication =
+  | KeyCheck
+  | { ok: false; code: "missing_api_key" | "malformed_api_key" | "unknown_api_key" };
+
+export class Limiter {
+  private readonly shardHandles = new Map<string, ShardHandle>();
+  private readonly tenantHandles = new Map<string, TenantHandle>();
+  /** Per tenant, per shard (index): the batcher of its `check` calls. */
+  private readonly checks = new Map<string, Batcher<CheckRequest, Verdict>[]>();
+  private readonly keyChecks = new Map<string, Batcher<string, KeyCheck>>();
+
+  constructor(
+    private readonly client: Client<LimiterRegistry>,
+    readonly shardsPerTenant: number = SHARDS_PER_TENANT,
+    private readonly opts: LimiterOptions = {},
+  ) {}
+
+  /** A limiter over the registry's in-process client (starts the registry's engine if needed). */
+  static async start(registry: LimiterRegistry, opts: LimiterOptions = {}): Promise<Limiter> {
+    const { engine } = await registry.ensureRuntime();
+    return new Limiter(
+      engine.client() as unknown as Client<LimiterRegistry>,
+      registry.tuning.shardsPerTenant,
+      opts,
+    );
+  }
+
+  /** The shard that holds `key`'s counters. */
+  shardFor(key: string): number {
+    return shardOf(key, this.shardsPerTenant);
+  }
+
+  check(tenantId: string, req: CheckRequest): Promise<Verdict> {
+    const shard = this.shardFor(req.key);
+    let batchers = this.checks.get(tenantId);
+    if (!batchers) this.checks.set(tenantId, (batchers = []));
+    let batcher = batchers[shard];
+    if (!batcher) {
+      const id = JSON.stringify([tenantId, shard]);
+      const handle = this.shard(tenantId, shard);
+      batcher = new Batcher(
+        (reqs: CheckRequest[]) =>
+          handle
+            .check(reqs.map(encodeRequest))
+            .then((wire) => reqs.map((_, i) => decodeVerdict(wire, i))),
+        {
+          maxBatch: MAX_BATCH,
+          maxWaiting: MAX_WAITING,
+          name: `The limiter shard ${id}`,
+          gather: this.opts.gather,
+        },
+      );
+      batchers[shard] = batcher;
+    }
+    return batcher.push(req);
+  }
+
+  /** Checks an API key (the raw header value) with its tenant's coordinator. */
+  async authenticate(raw: string | undefined | null): Promise<Authentication> {
+    const parsed = parseApiKey(raw);
+    if (!parsed.ok) return parsed;
+    let batcher = this.keyChecks.get(parsed.tenantId);
+    if (!batcher) {
+      const handle = this.tenant(parsed.tenantId);
+      batcher = new Batcher((hashes: string[]) => handle.authenticateMany(hashes), {
+        maxBatch: MAX_BATCH,
+        maxWaiting: MAX_WAITING,
+        name: `The coordinator of tenant ${JSON.stringify(parsed.tenantId)}`,
+        gather: this.opts.gather,
+      });
+      this.keyChecks.set(parsed.tenantId, batcher);
+    }
+    try {
+      return await batcher.push(parsed.hash);
+    } catch (err) {
+      // A tenant that does not exist gets no coordinator: to the caller, an unknown key.
+      if ((err as { code?: string }).code === "unknown_tenant") {
+        return { ok: false, code: "unknown_api_key" };
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Wakes a tenant's coordinator and shards, so that its first requests do not spend their time
+   * budget on a cold start (loading the tenant, restoring counters).
+   */
+  async warm(tenantId: string): Promise<void> {
+    await Promise.all(
+      Array.from({ length: this.shardsPerTenant }, (_, s) => this.shard(tenantId, s).stats()),
+    );
+  }
+
+  /** Re-reads a tenant and pushes it to its running shards (after an admin change). */
+  reload(tenantId: string): Promise<number> {
+    return this.tenant(tenantId).reload();
+  }
+
+  /** The shard actor's handle (tests and benchmarks inspect it). */
+  shard(tenantId: string, shard: number): ShardHandle {
+    const id = JSON.stringify([tenantId, shard]);
+    let h = this.shardHandles.get(id);
+    if (!h) {
+      h = this.client.limiterShard.getOrCreate([tenantId, String(shard)]);
+      this.shardHandles.set(id, h);
+    }
+    return h;
+  }
+
+  tenant(tenantId: string): TenantHandle {
+    let h = this.tenantHandles.get(tenantId);
+    if (!h) {
+      h = this.client.tenantLimiter.getOrCreate([tenantId]);
+      this.tenantHandles.set(tenantId, h);
+    }
+    return h;
+  }
+}

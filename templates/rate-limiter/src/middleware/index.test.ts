@@ -1,0 +1,181 @@
+// The middleware on a Hono app in front of a real limiter (shard and coordinator actors on
+// memory storage, tenants in memory). Over real HTTP with SQL: test/api.test.ts.
+import { Hono } from "hono";
+import { afterEach, describe, expect, test } from "vitest";
+import { createRegistry } from "../actors/index.js";
+import { generateApiKey } from "../limiter/api-keys.js";
+import { Limiter } from "../limiter/limiter.js";
+import { MemoryTenants } from "../limiter/memory-tenants.js";
+import { MAX_WINDOW_MS, parseRule, type RuleInput } from "../limiter/rules.js";
+import { apiKey, type RateLimitEnv, rateLimit } from "./index.js";
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+const quotes = (over: Partial<RuleInput> = {}) =>
+  parseRule({
+    id: "quotes",
+    match: { route: "/v1/quotes", method: "GET" },
+    algorithm: "fixed-window",
+    limit: 2,
+    windowMs: MAX_WINDOW_MS,
+    ...over,
+  } as RuleInput);
+
+/** A stall that the test releases: the shard waits on it before deciding. */
+function stallSwitch() {
+  let release: () => void = () => {};
+  let stalled: Promise<void> | undefined;
+  return {
+    on() {
+      stalled = new Promise((r) => {
+        release = r;
+      });
+    },
+    off() {
+      release();
+      stalled = undefined;
+    },
+    get promise() {
+      return stalled;
+    },
+  };
+}
+
+async function app(rules = [quotes()], budgetMs = 5_000) {
+  const tenants = new MemoryTenants();
+  const good = generateApiKey("acme");
+  const revoked = generateApiKey("acme");
+  tenants.put({
+    tenantId: "acme",
+    rules,
+    keys: {
+      [good.hash]: { keyId: "k1", revoked: false },
+      [revoked.hash]: { keyId: "k2", revoked: true },
+    },
+  });
+  const stall = stallSwitch();
+  const registry = createRegistry(
+    { tenants, faults: { beforeCheck: () => stall.promise } },
+    { storage: "memory" },
+  );
+  open.push(registry);
+  const limiter = await Limiter.start(registry);
+  const hono = new Hono<RateLimitEnv>();
+  hono.use("/v1/*", apiKey({ limiter }), rateLimit({ limiter, budgetMs }));
+  hono.get("/v1/quotes", (c) => c.json({ quote: "ok" }));
+  hono.get("/v1/raw", () => new Response("raw"));
+  hono.post("/v1/batch", rateLimit({ limiter, cost: 5, rule: "quotes", budgetMs }), (c) =>
+    c.json({ done: true }),
+  );
+  const get = (path: string, key = good.key) =>
+    hono.request(path, { headers: { authorization: `Bearer ${key}` } });
+  return { hono, get, good, revoked, stall };
+}
+
+describe("rateLimit()", () => {
+  test("allowed responses carry RateLimit-Policy and RateLimit; the refusal is a 429", async () => {
+    const { get } = await app();
+    const first = await get("/v1/quotes");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit-policy")).toBe(`"quotes";q=2;w=${MAX_WINDOW_MS / 1000}`);
+    expect(first.headers.get("ratelimit")).toMatch(/^"quotes";r=1;t=\d+$/);
+    expect((await get("/v1/quotes")).headers.get("ratelimit")).toMatch(/^"quotes";r=0;t=\d+$/);
+    const refused = await get("/v1/quotes");
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get("ratelimit")).toMatch(/^"quotes";r=0;t=\d+$/);
+    expect(await refused.json()).toMatchObject({ code: "rate_limited", reason: "rate_limited" });
+  });
+
+  test("a route without a rule passes without headers; a handler's own Response keeps them", async () => {
+    const { get } = await app([quotes({ match: { route: "/v1/raw", method: "GET" } })]);
+    const free = await get("/v1/quotes");
+    expect(free.status).toBe(200);
+    expect(free.headers.get("ratelimit")).toBeNull();
+    const raw = await get("/v1/raw");
+    expect(await raw.text()).toBe("raw");
+    expect(raw.headers.get("ratelimit")).toMatch(/^"quotes";r=1;/);
+  });
+
+  test("a cost above the rule's capacity is a 400 with its own code", async () => {
+    const { hono, good } = await app();
+    const res = await hono.request("/v1/batch", {
+      method: "POST",
+      headers: { "x-api-key": good.key },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: "cost_exceeds_limit" });
+  });
+
+  test("401 with a distinct code for missing, malformed, unknown and revoked keys", async () => {
+    const { hono, get, revoked } = await app();
+    const codeOf = async (res: Response) => [
+      res.status,
+      ((await res.json()) as { code: string }).code,
+    ];
+    expect(await codeOf(await hono.request("/v1/quotes"))).toEqual([401, "missing_api_key"]);
+    expect(await codeOf(await get("/v1/quotes", "hunter2"))).toEqual([401, "malformed_api_key"]);
+    expect(await codeOf(await get("/v1/quotes", generateApiKey("acme").key))).toEqual([
+      401,
+      "unknown_api_key",
+    ]);
+    expect(await codeOf(await get("/v1/quotes", generateApiKey("ghost").key))).toEqual([
+      401,
+      "unknown_api_key",
+    ]);
+    expect(await codeOf(await get("/v1/quotes", revoked.key))).toEqual([401, "revoked_api_key"]);
+  });
+
+  test("a stalled shard: fail open lets the request through before the shard answers", async () => {
+    const { get, stall } = await app([quotes({ failMode: "open" })], 20);
+    expect((await get("/v1/quotes")).status).toBe(200); // wakes the actors
+    stall.on();
+    let shardAnswered = false;
+    void stall.promise?.then(() => {
+      shardAnswered = true;
+    });
+    const res = await get("/v1/quotes");
+    expect(shardAnswered).toBe(false); // the answer came from the budget, not the shard
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ratelimit")).toBeNull(); // nothing was decided
+    stall.off();
+  });
+
+  test("a stalled shard: fail closed answers 503 before the shard answers", async () => {
+    const { get, stall } = await app([quotes({ failMode: "closed" })], 20);
+    expect((await get("/v1/quotes")).status).toBe(200);
+    stall.on();
+    let shardAnswered = false;
+    void stall.promise?.then(() => {
+      shardAnswered = true;
+    });
+    const res = await get("/v1/quotes");
+    expect(shardAnswered).toBe(false); // the answer came from the budget, not the shard
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await res.json()).toMatchObject({ code: "limiter_unavailable" });
+    stall.off();
+  });
+
+  test("a stalled shard: each request of overlapping bursts, and one after them, gets its budget's answer", async () => {
+    const { get, stall } = await app([quotes({ failMode: "closed" })], 20);
+    expect((await get("/v1/quotes")).status).toBe(200);
+    stall.on();
+    let shardAnswered = false;
+    void stall.promise?.then(() => {
+      shardAnswered = true;
+    });
+    const first = Array.from({ length: 10 }, () => get("/v1/quotes"));
+    await new Promise((r) => setTimeout(r, 5));
+    const second = Array.from({ length: 10 }, () => get("/v1/quotes"));
+    const statuses = (await Promise.all([...first, ...second])).map((r) => r.status);
+    expect(statuses).toEqual(Array(20).fill(503));
+    // The deadlines' timer is set again for a request after all the others were answered.
+    expect((await get("/v1/quotes")).status).toBe(503);
+    expect(shardAnswered).toBe(false);
+    stall.off();
+  });
+});

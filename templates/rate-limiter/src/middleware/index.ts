@@ -1,0 +1,275 @@
+/**
+ * Hono middleware for an API behind the limiter: `apiKey()` checks the caller's API key,
+ * `rateLimit()` decides on the request. Exported for any Hono app running a `Limiter`.
+ *
+ * - `apiKey({ limiter })`: `Authorization: Bearer <key>` or `X-API-Key: <key>`. Refuses with
+ *   401 and a distinct code: `missing_api_key`, `malformed_api_key`, `unknown_api_key`,
+ *   `revoked_api_key`. Sets `c.var.apiKey` (tenant, key id, the rules that fail closed). A key
+ *   that cannot be checked within `budgetMs` (default 2 s) gets 503 `limiter_unavailable`.
+ * - `rateLimit({ limiter, key, cost, rule })`: asks the key's shard; an allowed response carries
+ *   `RateLimit-Policy` and `RateLimit` (the most restrictive rule that applied); a refused one
+ *   is 429 with those, `Retry-After` and `{ code: "rate_limited" }`. A cost larger than a rule's
+ *   whole capacity is 400 `cost_exceeds_limit` (waiting would not help). If the limiter does not
+ *   answer within `budgetMs` (default 20 ms), the request goes through (fail open) or gets 503
+ *   `limiter_unavailable` (fail closed), as the matching rules say (closed if any says so).
+ *
+ * @example
+ * const app = new Hono();
+ * app.use("/v1/*", apiKey({ limiter }), rateLimit({ limiter }));
+ * app.get("/v1/quotes", (c) => c.json(randomQuote()));
+ *
+ * // Or limit something else than the API key, at a cost:
+ * app.post("/v1/batch", rateLimit({
+ *   limiter,
+ *   key: (c) => ({ tenant: "public", key: clientAddress(c) }),
+ *   cost: async (c) => (await c.req.json()).items.length,
+ * }));
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { Authentication, Limiter } from "../limiter/limiter.js";
+import { type Rule, ruleMatches } from "../limiter/rules.js";
+import type { Verdict } from "../limiter/verdict.js";
+import { policyHeader, rateLimitHeader, retryAfterSeconds } from "./headers.js";
+
+/** How long a request waits for the limiter before its rule's fail mode applies. */
+export const DEFAULT_BUDGET_MS = 20;
+/**
+ * How long `apiKey()` waits for the key check. Longer: a key that could not be checked is
+ * refused (503), never let through, and a tenant's coordinator waking from sleep loads the
+ * tenant from SQL first.
+ */
+export const DEFAULT_AUTH_BUDGET_MS = 2000;
+
+export interface ApiKeyInfo {
+  tenantId: string;
+  keyId: string;
+  /** The tenant's rules that fail closed (the others fail open). */
+  failClosed: Pick<Rule, "id" | "match">[];
+}
+
+export type RateLimitEnv = { Variables: { apiKey: ApiKeyInfo } };
+
+const KEY_MESSAGES = {
+  missing_api_key: "Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+  malformed_api_key:
+    "That is not an API key of this service (they look like rl_<tenant>_<secret>).",
+  unknown_api_key: "This API key does not exist. Check it, or create one in the dashboard.",
+  revoked_api_key: "This API key was revoked. Create a new one in the dashboard.",
+} as const;
+
+export function apiKey(opts: {
+  limiter: Limiter;
+  budgetMs?: number;
+}): MiddlewareHandler<RateLimitEnv> {
+  const budgetMs = opts.budgetMs ?? DEFAULT_AUTH_BUDGET_MS;
+  return async (c, next) => {
+    const bearer = c.req.header("authorization");
+    const raw = bearer?.toLowerCase().startsWith("bearer ")
+      ? bearer.slice("bearer ".length)
+      : (c.req.header("x-api-key") ?? bearer);
+    let auth: Authentication | undefined;
+    try {
+      auth = await within(opts.limiter.authenticate(raw), budgetMs);
+    } catch {
+      auth = undefined;
+    }
+    if (!auth) return unavailable(c);
+    if (!auth.ok) {
+      c.header("WWW-Authenticate", 'Bearer realm="api"');
+      return c.json({ code: auth.code, message: KEY_MESSAGES[auth.code] }, 401);
+    }
+    c.set("apiKey", { tenantId: auth.tenantId, keyId: auth.keyId, failClosed: auth.failClosed });
+    await next();
+  };
+}
+
+export interface RateLimitOptions<E extends RateLimitEnv = RateLimitEnv> {
+  limiter: Limiter;
+  /** Whose limit: default the API key that `apiKey()` checked (its tenant, its key id). */
+  key?: (
+    c: Context<E>,
+  ) => { tenant: string; key: string } | Promise<{ tenant: string; key: string }>;
+  /** What this request costs; default each rule's own `cost`. */
+  cost?: number | ((c: Context<E>) => number | Promise<number>);
+  /** Apply only this rule (by id); default every rule of the plan matching the route. */
+  rule?: string;
+  budgetMs?: number;
+  /** The fail mode when the tenant's rules are not known (no `apiKey()` before): default open. */
+  failMode?: "open" | "closed";
+}
+
+export function rateLimit<E extends RateLimitEnv = RateLimitEnv>(
+  opts: RateLimitOptions<E>,
+): MiddlewareHandler<E> {
+  const budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+  return async (c, next) => {
+    const who = opts.key
+      ? await opts.key(c)
+      : fromApiKey(c.get("apiKey") as ApiKeyInfo | undefined);
+    const cost = typeof opts.cost === "function" ? await opts.cost(c) : opts.cost;
+    if (cost !== undefined && !(Number.isSafeInteger(cost) && cost >= 1)) {
+      return c.json(
+        { code: "invalid_cost", message: "A request's cost must be a whole number ≥ 1." },
+        400,
+      );
+    }
+    const method = c.req.method;
+    const path = c.req.path;
+    let verdict: Verdict | undefined;
+    try {
+      verdict = await within(
+        opts.limiter.check(who.tenant, { key: who.key, method, path, cost, ruleId: opts.rule }),
+        budgetMs,
+      );
+    } catch {
+      verdict = undefined;
+    }
+    if (!verdict) {
+      const failClosed = (c.get("apiKey") as ApiKeyInfo | undefined)?.failClosed;
+      const closed = failClosed
+        ? failClosed.some((r) => (opts.rule ? r.id === opts.rule : ruleMatches(r, method, path)))
+        : opts.failMode === "closed";
+      if (closed) return unavailable(c);
+      await next();
+      return;
+    }
+    if (verdict.allowed) {
+      await next();
+      if (verdict.policy) {
+        // On the response the handler (or the error handler) produced, whichever way it built it.
+        const headers = c.res.headers;
+        headers.set("RateLimit-Policy", policyHeader(verdict.policy));
+        headers.set("RateLimit", rateLimitHeader(verdict.policy));
+      }
+      return;
+    }
+    if (verdict.policy) {
+      c.header("RateLimit-Policy", policyHeader(verdict.policy));
+      c.header("RateLimit", rateLimitHeader(verdict.policy));
+    }
+    if (verdict.code === "cost_exceeds_limit") {
+      return c.json(
+        {
+          code: "cost_exceeds_limit",
+          message: `This request costs ${cost ?? "more"} units, more than the limit allows at once (${verdict.policy?.limit}). Split it.`,
+        },
+        400,
+      );
+    }
+    if (verdict.code === "unknown_rule") {
+      return c.json({ code: "unknown_rule", message: `No rule "${opts.rule}" in this plan.` }, 500);
+    }
+    const seconds = retryAfterSeconds(verdict.retryAfterMs);
+    c.header("Retry-After", String(seconds));
+    return c.json(
+      {
+        code: "rate_limited",
+        reason: verdict.code,
+        message:
+          verdict.code === "tenant_limit_reached"
+            ? `Your organisation's limit across all keys is reached; retry in ${seconds} s.`
+            : `Too many requests; retry in ${seconds} s.`,
+        retryAfterSeconds: seconds,
+      },
+      429,
+    );
+  };
+}
+
+function fromApiKey(info: ApiKeyInfo | undefined): { tenant: string; key: string } {
+  if (!info) {
+    throw new Error("rateLimit(): no `key` option and no API key: put apiKey() before it.");
+  }
+  return { tenant: info.tenantId, key: info.keyId };
+}
+
+function unavailable(c: Context) {
+  c.header("Retry-After", "1");
+  return c.json(
+    {
+      code: "limiter_unavailable",
+      message: "The rate limiter did not answer in time; retry shortly.",
+    },
+    503,
+  );
+}
+
+/**
+ * `p`, or undefined if it has not settled within `ms` (its later result is dropped; a rejection
+ * counts as undefined too).
+ *
+ * Deadlines of one length expire in the order they were set, so they share a queue and one
+ * timer (set for the oldest pending one) instead of a timer per request.
+ */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let queue = deadlines.get(ms);
+  if (!queue) deadlines.set(ms, (queue = new DeadlineQueue(ms)));
+  return queue.race(p);
+}
+
+const deadlines = new Map<number, DeadlineQueue>();
+
+interface Deadline {
+  at: number;
+  settle(v: unknown): void;
+  settled: boolean;
+}
+
+class DeadlineQueue {
+  /** Pending deadlines from `head` on, oldest first (settled ones are skipped). */
+  private entries: Deadline[] = [];
+  private head = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  race<T>(p: Promise<T>): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve) => {
+      const entry: Deadline = { at: performance.now() + this.ms, settle: resolve, settled: false };
+      this.entries.push(entry);
+      const answered = (v: T | undefined) => {
+        if (entry.settled) return;
+        entry.settled = true;
+        resolve(v);
+        this.trim();
+      };
+      p.then(answered, () => answered(undefined));
+      if (!this.timer) this.arm(this.ms);
+    });
+  }
+
+  /** Drops the settled entries at the front; with none pending left, the timer goes too. */
+  private trim(): void {
+    const entries = this.entries;
+    while (this.head < entries.length && entries[this.head]!.settled) this.head++;
+    if (this.head === entries.length) {
+      this.entries = [];
+      this.head = 0;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+    } else if (this.head > 1024 && this.head * 2 > entries.length) {
+      this.entries = entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private arm(delay: number): void {
+    this.timer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(delay)));
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (e.settled) continue;
+      if (e.at > now) break;
+      e.settled = true;
+      e.settle(undefined);
+    }
+    this.trim();
+    if (this.entries.length > 0 && !this.timer) {
+      this.arm(this.entries[this.head]!.at - now);
+    }
+  }
+}
