@@ -5,6 +5,7 @@
 // restarts that keep everything.
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { ActorError, type ActorErrorLike, type ConnStatus } from "troupe/client";
 import { waitFor } from "troupe/test";
@@ -116,6 +117,21 @@ describe("production server", () => {
   it("refuses to start in production without AUTH_SECRET, and says why", async () => {
     const started = startChatProduction({ databaseUrl: chat.server.databaseUrl, authSecret: "" });
     await expect(started).rejects.toThrow(/exited \(1\)[\s\S]*AUTH_SECRET is not set/);
+  });
+
+  it("refuses to start on a port in use, in one sentence saying what to do", async () => {
+    // Taken by something that is not the chat (it hangs up on everyone).
+    const taken = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as AddressInfo).port;
+    disposers.push(() => new Promise((resolve) => taken.close(() => resolve())));
+    const started = startChatProduction({ databaseUrl: chat.server.databaseUrl, port });
+    const err = (await started.catch((e: Error) => e)) as Error;
+    expect(err.message).toMatch(/exited \(1\)/);
+    const printed = err.message.split("\n").filter((l) => /^\[chat#\d+ (out|err)\]/.test(l));
+    expect(printed).toEqual([
+      `[chat#1 err] [chat] could not start: port ${port} is already in use (another \`pnpm dev\` or server?): stop what listens there, or set PORT to another port.`,
+    ]);
   });
 
   it("answers unknown API routes with a JSON 404, not the page", async () => {

@@ -1,7 +1,10 @@
 // The chat's built frontend in headless Chromium against the production server: Ada creates an
 // organisation, Grace joins through its invite link, they create a room, chat live, see each
 // other's presence and typing; the server is killed and restarted (the reconnect banner comes
-// and goes, nothing is lost); a forged token in the stored session is refused and a wrong
+// and goes, presence is unknown meanwhile, nothing is lost); a message sent while the server is
+// away survives a reload and is sent once, or stays "Not sent" with Retry and Discard; the
+// message list's links, "Show more", "N new messages", ArrowUp editing and paste notice on a
+// desktop and a phone; a forged token in the stored session is refused and a wrong
 // password is explained; a removed member's session ends with the reason; the room list and room
 // fit a phone. Every step is a screenshot in e2e/artifacts/<test>/.
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -222,7 +225,16 @@ describe("chat in two browsers", () => {
     await chat.server.stop("SIGKILL");
     for (const page of [ada, grace]) {
       await page.getByTestId("connection-banner").filter({ hasText: "Reconnecting" }).waitFor();
+      // Who is online is not known while the connection is down: nobody is shown online.
+      await page
+        .locator('[data-testid="presence"][data-known="false"]')
+        .waitFor({ state: "attached" });
+      expect(await presenceNames(page)).toEqual([]);
+      await page.getByTestId("room-sub").filter({ hasText: "online unknown" }).waitFor();
     }
+    expect(await ada.getByTestId("connection-banner").textContent()).toContain(
+      'wait up to 15 s for it; any not sent by then stay in the room marked "Not sent"',
+    );
     await shots.take(ada, "server down, ada sees the banner");
     await shots.take(grace, "server down, grace sees the banner");
     // What was on screen stays on screen while the server is away.
@@ -233,6 +245,10 @@ describe("chat in two browsers", () => {
       await page
         .getByTestId("connection-banner")
         .waitFor({ state: "detached", timeout: RECONNECT_TIMEOUT });
+    }
+    // Both pages end connected with the right presence and member count.
+    for (const page of [ada, grace]) {
+      await expectLive(page, ["Ada", "Grace"], 2);
     }
     await shots.take(ada, "server back, banner gone");
     expect(await messageTexts(ada)).toEqual(sent);
@@ -249,6 +265,23 @@ describe("chat in two browsers", () => {
       what: "Grace in Ada's presence list after the restart",
     });
     await shots.take(ada, "ada after the restart");
+
+    // A graceful restart (SIGTERM, what `tsx watch` does in dev) ends the same way.
+    await chat.server.stop("SIGTERM");
+    for (const page of [ada, grace]) {
+      await page.getByTestId("connection-banner").waitFor();
+      await page
+        .locator('[data-testid="presence"][data-known="false"]')
+        .waitFor({ state: "attached" });
+    }
+    await chat.server.start();
+    for (const page of [ada, grace]) {
+      await page
+        .getByTestId("connection-banner")
+        .waitFor({ state: "detached", timeout: RECONNECT_TIMEOUT });
+      await expectLive(page, ["Ada", "Grace"], 2);
+    }
+    await shots.take(grace, "after a graceful restart");
 
     // A reload reads everything back from the server.
     await grace.reload();
@@ -340,8 +373,43 @@ describe("a forged session", () => {
   });
 });
 
+describe("signing out", () => {
+  it("revokes the session on the server: its token is refused at once; another device stays", async () => {
+    const shots = await screenshots("sign out");
+    const org = "sign-out-test";
+    const page = await newPage("Grace");
+    const login = await signIn(page, "Grace", org);
+    const phone = await newPage("Grace's phone");
+    await phone.goto(chat.server.url);
+    await signInAgain(phone, org, login, E2E_PASSWORD);
+    await phone.getByTestId("current-user").filter({ hasText: "Grace" }).waitFor();
+    const stored = JSON.parse(
+      (await page.evaluate(() => localStorage.getItem("troupe-chat:session")))!,
+    ) as { token: string };
+
+    await page.getByTestId("sign-out").click();
+    await page.getByTestId("mode-sign-in").waitFor();
+    // A sign-out the person made is not explained as if it happened elsewhere.
+    expect(await page.getByTestId("auth-error").count()).toBe(0);
+    await shots.take(page, "signed out");
+    await waitFor(
+      async () => {
+        const res = await fetch(`${chat.server.url}/api/me`, {
+          headers: { authorization: `Bearer ${stored.token}` },
+        });
+        return res.status === 401 && ((await res.json()) as any).error.code === "session_revoked";
+      },
+      { what: "the signed-out token to be refused" },
+    );
+    // The phone's session is another one: still signed in, and its room list still live.
+    await createRoom(phone, "still here");
+    await shots.take(phone, "the phone is still signed in");
+    expect(pageErrors).toEqual([]);
+  });
+});
+
 describe("a removed member", () => {
-  it("is shown the sign-in screen with the reason once their token needs refreshing", async () => {
+  it("is shown the sign-in screen with the reason at once, and again when their token is refreshed", async () => {
     const shots = await screenshots("removed member");
     const org = "removal-test";
     const admin = await newPage("Admin");
@@ -361,7 +429,15 @@ describe("a removed member", () => {
       headers: { authorization: `Bearer ${adminToken}` },
     });
     expect(res.status).toBe(200);
-    // Her token runs out (made so here rather than waiting 15 minutes): the page must refresh it.
+    // The server closes her connections at once with the reason: the page says why.
+    await page
+      .getByTestId("auth-error")
+      .filter({ hasText: "You were removed from this organisation." })
+      .waitFor();
+    expect(await page.getByTestId("current-user").count()).toBe(0);
+    await shots.take(page, "removed member is signed out at once");
+    // A copy of her session with a token that ran out (as a tab asleep since before the removal
+    // would hold): the page must refresh it, which is refused with the same reason.
     const expired = expiredToken(stored.user, chat.server.authSecret, claimsOf(stored.token).sid);
     await page.evaluate(
       (value) => localStorage.setItem("troupe-chat:session", value),
@@ -401,7 +477,8 @@ describe("tokens that expire while the page is open", () => {
     await page.getByTestId("connection-banner").waitFor({ state: "detached" });
     await shots.take(page, "after a token expiry");
 
-    // Signed out everywhere (another device, say): at the next expiry the page cannot refresh.
+    // Signed out everywhere (another device, say): the server closes the page's connections at
+    // once with the reason, and the page shows it.
     const res = await shortLived.post(
       "/api/auth/sign-out",
       { everywhere: true },
@@ -445,6 +522,282 @@ describe("on a phone", () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe("a message sent while the server is away", () => {
+  it("is never lost: a reload sends it once; one not sent in 15 s stays Not sent with Retry and Discard", {
+    timeout: 240_000,
+  }, async () => {
+    const shots = await screenshots("unsent messages");
+    const page = await newPage("Lin");
+    // Holds the page's WebSockets (not its HTTP) while `blocked`: the page keeps trying to connect.
+    let blocked = false;
+    await page.routeWebSocket(/\/api\/troupe/, (ws) => {
+      if (!blocked) ws.connectToServer();
+    });
+    await signIn(page, "Lin", "relay-org", shots);
+    await createRoom(page, "relay");
+    await send(page, "before the outage");
+    const pendingStored = () =>
+      page.evaluate(() =>
+        Object.keys(sessionStorage)
+          .filter((k) => k.startsWith("troupe-chat:pending:"))
+          .flatMap(
+            (k) => JSON.parse(sessionStorage.getItem(k)!) as { text: string; status: string }[],
+          ),
+      );
+
+    // The server goes away; when it is back, the page still cannot get through.
+    blocked = true;
+    await chat.server.stop("SIGKILL");
+    await page.getByTestId("connection-banner").waitFor();
+    await chat.server.start();
+    await page.getByTestId("composer").fill("sent during the outage");
+    await page.getByTestId("send").click();
+    await page.locator('[data-testid="message-pending"][data-status="sending"]').waitFor();
+    expect(await pendingStored()).toMatchObject([
+      { text: "sent during the outage", status: "sending" },
+    ]);
+    await shots.take(page, "sending while the server is away");
+
+    // The page is reloaded (as Vite does in dev when the server is back): the message goes out, once.
+    blocked = false;
+    await page.reload();
+    await message(page, "sent during the outage").waitFor({ timeout: RECONNECT_TIMEOUT });
+    await page.getByTestId("message-pending").waitFor({ state: "detached" });
+    expect(await messageTexts(page)).toEqual(["before the outage", "sent during the outage"]);
+    await waitFor(async () => (await pendingStored()).length === 0, { what: "an empty queue" });
+    await shots.take(page, "sent once after the reload");
+
+    // Down for longer than 15 s: the send is given up, visibly, with its text.
+    blocked = true;
+    await chat.server.stop("SIGKILL");
+    await page.getByTestId("connection-banner").waitFor();
+    await chat.server.start();
+    for (const text of ["retry me", "discard me"]) {
+      await page.getByTestId("composer").fill(text);
+      await page.getByTestId("send").click();
+    }
+    const failed = page.locator('[data-testid="message-pending"][data-status="failed"]');
+    await waitFor(async () => (await failed.count()) === 2, {
+      timeout: 60_000,
+      what: "both messages marked Not sent",
+    });
+    expect(await failed.first().textContent()).toContain("Not sent: no connection for 15 s.");
+    expect(await page.getByTestId("composer").inputValue()).toBe("");
+    await shots.take(page, "not sent after 15 s");
+
+    // A reload keeps them as they were: Not sent, text kept.
+    blocked = false;
+    await page.reload();
+    await page.getByTestId("room-title").filter({ hasText: "relay" }).waitFor();
+    await waitFor(async () => (await failed.count()) === 2, { what: "Not sent after the reload" });
+    expect(await page.getByTestId("pending-text").allTextContents()).toEqual([
+      "retry me",
+      "discard me",
+    ]);
+    await message(page, "sent during the outage").waitFor();
+    await page.getByTestId("connection-banner").waitFor({ state: "detached" });
+    await shots.take(page, "still not sent after a reload");
+    await failed.filter({ hasText: "retry me" }).getByTestId("pending-retry").click();
+    await message(page, "retry me").waitFor();
+    await failed.filter({ hasText: "discard me" }).getByTestId("pending-discard").click();
+    await page.getByTestId("message-pending").waitFor({ state: "detached" });
+    expect(await messageTexts(page)).toEqual([
+      "before the outage",
+      "sent during the outage",
+      "retry me",
+    ]);
+    await waitFor(async () => (await pendingStored()).length === 0, { what: "an empty queue" });
+    await page.reload();
+    await message(page, "retry me").waitFor();
+    expect(await page.getByTestId("message-pending").count()).toBe(0);
+    await shots.take(page, "retried and discarded");
+
+    // Restored after a reload: one the room refuses keeps its text, marked Not sent with the
+    // reason; one older than 2 minutes is not resent by itself.
+    await page.evaluate(() => {
+      const session = JSON.parse(localStorage.getItem("troupe-chat:session")!);
+      const roomId = location.pathname.split("/").pop();
+      const key = `troupe-chat:pending:${JSON.stringify([session.user.org, roomId, session.user.id])}`;
+      const now = Date.now();
+      sessionStorage.setItem(
+        key,
+        JSON.stringify([
+          { clientId: "c-e2e-refused", text: "x".repeat(4001), createdAt: now, status: "sending" },
+          {
+            clientId: "c-e2e-old",
+            text: "from long ago",
+            createdAt: now - 600_000,
+            status: "sending",
+          },
+        ]),
+      );
+    });
+    await page.reload();
+    await page.getByTestId("room-title").filter({ hasText: "relay" }).waitFor();
+    await failed.filter({ hasText: "at most 4000 characters" }).waitFor();
+    await failed.filter({ hasText: "Not sent before the page was reloaded." }).waitFor();
+    expect(await failed.count()).toBe(2);
+    expect((await page.getByTestId("pending-text").first().textContent())?.length).toBe(4001);
+    await shots.take(page, "restored: refused and too old");
+    for (let i = 0; i < 2; i++) await failed.first().getByTestId("pending-discard").click();
+    await page.getByTestId("message-pending").waitFor({ state: "detached" });
+    expect(await messageTexts(page)).toEqual([
+      "before the outage",
+      "sent during the outage",
+      "retry me",
+    ]);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("the message list", () => {
+  for (const device of [
+    { name: "desktop", viewport: { width: 1280, height: 800 } },
+    {
+      name: "phone",
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    },
+  ] as const) {
+    it(`links, show more, new messages, ArrowUp to edit, paste notice (${device.name})`, {
+      timeout: 120_000,
+    }, async () => {
+      const shots = await screenshots(`message list ${device.name}`);
+      const { name, ...options } = device;
+      const page = await newPage(`Mae-${name}`, options);
+      const org = `list-${name}`;
+      await signIn(page, "Mae", org);
+      await createRoom(page, "notes");
+      if (name === "desktop") {
+        // The composer has the focus when a room opens.
+        expect(await page.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe(
+          "composer",
+        );
+      }
+      const list = page.getByTestId("message-list");
+      expect(await list.getAttribute("role")).toBe("log");
+      expect(await list.getAttribute("aria-live")).toBe("polite");
+
+      await send(page, "Spec at https://example.com/spec?v=2. <b>not bold</b>");
+      const link = message(page, "Spec at").getByTestId("message-link");
+      expect(await link.getAttribute("href")).toBe("https://example.com/spec?v=2");
+      expect(await link.getAttribute("target")).toBe("_blank");
+      expect(await link.getAttribute("rel")).toBe("noopener noreferrer");
+      expect(await message(page, "Spec at").locator("b").count()).toBe(0);
+
+      const long = `${"A long report, with many words in it. ".repeat(40)}The end.`;
+      await page.getByTestId("composer").fill(long);
+      await page.getByTestId("send").click();
+      const longItem = message(page, "A long report");
+      await longItem.getByTestId("show-more").waitFor();
+      expect(await longItem.getByTestId("message-text").textContent()).not.toContain("The end.");
+      await shots.take(page, "a link and a long message");
+      await longItem.getByTestId("show-more").click();
+      await longItem.getByTestId("message-text").filter({ hasText: "The end." }).waitFor();
+
+      // ArrowUp in the empty composer edits my last message.
+      await send(page, "typo hree");
+      await page.getByTestId("composer").focus();
+      await page.keyboard.press("ArrowUp");
+      const edit = page.getByTestId("edit-input");
+      expect(await edit.inputValue()).toBe("typo hree");
+      await edit.fill("typo here");
+      await shots.take(page, "editing with ArrowUp");
+      await edit.press("Enter");
+      await message(page, "typo here").waitFor();
+      await waitFor(
+        () =>
+          page.evaluate(() => document.activeElement?.getAttribute("data-testid") === "composer"),
+        { what: "focus back in the composer" },
+      );
+
+      // A paste cut at the length limit says so.
+      await page.getByTestId("composer").focus();
+      await page.evaluate((text) => {
+        const el = document.querySelector<HTMLTextAreaElement>('[data-testid="composer"]')!;
+        const data = new DataTransfer();
+        data.setData("text/plain", text);
+        el.dispatchEvent(
+          new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }),
+        );
+      }, "p".repeat(4100));
+      await page.getByTestId("paste-cut-notice").filter({ hasText: "100 characters" }).waitFor();
+      expect((await page.getByTestId("composer").inputValue()).length).toBe(4000);
+      await shots.take(page, "paste cut notice");
+      await page.getByTestId("composer").fill("");
+
+      // Scrolled up while someone else writes: "N new messages ↓", which jumps to them.
+      // Ola joins through the link the UI showed, over the API.
+      const code = inviteLinks.get(`${chat.server.url} ${org}`)!.split("/").pop();
+      const joined = await chat.post("/api/auth/join", {
+        code,
+        displayName: "Ola",
+        login: `ola-${name}`,
+        password: E2E_PASSWORD,
+      });
+      expect(joined.status).toBe(201);
+      const other = joined.body as { token: string };
+      const roomId = new URL(page.url()).pathname.split("/").pop()!;
+      const conn = chat
+        .client()
+        .chatRoom.get([org, roomId], { params: { token: other.token } })
+        .connect();
+      try {
+        for (let i = 0; i < 12; i++) await conn.send(`filler ${i} ${"words ".repeat(20)}`);
+        await message(page, "filler 11").waitFor();
+        // Scroll events are delivered with the next frame: wait for it, or a message that
+        // arrives first still finds the list "at the bottom" and follows it down.
+        await list.evaluate(
+          (el) =>
+            new Promise<void>((resolve, reject) => {
+              if (el.scrollTop === 0)
+                reject(new Error("the list does not overflow: nothing to scroll"));
+              el.addEventListener("scroll", () => requestAnimationFrame(() => resolve()), {
+                once: true,
+              });
+              el.scrollTop = 0;
+            }),
+        );
+        await conn.send("are you there?");
+        await conn.send("hello?");
+        const jump = page.getByTestId("jump-latest");
+        await jump.filter({ hasText: "2 new messages" }).waitFor();
+        await shots.take(page, "new messages while scrolled up");
+        await jump.click();
+        await jump.waitFor({ state: "detached" });
+        await waitFor(
+          () => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80),
+          { what: "the list at the bottom" },
+        );
+        await shots.take(page, "jumped to the latest");
+      } finally {
+        await conn.dispose();
+      }
+      await expectNoHorizontalScroll(page);
+      expect(pageErrors).toEqual([]);
+    });
+  }
+});
+
+/** The room is live: no banner, presence known with exactly `names`, and the member count. */
+async function expectLive(page: Page, names: string[], members: number): Promise<void> {
+  await page.getByTestId("connection-banner").waitFor({ state: "detached" });
+  await page.locator('[data-testid="presence"][data-known="true"]').waitFor({ state: "attached" });
+  await waitFor(
+    async () => {
+      const shown = (await presenceNames(page)).map((n) => n.replace(/\s*\(you\)$/, ""));
+      return shown.length === names.length && names.every((n) => shown.some((s) => s.includes(n)));
+    },
+    { what: `presence ${names.join(", ")}` },
+  );
+  await page
+    .getByTestId("room-sub")
+    .filter({ hasText: `${members} members · ${names.length} online` })
+    .waitFor();
+}
 
 async function expectNoHorizontalScroll(page: Page): Promise<void> {
   const widths = await page.evaluate(() => ({

@@ -8,6 +8,7 @@ export default defineConfig({
     name: "e2e",
     include: ["*.test.ts"],
     globalSetup: ["support/global-setup.ts"],
+    setupFiles: ["support/quiet.ts"],
     testTimeout: 90_000,
     hookTimeout: 180_000,
   },

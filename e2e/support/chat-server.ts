@@ -1,7 +1,8 @@
 /**
- * The chat template in production, as a person or Railway runs it: its `start` script
- * (`NODE_ENV=production`, `PORT`, `AUTH_SECRET`, `DATABASE_URL`) in its own process group, cwd
- * templates/chat, serving the API and the built frontend on one port. With `DATABASE_URL` in
+ * The chat template in production, as a person or Railway runs it: its `start` script (`node` on
+ * the built server, `dist/server/main.js`; `NODE_ENV=production`, `PORT`, `AUTH_SECRET`,
+ * `DATABASE_URL`) in its own process group, cwd templates/chat, serving the API and the built
+ * frontend on one port. With `DATABASE_URL` in
  * production the template keeps actor state in Postgres (schema `troupe`), so `restart()` after
  * a SIGTERM or a SIGKILL brings back every room and message, on the same port so that connected
  * browsers and clients find it again.
@@ -21,6 +22,10 @@ import { freePort, waitFor } from "troupe/test";
 import { CHAT_DIR, REPO_ROOT } from "./paths.js";
 
 export interface ChatProductionOptions {
+  /** The template's folder (default templates/chat): its `start` script is run there. */
+  dir?: string;
+  /** Its name in output and errors (default `chat`). */
+  label?: string;
   /** The app's database (also holds actor state in production). */
   databaseUrl: string;
   /** Port to listen on; default a free one. Kept across restarts. */
@@ -52,7 +57,7 @@ export interface ChatProduction {
   close(): Promise<void>;
 }
 
-/** How long a start may take: tsx compiles on the fly, migrations run, Postgres connects. */
+/** How long a start may take: node loads the build, Postgres connects, migrations run. */
 const START_TIMEOUT_MS = 60_000;
 /** How long a graceful stop may take before the group gets SIGKILL. */
 const STOP_GRACE_MS = 10_000;
@@ -69,9 +74,11 @@ process.once("exit", () => {
 });
 
 export async function startChatProduction(opts: ChatProductionOptions): Promise<ChatProduction> {
+  const dir = opts.dir ?? CHAT_DIR;
+  const label = opts.label ?? "chat";
   const port = opts.port ?? (await freePort());
   const authSecret = opts.authSecret ?? randomBytes(32).toString("hex");
-  const startScript = readStartScript();
+  const startScript = readStartScript(dir);
   const lines: string[] = [];
   let runs = 0;
   let child: ChildProcess | undefined;
@@ -80,7 +87,7 @@ export async function startChatProduction(opts: ChatProductionOptions): Promise<
   const record = (run: number, stream: string) => (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) {
       if (!line) continue;
-      lines.push(`[chat#${run} ${stream}] ${line}`);
+      lines.push(`[${label}#${run} ${stream}] ${line}`);
       if (lines.length > OUTPUT_LINES) lines.shift();
     }
   };
@@ -96,17 +103,20 @@ export async function startChatProduction(opts: ChatProductionOptions): Promise<
     output: () => lines.join("\n"),
 
     async start() {
-      if (server.pid !== undefined) throw new Error("The chat server is already running.");
+      if (server.pid !== undefined) throw new Error(`The ${label} server is already running.`);
       const run = ++runs;
       const proc = spawn("sh", ["-c", startScript], {
-        cwd: CHAT_DIR,
-        env: serverEnv({
-          ...opts.env,
-          NODE_ENV: "production",
-          PORT: String(port),
-          AUTH_SECRET: authSecret,
-          DATABASE_URL: opts.databaseUrl,
-        }),
+        cwd: dir,
+        env: serverEnv(
+          {
+            ...opts.env,
+            NODE_ENV: "production",
+            PORT: String(port),
+            AUTH_SECRET: authSecret,
+            DATABASE_URL: opts.databaseUrl,
+          },
+          dir,
+        ),
         // Its own process group: the script's shell, tsx and node are stopped together.
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
@@ -138,7 +148,7 @@ export async function startChatProduction(opts: ChatProductionOptions): Promise<
       if (problem) {
         await server.stop("SIGKILL");
         throw new Error(
-          `The chat server did not start on port ${port}: ${problem}. Its output:\n${server.output()}`,
+          `The ${label} server did not start on port ${port}: ${problem}. Its output:\n${server.output()}`,
         );
       }
     },
@@ -158,7 +168,7 @@ export async function startChatProduction(opts: ChatProductionOptions): Promise<
       // The shell may exit before its children: wait until the whole group is gone.
       await waitFor(() => !groupAlive(group), {
         timeout: STOP_GRACE_MS,
-        what: `the chat server's processes (group ${proc.pid}) to exit`,
+        what: `the ${label} server's processes (group ${proc.pid}) to exit`,
       }).catch((err) => {
         signalGroup(group, "SIGKILL");
         throw err;
@@ -184,12 +194,12 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 /** The template's own `start` script, run through a shell as a package manager would. */
-function readStartScript(): string {
-  const pkg = JSON.parse(readFileSync(join(CHAT_DIR, "package.json"), "utf8")) as {
+export function readStartScript(dir = CHAT_DIR): string {
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
     scripts?: Record<string, string>;
   };
   const script = pkg.scripts?.start;
-  if (!script) throw new Error('templates/chat/package.json has no "start" script.');
+  if (!script) throw new Error(`${join(dir, "package.json")} has no "start" script.`);
   return script;
 }
 
@@ -198,14 +208,14 @@ function readStartScript(): string {
  * adds (`VITEST*`) and without overrides that would change what production does
  * (actor storage, exposed error details), plus the package's binaries on PATH as `pnpm run` does.
  */
-function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function serverEnv(extra: Record<string, string>, dir = CHAT_DIR): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (/^(VITEST|TROUPE_STORAGE$|TROUPE_DATA_DIR$|TROUPE_EXPOSE_ERRORS$)/.test(name)) continue;
     env[name] = value;
   }
   env.PATH = [
-    join(CHAT_DIR, "node_modules", ".bin"),
+    join(dir, "node_modules", ".bin"),
     join(REPO_ROOT, "node_modules", ".bin"),
     process.env.PATH,
   ].join(delimiter);

@@ -1,8 +1,9 @@
 /**
  * Vitest global setup of the e2e package, run once per run before any test file:
  *
- * 1. Builds the chat template for production with its own `build` script, as a deploy would
- *    (`E2E_SKIP_BUILD=1` reuses an existing `templates/chat/dist` while iterating on tests).
+ * 1. Builds the chat, game, AI agent and rate limiter templates for production with their own
+ *    `build` scripts, as a deploy would: the frontend (`dist/public`) and the server as JavaScript (`dist/server/main.js`), which the `start` script runs
+ *    with `node` (`E2E_SKIP_BUILD=1` reuses an existing build while iterating on tests).
  * 2. Resolves the Postgres server: `DATABASE_URL` if set, else a throwaway embedded one through
  *    `troupe/db` in its own data directory (the runtime's and the chat's suites start theirs in
  *    the same run), run in a child process (see support/embedded-postgres.ts for why). Test
@@ -14,7 +15,22 @@ import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { EMBEDDED_ROOT } from "troupe/db";
 import type { TestProject } from "vitest/node";
-import { CHAT_DIR, CHAT_DIST, E2E_DIR, REPO_ROOT } from "./paths.js";
+import {
+  AI_AGENT_DIR,
+  AI_AGENT_DIST,
+  AI_AGENT_SERVER_ENTRY,
+  CHAT_DIR,
+  CHAT_DIST,
+  CHAT_SERVER_ENTRY,
+  E2E_DIR,
+  GAME_DIR,
+  GAME_DIST,
+  GAME_SERVER_ENTRY,
+  RATE_LIMITER_DIR,
+  RATE_LIMITER_DIST,
+  RATE_LIMITER_SERVER_ENTRY,
+  REPO_ROOT,
+} from "./paths.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -24,7 +40,13 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [, database] = await Promise.all([buildChat(), resolveDatabase()]);
+  const [, , , , database] = await Promise.all([
+    buildTemplate(CHAT_DIR, CHAT_DIST, CHAT_SERVER_ENTRY, "chat"),
+    buildTemplate(GAME_DIR, GAME_DIST, GAME_SERVER_ENTRY, "game"),
+    buildTemplate(AI_AGENT_DIR, AI_AGENT_DIST, AI_AGENT_SERVER_ENTRY, "ai-agent"),
+    buildTemplate(RATE_LIMITER_DIR, RATE_LIMITER_DIST, RATE_LIMITER_SERVER_ENTRY, "rate-limiter"),
+    resolveDatabase(),
+  ]);
   project.provide("databaseUrl", database.url);
   return database.stop;
 }
@@ -63,28 +85,39 @@ async function resolveDatabase(): Promise<{ url: string; stop: () => Promise<voi
   };
 }
 
-/** Runs the template's `build` script the way `pnpm run build` would, in its directory. */
-async function buildChat(): Promise<void> {
-  if (process.env.E2E_SKIP_BUILD === "1" && existsSync(join(CHAT_DIST, "index.html"))) return;
-  const pkg = JSON.parse(readFileSync(join(CHAT_DIR, "package.json"), "utf8")) as {
+/**
+ * Runs the template's `build` script the way `pnpm run build` would, in its directory. `dist`:
+ * its built frontend (undefined for a template without one).
+ */
+async function buildTemplate(
+  dir: string,
+  dist: string | undefined,
+  serverEntry: string,
+  name: string,
+): Promise<void> {
+  const outputs = [...(dist ? [join(dist, "index.html")] : []), serverEntry];
+  if (process.env.E2E_SKIP_BUILD === "1" && outputs.every((file) => existsSync(file))) {
+    return;
+  }
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
     scripts?: Record<string, string>;
   };
   const script = pkg.scripts?.build;
   if (!script) {
     throw new Error(
-      'templates/chat/package.json has no "build" script: the e2e tests run the chat in production mode and need its built frontend in templates/chat/dist.',
+      `templates/${name}/package.json has no "build" script: the e2e tests run the ${name} in production mode and need its build in templates/${name}/dist.`,
     );
   }
   const started = Date.now();
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn("sh", ["-c", script], {
-      cwd: CHAT_DIR,
+      cwd: dir,
       env: {
         ...process.env,
         NODE_ENV: "production",
         PATH: [
-          join(CHAT_DIR, "node_modules", ".bin"),
+          join(dir, "node_modules", ".bin"),
           join(REPO_ROOT, "node_modules", ".bin"),
           process.env.PATH,
         ].join(delimiter),
@@ -98,15 +131,15 @@ async function buildChat(): Promise<void> {
   });
   if (code !== 0) {
     throw new Error(
-      `The chat's production build failed (\`${script}\` in templates/chat exited with ${code}):\n${output.join("")}`,
+      `The ${name}'s production build failed (\`${script}\` in templates/${name} exited with ${code}):\n${output.join("")}`,
     );
   }
-  if (!existsSync(join(CHAT_DIST, "index.html"))) {
-    throw new Error(
-      `The chat's build (\`${script}\`) succeeded but left no templates/chat/dist/index.html.`,
-    );
+  for (const file of outputs) {
+    if (!existsSync(file)) {
+      throw new Error(`The ${name}'s build (\`${script}\`) succeeded but left no ${file}.`);
+    }
   }
   if (process.env.TROUPE_LOG_LEVEL === "debug") {
-    console.error(`[e2e] chat built in ${Date.now() - started} ms`);
+    console.error(`[e2e] ${name} built in ${Date.now() - started} ms`);
   }
 }
