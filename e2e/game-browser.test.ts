@@ -117,41 +117,40 @@ const scores = (page: Page) => page.evaluate(() => (window.__game?.scores() ?? [
 /**
  * Points the mouse so that the page aims from `from` at `target` (world units), within 0.15 rad
  * (Ada stands still, Bo is 120-300 units away with no wall between: close enough for her bullets
- * to fly his way). Where the player is on the screen depends on the camera (clamped at the map's
- * edges), so it is found from the aim the page reports for two mouse positions: the player is
- * where the two aim lines cross. Returns whether it got there within six mouse positions.
+ * to fly his way). The page says where both are on the canvas (`__game.toScreen`, its camera);
+ * the mouse goes on the line from the player towards the target, kept on the canvas (the page
+ * reads the pointer only there; the player is always on it, as the camera follows). Returns
+ * whether the page's aim got there within three tries.
  */
 async function aimAt(page: Page, from: { x: number; y: number }, target: { x: number; y: number }) {
-  const box = (await page.getByTestId("arena-canvas").boundingBox())!;
   const want = Math.atan2(target.y - from.y, target.x - from.x);
-  const probes: { x: number; y: number; a: number }[] = [];
-  for (let i = 0; i < 6; i++) {
-    // Until two probes cross clearly: around the middle of the canvas, in two directions.
-    let m = {
-      x: box.x + box.width / 2 + Math.cos(want + (i % 2) * 1.2) * 150,
-      y: box.y + box.height / 2 + Math.sin(want + (i % 2) * 1.2) * 150,
-    };
-    const [p, q] = probes.slice(-2);
-    if (p && q) {
-      const [ux, uy, vx, vy] = [Math.cos(p.a), Math.sin(p.a), Math.cos(q.a), Math.sin(q.a)];
-      const det = ux * -vy - uy * -vx;
-      if (Math.abs(det) > 0.2) {
-        const t = ((q.x - p.x) * -vy - (q.y - p.y) * -vx) / det;
-        // Two distances in turn, so that the next two probes are not on one line either.
-        const r = i % 2 === 0 ? 160 : 110;
-        m = { x: p.x + t * ux + Math.cos(want) * r, y: p.y + t * uy + Math.sin(want) * r };
-      }
-    }
-    // On the canvas (the page reads the pointer only there).
-    m = {
-      x: Math.min(Math.max(m.x, box.x + 10), box.x + box.width - 10),
-      y: Math.min(Math.max(m.y, box.y + 10), box.y + box.height - 10),
-    };
-    await page.mouse.move(m.x, m.y);
-    const a = await settledAim(page, probes.at(-1)?.a);
+  let previous: number | undefined;
+  for (let i = 0; i < 3; i++) {
+    const box = await page.getByTestId("arena-canvas").boundingBox();
+    const at = await page.evaluate(
+      ([f, t]) => {
+        const g = window.__game;
+        // From where the page draws the player (predicted), as its aim does.
+        const self = g?.me() ?? f!;
+        const a = g?.toScreen(self.x, self.y);
+        const b = g?.toScreen(t!.x, t!.y);
+        return a && b ? { a, b } : null;
+      },
+      [from, target] as const,
+    );
+    if (!box || !at) return false;
+    const [dx, dy] = [Math.cos(want), Math.sin(want)];
+    // How far from the player the line stays on the canvas (10 px in from its edges).
+    const room = Math.min(
+      dx > 0 ? (box.width - 10 - at.a.x) / dx : dx < 0 ? (10 - at.a.x) / dx : Infinity,
+      dy > 0 ? (box.height - 10 - at.a.y) / dy : dy < 0 ? (10 - at.a.y) / dy : Infinity,
+    );
+    const r = Math.max(Math.min(Math.hypot(at.b.x - at.a.x, at.b.y - at.a.y), room), 20);
+    await page.mouse.move(box.x + at.a.x + dx * r, box.y + at.a.y + dy * r);
+    const a = await settledAim(page, previous);
     if (a === null) return false;
-    probes.push({ ...m, a });
     if (Math.abs(Math.atan2(Math.sin(a - want), Math.cos(a - want))) < 0.15) return true;
+    previous = a;
   }
   return false;
 }

@@ -18,6 +18,7 @@ import {
   VIEW_WIDTH,
 } from "../../sim/constants.js";
 import { WALLS } from "../../sim/map.js";
+import { setProjection } from "./debug.js";
 import type { MatchSession } from "./match-session.js";
 
 const COLORS = {
@@ -88,6 +89,18 @@ export class ArenaScene extends Phaser.Scene {
       this.keys = kb.addKeys("W,A,S,D,UP,DOWN,LEFT,RIGHT,SPACE") as typeof this.keys;
     }
     this.input.mouse?.disableContextMenu();
+
+    // For `window.__game.toScreen`: the camera's view of the world, in the canvas's CSS pixels.
+    setProjection((x, y) => {
+      const view = cam.worldView;
+      const scale = this.scale.displayScale;
+      return {
+        x: (cam.x + (x - view.x) * cam.zoom) / scale.x,
+        y: (cam.y + (y - view.y) * cam.zoom) / scale.y,
+      };
+    });
+    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => setProjection(null));
+    this.events.once(Phaser.Scenes.Events.DESTROY, () => setProjection(null));
   }
 
   /**

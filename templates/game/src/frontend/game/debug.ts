@@ -26,6 +26,21 @@ export interface GameDebugApi {
   drawn(): { id: string; k: EntityView["k"]; x: number; y: number }[];
   /** The HUD's score table. */
   scores(): ScoreLine[];
+  /**
+   * Where world point (x, y) is on the page now, in CSS pixels from the arena canvas's top left
+   * (the scene's camera), or null before the scene draws. Tests point the mouse with it.
+   */
+  toScreen(x: number, y: number): { x: number; y: number } | null;
+}
+
+/** World to canvas CSS pixels, as the arena scene's camera has it now. */
+export type Projection = (x: number, y: number) => { x: number; y: number };
+
+let projection: Projection | null = null;
+
+/** The arena scene registers its camera's projection here (null when it shuts down). */
+export function setProjection(next: Projection | null): void {
+  projection = next;
 }
 
 declare global {
@@ -50,6 +65,7 @@ export function exposeForTests(session: MatchSession, matchId: string): () => vo
       return out.map(({ id, k, x, y }) => ({ id, k, x, y }));
     },
     scores: () => session.getView().scores,
+    toScreen: (x, y) => projection?.(x, y) ?? null,
   };
   return () => {
     delete window.__game;
