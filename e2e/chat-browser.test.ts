@@ -142,10 +142,20 @@ function message(page: Page, text: string) {
   });
 }
 
+/**
+ * Sends `text` and waits until the room has answered for it: the message in the list (its event
+ * can come first, as events do not wait for the durable write) and its "Sending…" copy gone
+ * (the reply, which leaves only once the message is stored; a crash before it loses the
+ * message on the server, and the page sends it again).
+ */
 async function send(page: Page, text: string): Promise<void> {
   await page.getByTestId("composer").fill(text);
   await page.getByTestId("send").click();
   await message(page, text).waitFor();
+  await page
+    .getByTestId("message-pending")
+    .filter({ has: page.getByTestId("pending-text").filter({ hasText: text }) })
+    .waitFor({ state: "detached" });
 }
 
 async function messageTexts(page: Page): Promise<string[]> {
