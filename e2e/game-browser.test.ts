@@ -12,7 +12,8 @@
 // Every step is a screenshot in e2e/artifacts/<test>/.
 // `window.__game`, the page's read-only view of the match.
 import type {} from "@troupe/template-game/src/frontend/game/debug.js";
-import { lineOfSight } from "@troupe/template-game/src/sim/map.js";
+import { MAP_HEIGHT, MAP_WIDTH, PLAYER_RADIUS } from "@troupe/template-game/src/sim/constants.js";
+import { lineOfSight, type Point, WALLS } from "@troupe/template-game/src/sim/map.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createScratchDatabase } from "troupe/db";
 import { waitFor } from "troupe/test";
@@ -190,12 +191,12 @@ async function play(page: Page, name: string): Promise<void> {
 const KEYS = { left: "KeyA", right: "KeyD", up: "KeyW", down: "KeyS" } as const;
 
 /** Holds the WASD keys that point from `from` towards `to` (and releases the others). */
-async function steer(page: Page, from: { x: number; y: number }, to: { x: number; y: number }) {
+async function steer(page: Page, from: Point, to: Point) {
   const want = new Set<string>();
-  if (to.x - from.x > 30) want.add(KEYS.right);
-  if (from.x - to.x > 30) want.add(KEYS.left);
-  if (to.y - from.y > 30) want.add(KEYS.down);
-  if (from.y - to.y > 30) want.add(KEYS.up);
+  if (to.x - from.x > 8) want.add(KEYS.right);
+  if (from.x - to.x > 8) want.add(KEYS.left);
+  if (to.y - from.y > 8) want.add(KEYS.down);
+  if (from.y - to.y > 8) want.add(KEYS.up);
   for (const key of Object.values(KEYS)) {
     if (want.has(key)) await page.keyboard.down(key);
     else await page.keyboard.up(key);
@@ -203,31 +204,75 @@ async function steer(page: Page, from: { x: number; y: number }, to: { x: number
 }
 
 /**
- * `steer` with a memory: when a wall stops the player, it walks sideways for a while to get
- * round it (the other way if that is blocked too).
+ * The map as a grid of 20-unit cells, true where a player fits (walls grown by the player's
+ * radius and a margin, so that the eight key directions do not catch on corners).
  */
-function walker(page: Page) {
-  let last: { x: number; y: number } | undefined;
-  let detour = 0;
-  let side = 1;
-  return async (from: { x: number; y: number }, to: { x: number; y: number }) => {
-    const stuck = last !== undefined && Math.hypot(from.x - last.x, from.y - last.y) < 3;
-    last = { x: from.x, y: from.y };
-    if (stuck) {
-      if (detour > 0) side = -side; // the way round is blocked too: the other way
-      detour = 10;
+const CELL = 20;
+const [COLS, ROWS] = [MAP_WIDTH / CELL, MAP_HEIGHT / CELL];
+const FREE = Array.from({ length: COLS * ROWS }, (_, i) => {
+  const [x, y] = [(i % COLS) * CELL + CELL / 2, Math.floor(i / COLS) * CELL + CELL / 2];
+  const m = PLAYER_RADIUS + 14;
+  if (x < m || y < m || x > MAP_WIDTH - m || y > MAP_HEIGHT - m) return false;
+  return !WALLS.some((w) => x > w.x - m && x < w.x + w.w + m && y > w.y - m && y < w.y + w.h + m);
+});
+const cellOf = (p: Point) =>
+  Math.min(ROWS - 1, Math.max(0, Math.floor(p.y / CELL))) * COLS +
+  Math.min(COLS - 1, Math.max(0, Math.floor(p.x / CELL)));
+const centre = (cell: number): Point => ({
+  x: (cell % COLS) * CELL + CELL / 2,
+  y: Math.floor(cell / COLS) * CELL + CELL / 2,
+});
+
+/**
+ * Where to head for now on the way from `from` to `to` round the walls: a breadth-first search
+ * over the grid (to the free cell nearest `to` when `to` itself is in a wall), then the path's
+ * cell three steps on.
+ */
+function nextWaypoint(from: Point, to: Point): Point {
+  let start = cellOf(from);
+  if (!FREE[start]) {
+    // Pushed against a wall's grown edge: start from the nearest free cell.
+    let best = -1;
+    for (let c = 0; c < FREE.length; c++) {
+      if (!FREE[c]) continue;
+      const d = Math.hypot(centre(c).x - from.x, centre(c).y - from.y);
+      if (best < 0 || d < Math.hypot(centre(best).x - from.x, centre(best).y - from.y)) best = c;
     }
-    if (detour === 0) return steer(page, from, to);
-    detour -= 1;
-    const [dx, dy] = [to.x - from.x, to.y - from.y];
-    return steer(page, from, { x: from.x - dy * side, y: from.y + dx * side });
-  };
+    return centre(best);
+  }
+  const previous = new Int32Array(FREE.length).fill(-1);
+  previous[start] = start;
+  const queue = [start];
+  let goal = start;
+  let goalDistance = Math.hypot(centre(start).x - to.x, centre(start).y - to.y);
+  for (let i = 0; i < queue.length; i++) {
+    const cell = queue[i]!;
+    const [cx, cy] = [cell % COLS, Math.floor(cell / COLS)];
+    for (const [dx, dy] of [
+      [1, 0],
+      [-1, 0],
+      [0, 1],
+      [0, -1],
+    ] as const) {
+      const [nx, ny] = [cx + dx, cy + dy];
+      if (nx < 0 || ny < 0 || nx >= COLS || ny >= ROWS) continue;
+      const next = ny * COLS + nx;
+      if (!FREE[next] || previous[next] !== -1) continue;
+      previous[next] = cell;
+      queue.push(next);
+      const d = Math.hypot(centre(next).x - to.x, centre(next).y - to.y);
+      if (d < goalDistance) [goal, goalDistance] = [next, d];
+    }
+  }
+  const path = [goal];
+  while (path[0] !== start) path.unshift(previous[path[0]!]!);
+  start = path[Math.min(3, path.length - 1)]!;
+  return path.length === 1 ? to : centre(start);
 }
 
-/** A point 200 units from `me` at right angles to the line to `other` (to get round a wall). */
-function alongside(me: { x: number; y: number }, other: { x: number; y: number }) {
-  const d = Math.max(1, Math.hypot(me.x - other.x, me.y - other.y));
-  return { x: me.x - ((other.y - me.y) / d) * 200, y: me.y + ((other.x - me.x) / d) * 200 };
+/** Walks the page's player from `from` towards `to`, round the walls (one step per call). */
+function walker(page: Page) {
+  return (from: Point, to: Point) => steer(page, from, nextWaypoint(from, to));
 }
 
 /** A point 200 units from `me` away from `other` (towards the middle if they are on one spot). */
@@ -277,15 +322,21 @@ describe("the game in two browsers", () => {
 
     // They spawn apart: each walks towards the other (round walls) until both see the other.
     const [adaWalks, boWalks] = [walker(ada), walker(bo)];
+    const trail: string[] = [];
     await waitFor(
       async () => {
         // Steered by the server's positions (as each page has its own): on a loaded machine the
         // prediction can run far ahead of a server that ticks late.
         const [a, b] = await Promise.all([seen(ada, adaId), seen(bo, boId)]);
-        if (!a || !b) return false;
-        if ((await seen(bo, adaId)) && (await seen(ada, boId))) return true;
+        if (!a || !b) throw new Error("Ada or Bo not on their own page");
+        const [boSeesAda, adaSeesBo] = await Promise.all([seen(bo, adaId), seen(ada, boId)]);
+        if (boSeesAda && adaSeesBo) return true;
         await Promise.all([adaWalks(a, b), boWalks(b, a)]);
-        return false;
+        const at = (p: Point) => `(${Math.round(p.x)}, ${Math.round(p.y)})`;
+        trail.push(
+          `Ada ${at(a)}${adaSeesBo ? " sees Bo" : ""}, Bo ${at(b)}${boSeesAda ? " sees Ada" : ""}`,
+        );
+        throw new Error(`walked: ${trail.filter((_, i) => i % 10 === 0).join("; ")}`);
       },
       { what: "Ada and Bo to come into each other's view", timeout: 60_000, interval: 100 },
     );
@@ -339,6 +390,7 @@ describe("the game in two browsers", () => {
     let firing = false;
     let bulletShot = false;
     let bulletMoved = false;
+    const shotTrail: string[] = [];
     await waitFor(
       async () => {
         const state = await phase(ada);
@@ -353,12 +405,16 @@ describe("the game in two browsers", () => {
           // Not in place (walked apart, a wall between them, or Bo respawned elsewhere).
           if (firing) await ada.mouse.up();
           firing = false;
-          // Too close (the shot would start inside him): away; a wall between them: along it;
-          // too far: towards.
-          const to = d > 120 ? b : clear ? awayFrom(a, b) : alongside(a, b);
+          // Too close (the shot would start inside him): away; too far, or a wall between
+          // them: towards him, round the walls.
+          const to = clear && d <= 120 ? awayFrom(a, b) : b;
           await adaAims(a, to);
+          const at = (p: Point) => `(${Math.round(p.x)}, ${Math.round(p.y)})`;
+          shotTrail.push(
+            `Ada ${at(a)}${a.alive === false ? " dead" : ""}, Bo ${at(b)}${b.alive === false ? " dead" : ""}: ${Math.round(d)} units, ${clear ? "in" : "out of"} sight, ${seenB ? "in" : "out of"} her view`,
+          );
           throw new Error(
-            `Ada ${Math.round(d)} units from Bo, ${clear ? "in" : "out of"} sight, ${seenB ? "in" : "out of"} her view`,
+            `${shotTrail.filter((_, i) => i % 20 === 0).join("; ")}; now ${shotTrail.at(-1)}`,
           );
         }
         await release(ada);
