@@ -30,7 +30,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { availableParallelism, loadavg } from "node:os";
+import { availableParallelism, loadavg, setPriority } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "troupe/client";
@@ -43,6 +43,7 @@ import { decodeSnapshot } from "../src/interest/wire.js";
 import { botInput } from "../src/sim/bots.js";
 import { TICK_MS, TICK_RATE_HZ } from "../src/sim/constants.js";
 import type { PlayerEntity, World } from "../src/sim/step.js";
+import type { IdleTimerReport } from "./idle-timer.js";
 import type { ServerReport } from "./server.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -51,6 +52,11 @@ const SCENARIOS = [
   { id: "a", matches: 10, players: 16 },
   { id: "b", matches: 1, players: 100 },
 ].filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s.id);
+/**
+ * A nice value for the server and the control process (e.g. -10; below 0 needs root): how the
+ * server fares when the machine's other processes wait for it rather than it for them.
+ */
+const PRIORITY = process.env.BENCH_PRIORITY ? Number(process.env.BENCH_PRIORITY) : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // What the players receive, counted on the wire. Node 20 has no WebSocket of its own, so the
@@ -210,41 +216,53 @@ let stopping = false;
 /** Progress goes to stderr, the figures to stdout. */
 const progress = (line: string) => console.error(`[bench] ${line}`);
 
-function startServer(
-  databaseUrl: string,
-  tuning: object,
+/** Forks one of the bench's processes (server or control) and waits for its `ready`. */
+function forkReady(
+  file: string,
+  env: Record<string, string>,
+  profile: boolean,
 ): Promise<{ child: ChildProcess; url: string }> {
   const here = fileURLToPath(new URL(".", import.meta.url));
-  const child = fork(join(here, "server.ts"), [], {
+  const child = fork(join(here, file), [], {
     execArgv: [
       "--import",
       "tsx",
       // Where the server's time goes: a V8 CPU profile, for Chrome's DevTools or speedscope.
-      ...(process.env.BENCH_SERVER_PROFILE
+      ...(profile && process.env.BENCH_SERVER_PROFILE
         ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SERVER_PROFILE}`]
         : []),
     ],
-    env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_TUNING: JSON.stringify(tuning) },
+    env: { ...process.env, ...env },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  // The server goes with this process, however this one ends.
+  // The child goes with this process, however this one ends.
   process.once("exit", () => child.kill("SIGKILL"));
+  if (PRIORITY !== undefined) setPriority(child.pid!, PRIORITY);
   return new Promise((resolve, reject) => {
-    child.once("exit", (code) =>
-      reject(new Error(`the server exited (${code}) before it was ready`)),
-    );
+    child.once("exit", (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
     child.on("message", (msg: { type: string; url?: string }) => {
-      if (msg.type === "ready") resolve({ child, url: msg.url! });
+      if (msg.type === "ready") resolve({ child, url: msg.url ?? "" });
     });
   });
 }
 
-function askReport(child: ChildProcess): Promise<ServerReport> {
+function startServer(
+  databaseUrl: string,
+  tuning: object,
+): Promise<{ child: ChildProcess; url: string }> {
+  return forkReady(
+    "server.ts",
+    { DATABASE_URL: databaseUrl, BENCH_TUNING: JSON.stringify(tuning) },
+    true,
+  );
+}
+
+function askReport<R>(child: ChildProcess): Promise<R> {
   return new Promise((resolve) => {
     const onMessage = (msg: { type: string }) => {
       if (msg.type !== "report") return;
       child.off("message", onMessage);
-      resolve(msg as ServerReport);
+      resolve(msg as R);
     };
     child.on("message", onMessage);
     child.send({ type: "report" });
@@ -269,6 +287,7 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
     matchDurationMs: (WARMUP_MS / 1000 + SECONDS + 120) * 1000,
   });
   progress(`(${sc.id}) server ready at ${url}`);
+  const { child: idle } = await forkReady("idle-timer.ts", {}, false);
   const client = createClient<GameRegistry>(url);
   const total = sc.matches * sc.players;
   const bots = Array.from({ length: total }, (_, i) => new BotPlayer(client, url, `bot${i + 1}`));
@@ -301,8 +320,12 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   const clientCpu = process.cpuUsage();
   const started = performance.now();
   child.send({ type: "measure" });
+  idle.send({ type: "measure" });
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const report = await askReport(child);
+  const [report, control] = await Promise.all([
+    askReport<ServerReport>(child),
+    askReport<IdleTimerReport>(idle),
+  ]);
   const wallS = (performance.now() - started) / 1000;
   meter.on = false;
   const cpu = process.cpuUsage(clientCpu);
@@ -311,12 +334,15 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   stopping = true;
   await Promise.all(bots.map((b) => b.stop()));
   await client.dispose();
-  const exited = new Promise((r) => child.once("exit", r));
+  const exited = [child, idle].map((p) => new Promise((r) => p.once("exit", r)));
   child.kill("SIGTERM");
-  await exited;
+  idle.kill("SIGTERM");
+  await Promise.all(exited);
   await scratch.drop();
 
   const jitter = report.tickIntervalsMs.map((i) => Math.abs(i - TICK_MS));
+  const idleJitter = control.intervalsMs.map((i) => Math.abs(i - TICK_MS));
+  const { probe } = report;
   const decodeErrors = bots.reduce((n, b) => n + b.decodeErrors, 0);
   const kb = (b: number) => (b / total / wallS / 1000).toFixed(2);
   const ms = (v: number) => v.toFixed(2);
@@ -329,6 +355,21 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   );
   console.log(`  tick interval jitter p99      ${ms(percentile(jitter, 0.99))} ms   (target < 4)`);
   console.log(
+    `    the ticker's beats, late    ${ms(percentile(report.beatLateMs, 0.5))} / ${ms(percentile(report.beatLateMs, 0.99))} / ${ms(Math.max(0, ...report.beatLateMs))} ms p50 / p99 / max, against their schedule`,
+  );
+  console.log(
+    `    event-loop delay            ${ms(probe.loopDelayMs.p50)} / ${ms(probe.loopDelayMs.p99)} / ${ms(probe.loopDelayMs.max)} ms p50 / p99 / max`,
+  );
+  console.log(
+    `    GC pauses                   ${probe.gc.count} (${ms(probe.gc.totalMs)} ms in all, longest ${ms(probe.gc.maxMs)} ms; ${probe.gc.majorCount} major, longest ${ms(probe.gc.majorMaxMs)} ms)`,
+  );
+  console.log(
+    `    taken off the core          ${probe.involuntarySwitchesPerS.toFixed(0)} times a second (involuntary context switches)`,
+  );
+  console.log(
+    `    an idle ticker's jitter p99 ${ms(percentile(idleJitter, 0.99))} ms   (the same scheduler alone in its own process: the machine's floor)`,
+  );
+  console.log(
     `  bytes per client per second   ${kb(meter.bytes)} KB, of which snapshots ${kb(meter.snapshotBytes)} KB   (${(meter.frames / total / wallS).toFixed(1)} frames/s; target <= 10 KB at 100 players)`,
   );
   console.log(
@@ -339,7 +380,21 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
     `  machine load average          ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after (${availableParallelism()} cores; above that, the server waits for a core)`,
   );
   if (decodeErrors > 0) console.log(`  SNAPSHOTS THAT DID NOT DECODE: ${decodeErrors}`);
+  return {
+    scenario: sc.id,
+    load: [loadBefore, loadavg()[0]!],
+    serverCpuPercent: report.cpuPercent,
+    ticksPerMatchPerS: report.ticks / sc.matches / (report.wallMs / 1000),
+    tickP99Ms: percentile(report.tickDurationsMs, 0.99),
+    jitterP99Ms: percentile(jitter, 0.99),
+    idleJitterP99Ms: percentile(idleJitter, 0.99),
+    kbPerClientPerS: meter.bytes / total / wallS / 1000,
+    inputToVisibleP50Ms: percentile(latencies, 0.5),
+    playersCpuPercent: clientCpuPercent,
+  };
 }
+
+export type ScenarioFigures = Awaited<ReturnType<typeof runScenario>>;
 
 let base = process.env.DATABASE_URL;
 let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
@@ -355,7 +410,11 @@ try {
   console.log(
     `bench:game: server in its own process, players as WebSocket clients in this one; ${SECONDS} s per scenario after ${WARMUP_MS / 1000} s of warm-up`,
   );
-  for (const sc of SCENARIOS) await runScenario(base, sc);
+  for (const sc of SCENARIOS) {
+    const figures = await runScenario(base, sc);
+    // For a script that runs this one (bench/colyseus/compare.ts): one JSON line per scenario.
+    if (process.env.BENCH_JSON) console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
+  }
 } finally {
   await embedded?.stop();
 }

@@ -5,6 +5,9 @@
  * The only additions are the bench's: the sizes and timings it asks for (`BENCH_TUNING`, JSON)
  * and the `onTick` hook, which files every tick's duration and interval here.
  *
+ * `bench/probe.ts` measures beside it what delays the ticks: the event loop's delay, GC pauses,
+ * preemptions.
+ *
  * IPC, parent → child: `{ type: "measure" }` starts a window (CPU time and ticks counted from
  * now), `{ type: "report" }` ends it and answers `{ type: "report", ... }`. The child says
  * `{ type: "ready", url }` once it listens, and exits on SIGTERM after closing the server.
@@ -13,6 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGameServer } from "../src/server.js";
+import { LoopProbe, type ProbeFigures } from "./probe.js";
 
 export interface ServerReport {
   type: "report";
@@ -22,6 +26,10 @@ export interface ServerReport {
   ticks: number;
   tickDurationsMs: number[];
   tickIntervalsMs: number[];
+  /** For each beat of the shared ticker: how late it started against its schedule (ms). */
+  beatLateMs: number[];
+  /** The event loop's delay, GC pauses and preemptions over the window. */
+  probe: ProbeFigures;
 }
 
 const send = (msg: unknown) => process.send?.(msg);
@@ -35,6 +43,9 @@ let measuring = false;
 let started = { wall: 0, cpu: process.cpuUsage() };
 let durations: number[] = [];
 let intervals: number[] = [];
+let beatLate: number[] = [];
+let lastBeatLate = Number.NaN;
+const probe = new LoopProbe();
 
 const dataDir = await mkdtemp(join(tmpdir(), "game-bench-"));
 const server = await startGameServer({
@@ -49,6 +60,9 @@ const server = await startGameServer({
     durations.push(t.durationMs);
     // A loop's first tick has no interval.
     if (t.intervalMs > 0) intervals.push(t.intervalMs);
+    // Every match of a beat reports the same lateness: one figure per beat.
+    if (t.beatLateMs !== lastBeatLate) beatLate.push(t.beatLateMs);
+    lastBeatLate = t.beatLateMs;
   },
 });
 
@@ -57,6 +71,8 @@ process.on("message", (msg: { type: string }) => {
     measuring = true;
     durations = [];
     intervals = [];
+    beatLate = [];
+    probe.start();
     started = { wall: performance.now(), cpu: process.cpuUsage() };
   } else if (msg.type === "report") {
     measuring = false;
@@ -69,6 +85,8 @@ process.on("message", (msg: { type: string }) => {
       ticks: durations.length,
       tickDurationsMs: durations,
       tickIntervalsMs: intervals,
+      beatLateMs: beatLate,
+      probe: probe.stop(),
     };
     send(report);
   }

@@ -603,6 +603,7 @@ export function createMatch(services: GameServices) {
         matchId: c.state.matchId,
         durationMs: duration,
         intervalMs: interval,
+        beatLateMs: ticker.lateMs,
         connections: c.vars.slots.size,
       });
     });
