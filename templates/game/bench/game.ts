@@ -28,14 +28,13 @@
  *
  * Without `DATABASE_URL` an embedded Postgres is started for the run (and removed after).
  */
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { availableParallelism, loadavg, setPriority } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "troupe/client";
 import { createScratchDatabase, EMBEDDED_ROOT, startEmbeddedPostgres } from "troupe/db";
-import { WebSocket as WsWebSocket } from "ws";
 import type { GameRegistry, MatchedEvent, WireSnapshot } from "../src/actors/index.js";
 import { percentile } from "../src/actors/match.js";
 import { applyDelta, type EntityView } from "../src/interest/interest.js";
@@ -43,55 +42,29 @@ import { decodeSnapshot } from "../src/interest/wire.js";
 import { botInput } from "../src/sim/bots.js";
 import { TICK_MS, TICK_RATE_HZ } from "../src/sim/constants.js";
 import type { PlayerEntity, World } from "../src/sim/step.js";
+import {
+  askReport,
+  forkReady,
+  installCountingWebSocket,
+  meter,
+  progress,
+  stopChild,
+  until,
+} from "./harness.js";
 import type { IdleTimerReport } from "./idle-timer.js";
 import type { ServerReport } from "./server.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
+const SNAPSHOT_PREFIX = Buffer.from('{"t":"event","name":"snapshot"');
 const SCENARIOS = [
   { id: "a", matches: 10, players: 16 },
   { id: "b", matches: 1, players: 100 },
 ].filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s.id);
-/**
- * A nice value for the server and the control process (e.g. -10; below 0 needs root): how the
- * server fares when the machine's other processes wait for it rather than it for them.
- */
-const PRIORITY = process.env.BENCH_PRIORITY ? Number(process.env.BENCH_PRIORITY) : undefined;
 
-// ---------------------------------------------------------------------------------------------
-// What the players receive, counted on the wire. Node 20 has no WebSocket of its own, so the
-// client takes the global one if there is one: this is `ws` (the client's own fallback) with a
-// counter on every frame.
-
-const meter = { on: false, bytes: 0, snapshotBytes: 0, frames: 0 };
-const SNAPSHOT_PREFIX = Buffer.from('{"t":"event","name":"snapshot"');
-
-/** A server's frame on the wire: 2 bytes of header, 2 or 8 more for a longer payload, no mask. */
-const frameBytes = (payload: number) =>
-  payload + 2 + (payload >= 65536 ? 8 : payload >= 126 ? 2 : 0);
-
-class CountingWebSocket extends WsWebSocket {
-  constructor(url: string, protocols?: string | string[]) {
-    super(url, protocols);
-    this.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-      if (!meter.on) return;
-      const buf = Buffer.isBuffer(data)
-        ? data
-        : Array.isArray(data)
-          ? Buffer.concat(data)
-          : Buffer.from(data);
-      const bytes = frameBytes(buf.length);
-      meter.bytes += bytes;
-      meter.frames += 1;
-      if (buf.subarray(0, SNAPSHOT_PREFIX.length).equals(SNAPSHOT_PREFIX)) {
-        meter.snapshotBytes += bytes;
-      }
-    });
-  }
-}
-(globalThis as { WebSocket?: unknown }).WebSocket = CountingWebSocket;
-
-// ---------------------------------------------------------------------------------------------
+installCountingWebSocket((frame) =>
+  frame.subarray(0, SNAPSHOT_PREFIX.length).equals(SNAPSHOT_PREFIX),
+);
 
 type Client = ReturnType<typeof createClient<GameRegistry>>;
 
@@ -213,68 +186,15 @@ class BotPlayer {
 
 let stopping = false;
 
-/** Progress goes to stderr, the figures to stdout. */
-const progress = (line: string) => console.error(`[bench] ${line}`);
-
-/** Forks one of the bench's processes (server or control) and waits for its `ready`. */
-function forkReady(
-  file: string,
-  env: Record<string, string>,
-  profile: boolean,
-): Promise<{ child: ChildProcess; url: string }> {
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const child = fork(join(here, file), [], {
-    execArgv: [
-      "--import",
-      "tsx",
-      // Where the server's time goes: a V8 CPU profile, for Chrome's DevTools or speedscope.
-      ...(profile && process.env.BENCH_SERVER_PROFILE
-        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SERVER_PROFILE}`]
-        : []),
-    ],
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  // The child goes with this process, however this one ends.
-  process.once("exit", () => child.kill("SIGKILL"));
-  if (PRIORITY !== undefined) setPriority(child.pid!, PRIORITY);
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
-    child.on("message", (msg: { type: string; url?: string }) => {
-      if (msg.type === "ready") resolve({ child, url: msg.url ?? "" });
-    });
-  });
-}
-
 function startServer(
   databaseUrl: string,
   tuning: object,
 ): Promise<{ child: ChildProcess; url: string }> {
   return forkReady(
-    "server.ts",
+    fileURLToPath(new URL("server.ts", import.meta.url)),
     { DATABASE_URL: databaseUrl, BENCH_TUNING: JSON.stringify(tuning) },
     true,
   );
-}
-
-function askReport<R>(child: ChildProcess): Promise<R> {
-  return new Promise((resolve) => {
-    const onMessage = (msg: { type: string }) => {
-      if (msg.type !== "report") return;
-      child.off("message", onMessage);
-      resolve(msg as R);
-    };
-    child.on("message", onMessage);
-    child.send({ type: "report" });
-  });
-}
-
-async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
@@ -287,7 +207,11 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
     matchDurationMs: (WARMUP_MS / 1000 + SECONDS + 120) * 1000,
   });
   progress(`(${sc.id}) server ready at ${url}`);
-  const { child: idle } = await forkReady("idle-timer.ts", {}, false);
+  const { child: idle } = await forkReady(
+    fileURLToPath(new URL("idle-timer.ts", import.meta.url)),
+    {},
+    false,
+  );
   const client = createClient<GameRegistry>(url);
   const total = sc.matches * sc.players;
   const bots = Array.from({ length: total }, (_, i) => new BotPlayer(client, url, `bot${i + 1}`));
@@ -334,10 +258,7 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   stopping = true;
   await Promise.all(bots.map((b) => b.stop()));
   await client.dispose();
-  const exited = [child, idle].map((p) => new Promise((r) => p.once("exit", r)));
-  child.kill("SIGTERM");
-  idle.kill("SIGTERM");
-  await Promise.all(exited);
+  await Promise.all([stopChild(child), stopChild(idle)]);
   await scratch.drop();
 
   const jitter = report.tickIntervalsMs.map((i) => Math.abs(i - TICK_MS));
@@ -384,6 +305,8 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
     scenario: sc.id,
     load: [loadBefore, loadavg()[0]!],
     serverCpuPercent: report.cpuPercent,
+    // The CPU per match tick: comparable across runs that the machine starved of ticks.
+    cpuMsPerMatchTick: ((report.cpuPercent / 100) * report.wallMs) / Math.max(1, report.ticks),
     ticksPerMatchPerS: report.ticks / sc.matches / (report.wallMs / 1000),
     tickP99Ms: percentile(report.tickDurationsMs, 0.99),
     jitterP99Ms: percentile(jitter, 0.99),
