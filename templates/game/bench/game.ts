@@ -13,6 +13,9 @@
  *   reported over IPC), as a share of one core;
  * - tick duration p50 / p99 and tick interval jitter p99 (|interval - 50 ms|), from every tick
  *   of every match (the server's opt-in `onTick` hook);
+ * - under the jitter, what delays the ticks: how late the shared ticker's beats start against
+ *   their schedule, the event loop's delay, GC pauses and preemptions (bench/probe.ts), and the
+ *   jitter of an idle ticker alone in its own process (bench/idle-timer.ts): the machine's floor;
  * - bytes per client per second: every WebSocket frame the players received (payload plus frame
  *   header: snapshots, the other events and the replies to their inputs), and of those the
  *   snapshots alone;
@@ -25,6 +28,8 @@
  *   pnpm bench:game                                   # both scenarios, 20 s each
  *   BENCH_SCENARIO=b BENCH_SECONDS=30 pnpm bench:game # one of them, longer
  *   BENCH_SERVER_PROFILE=/tmp/prof pnpm bench:game     # and a CPU profile of the server
+ *   BENCH_PRIORITY=-15 pnpm bench:game                 # the server niced (see bench/harness.ts)
+ *   BENCH_JSON=1 pnpm bench:game                       # and a JSON line per scenario
  *
  * Without `DATABASE_URL` an embedded Postgres is started for the run (and removed after).
  */

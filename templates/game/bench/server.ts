@@ -12,7 +12,8 @@
  * now), `{ type: "report" }` ends it and answers `{ type: "report", ... }`. The child says
  * `{ type: "ready", url }` once it listens, and exits on SIGTERM after closing the server.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGameServer } from "../src/server.js";
@@ -47,6 +48,14 @@ let beatLate: number[] = [];
 let lastBeatLate = Number.NaN;
 const probe = new LoopProbe();
 
+/**
+ * `BENCH_HEAP_PROFILE=/tmp/x.heapprofile`: what the server allocates over the window, sampled
+ * (every 32 KB), the collected objects included, for Chrome's DevTools (Memory tab).
+ */
+const heapProfilePath = process.env.BENCH_HEAP_PROFILE;
+const inspector = heapProfilePath ? new Session() : null;
+inspector?.connect();
+
 const dataDir = await mkdtemp(join(tmpdir(), "game-bench-"));
 const server = await startGameServer({
   port: 0,
@@ -73,6 +82,11 @@ process.on("message", (msg: { type: string }) => {
     intervals = [];
     beatLate = [];
     probe.start();
+    void inspector?.post("HeapProfiler.startSampling", {
+      samplingInterval: 32768,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
     started = { wall: performance.now(), cpu: process.cpuUsage() };
   } else if (msg.type === "report") {
     measuring = false;
@@ -89,6 +103,11 @@ process.on("message", (msg: { type: string }) => {
       probe: probe.stop(),
     };
     send(report);
+    if (inspector && heapProfilePath) {
+      void inspector
+        .post("HeapProfiler.stopSampling")
+        .then(({ profile }) => writeFile(heapProfilePath, JSON.stringify(profile)));
+    }
   }
 });
 
