@@ -6,7 +6,8 @@
  * every template alike:
  *
  * - package.json: `troupe: workspace:*` becomes `file:./vendor/troupe` (any other `workspace:`
- *   specifier fails the build: the app could not install it);
+ *   specifier fails the build: the app could not install it); what the template lists under
+ *   `monorepoOnly` (files, devDependencies, scripts) is left out of the app;
  * - tsconfig.json: the repo's shared compiler options (the templates have none of their own);
  * - README.md: opens with the app's two commands; `pnpm --filter <template> x` becomes
  *   `pnpm x`; links that leave the template become plain text; passages between
@@ -266,13 +267,41 @@ function allowBuildsYaml(): string {
   ].join("\n");
 }
 
+/**
+ * What a template keeps to the repo (`monorepoOnly` in its package.json, removed here): files
+ * or folders, devDependencies and scripts that an app does not get, such as a benchmark against
+ * another framework whose dependencies an app should not have to install.
+ */
+function takeMonorepoOnly(pkg: Json): { files: string[] } {
+  const only = (pkg.monorepoOnly ?? {}) as {
+    files?: string[];
+    devDependencies?: string[];
+    scripts?: string[];
+  };
+  delete pkg.monorepoOnly;
+  for (const dep of only.devDependencies ?? []) {
+    if (!pkg.devDependencies?.[dep]) throw new Error(`monorepoOnly: no devDependency ${dep}`);
+    delete pkg.devDependencies[dep];
+  }
+  for (const script of only.scripts ?? []) {
+    if (!pkg.scripts?.[script]) throw new Error(`monorepoOnly: no script ${script}`);
+    delete pkg.scripts[script];
+  }
+  return { files: (only.files ?? []).map((f) => f.replace(/\/+$/, "")) };
+}
+
 function assembleTemplate(name: string, runtimePkg: Json): TemplateInfo {
   const from = join(REPO, "templates", name);
   const to = join(ASSETS, "templates", name);
-  const files = sourceFiles(from).filter((f) => !["README.md", "package.json"].includes(f));
+  const pkg = readJson(join(from, "package.json"));
+  const repoOnly = takeMonorepoOnly(pkg);
+  const files = sourceFiles(from).filter(
+    (f) =>
+      !["README.md", "package.json"].includes(f) &&
+      !repoOnly.files.some((dir) => f === dir || f.startsWith(`${dir}/`)),
+  );
   copyFiles(from, to, files);
 
-  const pkg = readJson(join(from, "package.json"));
   for (const field of [
     "dependencies",
     "devDependencies",

@@ -289,6 +289,13 @@ describe.each(cases)("the $template template, installed with $pm", ({ template, 
     const pkg = expectStandalonePackages(app);
     expect(pkg.name).toBe(name);
     expect(pkg.scripts.typecheck).toBe("tsc -p tsconfig.json");
+    // What the template keeps to the repo (the game's Colyseus comparison) is not in the app.
+    const only = JSON.parse(readFileSync(join(TEMPLATES_DIR, template, "package.json"), "utf8"))
+      .monorepoOnly ?? { files: [], devDependencies: [], scripts: [] };
+    expect(pkg.monorepoOnly).toBeUndefined();
+    for (const file of only.files) expect(existsSync(join(app, file))).toBe(false);
+    for (const dep of only.devDependencies) expect(pkg.devDependencies[dep]).toBeUndefined();
+    for (const script of only.scripts) expect(pkg.scripts[script]).toBeUndefined();
     await run(pm, ["run", "typecheck"], { cwd: app, env: envWith() });
   });
 

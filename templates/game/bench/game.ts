@@ -13,6 +13,9 @@
  *   reported over IPC), as a share of one core;
  * - tick duration p50 / p99 and tick interval jitter p99 (|interval - 50 ms|), from every tick
  *   of every match (the server's opt-in `onTick` hook);
+ * - under the jitter, what delays the ticks: how late the shared ticker's beats start against
+ *   their schedule, the event loop's delay, GC pauses and preemptions (bench/probe.ts), and the
+ *   jitter of an idle ticker alone in its own process (bench/idle-timer.ts): the machine's floor;
  * - bytes per client per second: every WebSocket frame the players received (payload plus frame
  *   header: snapshots, the other events and the replies to their inputs), and of those the
  *   snapshots alone;
@@ -25,17 +28,18 @@
  *   pnpm bench:game                                   # both scenarios, 20 s each
  *   BENCH_SCENARIO=b BENCH_SECONDS=30 pnpm bench:game # one of them, longer
  *   BENCH_SERVER_PROFILE=/tmp/prof pnpm bench:game     # and a CPU profile of the server
+ *   BENCH_PRIORITY=-15 pnpm bench:game                 # the server niced (see bench/harness.ts)
+ *   BENCH_JSON=1 pnpm bench:game                       # and a JSON line per scenario
  *
  * Without `DATABASE_URL` an embedded Postgres is started for the run (and removed after).
  */
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "troupe/client";
 import { createScratchDatabase, EMBEDDED_ROOT, startEmbeddedPostgres } from "troupe/db";
-import { WebSocket as WsWebSocket } from "ws";
 import type { GameRegistry, MatchedEvent, WireSnapshot } from "../src/actors/index.js";
 import { percentile } from "../src/actors/match.js";
 import { applyDelta, type EntityView } from "../src/interest/interest.js";
@@ -43,49 +47,29 @@ import { decodeSnapshot } from "../src/interest/wire.js";
 import { botInput } from "../src/sim/bots.js";
 import { TICK_MS, TICK_RATE_HZ } from "../src/sim/constants.js";
 import type { PlayerEntity, World } from "../src/sim/step.js";
+import {
+  askReport,
+  forkReady,
+  installCountingWebSocket,
+  meter,
+  progress,
+  stopChild,
+  until,
+} from "./harness.js";
+import type { IdleTimerReport } from "./idle-timer.js";
 import type { ServerReport } from "./server.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
+const SNAPSHOT_PREFIX = Buffer.from('{"t":"event","name":"snapshot"');
 const SCENARIOS = [
   { id: "a", matches: 10, players: 16 },
   { id: "b", matches: 1, players: 100 },
 ].filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s.id);
 
-// ---------------------------------------------------------------------------------------------
-// What the players receive, counted on the wire. Node 20 has no WebSocket of its own, so the
-// client takes the global one if there is one: this is `ws` (the client's own fallback) with a
-// counter on every frame.
-
-const meter = { on: false, bytes: 0, snapshotBytes: 0, frames: 0 };
-const SNAPSHOT_PREFIX = Buffer.from('{"t":"event","name":"snapshot"');
-
-/** A server's frame on the wire: 2 bytes of header, 2 or 8 more for a longer payload, no mask. */
-const frameBytes = (payload: number) =>
-  payload + 2 + (payload >= 65536 ? 8 : payload >= 126 ? 2 : 0);
-
-class CountingWebSocket extends WsWebSocket {
-  constructor(url: string, protocols?: string | string[]) {
-    super(url, protocols);
-    this.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-      if (!meter.on) return;
-      const buf = Buffer.isBuffer(data)
-        ? data
-        : Array.isArray(data)
-          ? Buffer.concat(data)
-          : Buffer.from(data);
-      const bytes = frameBytes(buf.length);
-      meter.bytes += bytes;
-      meter.frames += 1;
-      if (buf.subarray(0, SNAPSHOT_PREFIX.length).equals(SNAPSHOT_PREFIX)) {
-        meter.snapshotBytes += bytes;
-      }
-    });
-  }
-}
-(globalThis as { WebSocket?: unknown }).WebSocket = CountingWebSocket;
-
-// ---------------------------------------------------------------------------------------------
+installCountingWebSocket((frame) =>
+  frame.subarray(0, SNAPSHOT_PREFIX.length).equals(SNAPSHOT_PREFIX),
+);
 
 type Client = ReturnType<typeof createClient<GameRegistry>>;
 
@@ -207,56 +191,15 @@ class BotPlayer {
 
 let stopping = false;
 
-/** Progress goes to stderr, the figures to stdout. */
-const progress = (line: string) => console.error(`[bench] ${line}`);
-
 function startServer(
   databaseUrl: string,
   tuning: object,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const child = fork(join(here, "server.ts"), [], {
-    execArgv: [
-      "--import",
-      "tsx",
-      // Where the server's time goes: a V8 CPU profile, for Chrome's DevTools or speedscope.
-      ...(process.env.BENCH_SERVER_PROFILE
-        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SERVER_PROFILE}`]
-        : []),
-    ],
-    env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_TUNING: JSON.stringify(tuning) },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  // The server goes with this process, however this one ends.
-  process.once("exit", () => child.kill("SIGKILL"));
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) =>
-      reject(new Error(`the server exited (${code}) before it was ready`)),
-    );
-    child.on("message", (msg: { type: string; url?: string }) => {
-      if (msg.type === "ready") resolve({ child, url: msg.url! });
-    });
-  });
-}
-
-function askReport(child: ChildProcess): Promise<ServerReport> {
-  return new Promise((resolve) => {
-    const onMessage = (msg: { type: string }) => {
-      if (msg.type !== "report") return;
-      child.off("message", onMessage);
-      resolve(msg as ServerReport);
-    };
-    child.on("message", onMessage);
-    child.send({ type: "report" });
-  });
-}
-
-async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return forkReady(
+    fileURLToPath(new URL("server.ts", import.meta.url)),
+    { DATABASE_URL: databaseUrl, BENCH_TUNING: JSON.stringify(tuning) },
+    true,
+  );
 }
 
 async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
@@ -269,6 +212,11 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
     matchDurationMs: (WARMUP_MS / 1000 + SECONDS + 120) * 1000,
   });
   progress(`(${sc.id}) server ready at ${url}`);
+  const { child: idle } = await forkReady(
+    fileURLToPath(new URL("idle-timer.ts", import.meta.url)),
+    {},
+    false,
+  );
   const client = createClient<GameRegistry>(url);
   const total = sc.matches * sc.players;
   const bots = Array.from({ length: total }, (_, i) => new BotPlayer(client, url, `bot${i + 1}`));
@@ -301,8 +249,12 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   const clientCpu = process.cpuUsage();
   const started = performance.now();
   child.send({ type: "measure" });
+  idle.send({ type: "measure" });
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const report = await askReport(child);
+  const [report, control] = await Promise.all([
+    askReport<ServerReport>(child),
+    askReport<IdleTimerReport>(idle),
+  ]);
   const wallS = (performance.now() - started) / 1000;
   meter.on = false;
   const cpu = process.cpuUsage(clientCpu);
@@ -311,12 +263,12 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   stopping = true;
   await Promise.all(bots.map((b) => b.stop()));
   await client.dispose();
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
+  await Promise.all([stopChild(child), stopChild(idle)]);
   await scratch.drop();
 
   const jitter = report.tickIntervalsMs.map((i) => Math.abs(i - TICK_MS));
+  const idleJitter = control.intervalsMs.map((i) => Math.abs(i - TICK_MS));
+  const { probe } = report;
   const decodeErrors = bots.reduce((n, b) => n + b.decodeErrors, 0);
   const kb = (b: number) => (b / total / wallS / 1000).toFixed(2);
   const ms = (v: number) => v.toFixed(2);
@@ -329,6 +281,21 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
   );
   console.log(`  tick interval jitter p99      ${ms(percentile(jitter, 0.99))} ms   (target < 4)`);
   console.log(
+    `    the ticker's beats, late    ${ms(percentile(report.beatLateMs, 0.5))} / ${ms(percentile(report.beatLateMs, 0.99))} / ${ms(Math.max(0, ...report.beatLateMs))} ms p50 / p99 / max, against their schedule`,
+  );
+  console.log(
+    `    event-loop delay            ${ms(probe.loopDelayMs.p50)} / ${ms(probe.loopDelayMs.p99)} / ${ms(probe.loopDelayMs.max)} ms p50 / p99 / max`,
+  );
+  console.log(
+    `    GC pauses                   ${probe.gc.count} (${ms(probe.gc.totalMs)} ms in all, longest ${ms(probe.gc.maxMs)} ms; ${probe.gc.majorCount} major, longest ${ms(probe.gc.majorMaxMs)} ms)`,
+  );
+  console.log(
+    `    taken off the core          ${probe.involuntarySwitchesPerS.toFixed(0)} times a second (involuntary context switches)`,
+  );
+  console.log(
+    `    an idle ticker's jitter p99 ${ms(percentile(idleJitter, 0.99))} ms   (the same scheduler alone in its own process: the machine's floor)`,
+  );
+  console.log(
     `  bytes per client per second   ${kb(meter.bytes)} KB, of which snapshots ${kb(meter.snapshotBytes)} KB   (${(meter.frames / total / wallS).toFixed(1)} frames/s; target <= 10 KB at 100 players)`,
   );
   console.log(
@@ -339,7 +306,23 @@ async function runScenario(baseUrl: string, sc: (typeof SCENARIOS)[number]) {
     `  machine load average          ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after (${availableParallelism()} cores; above that, the server waits for a core)`,
   );
   if (decodeErrors > 0) console.log(`  SNAPSHOTS THAT DID NOT DECODE: ${decodeErrors}`);
+  return {
+    scenario: sc.id,
+    load: [loadBefore, loadavg()[0]!],
+    serverCpuPercent: report.cpuPercent,
+    // The CPU per match tick: comparable across runs that the machine starved of ticks.
+    cpuMsPerMatchTick: ((report.cpuPercent / 100) * report.wallMs) / Math.max(1, report.ticks),
+    ticksPerMatchPerS: report.ticks / sc.matches / (report.wallMs / 1000),
+    tickP99Ms: percentile(report.tickDurationsMs, 0.99),
+    jitterP99Ms: percentile(jitter, 0.99),
+    idleJitterP99Ms: percentile(idleJitter, 0.99),
+    kbPerClientPerS: meter.bytes / total / wallS / 1000,
+    inputToVisibleP50Ms: percentile(latencies, 0.5),
+    playersCpuPercent: clientCpuPercent,
+  };
 }
+
+export type ScenarioFigures = Awaited<ReturnType<typeof runScenario>>;
 
 let base = process.env.DATABASE_URL;
 let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
@@ -355,7 +338,11 @@ try {
   console.log(
     `bench:game: server in its own process, players as WebSocket clients in this one; ${SECONDS} s per scenario after ${WARMUP_MS / 1000} s of warm-up`,
   );
-  for (const sc of SCENARIOS) await runScenario(base, sc);
+  for (const sc of SCENARIOS) {
+    const figures = await runScenario(base, sc);
+    // For a script that runs this one (bench/colyseus/compare.ts): one JSON line per scenario.
+    if (process.env.BENCH_JSON) console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
+  }
 } finally {
   await embedded?.stop();
 }

@@ -74,6 +74,8 @@ export interface TickReport {
   durationMs: number;
   /** Time since the previous tick started (ms); 0 for a loop's first tick. */
   intervalMs: number;
+  /** How late the ticker's beat that ran this tick started against its schedule (ms). */
+  beatLateMs: number;
   /** Connections the tick sent snapshots to. */
   connections: number;
 }

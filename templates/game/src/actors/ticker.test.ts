@@ -69,6 +69,20 @@ describe("Ticker", () => {
     expect(log.slice(0, 4)).toEqual(["m@50", "b@400", "m@450", "b@450"]);
   });
 
+  it("tells each beat how late it started against the schedule (lateMs)", async () => {
+    const { ticker } = setup();
+    const late: number[] = [];
+    let first = true;
+    ticker.join(() => {
+      late.push(ticker.lateMs);
+      // The first beat overruns by 20 ms: the second, due at 100, can only start at 120.
+      if (first) vi.setSystemTime(Date.now() + 70);
+      first = false;
+    });
+    for (let i = 0; i < 3; i++) await vi.advanceTimersToNextTimerAsync();
+    expect(late.slice(0, 3)).toEqual([0, 20, 0]);
+  });
+
   it("stops the timer with the last member; leaving inside a beat skips that member", async () => {
     const { ticker, log, member } = setup();
     let leaveB = () => {};

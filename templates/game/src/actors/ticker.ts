@@ -36,6 +36,7 @@ export class Ticker {
   private readonly members = new Set<() => void>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private due = 0;
+  private late = 0;
   private readonly now: () => number;
   private readonly onError: (err: unknown) => void;
 
@@ -46,6 +47,15 @@ export class Ticker {
     if (!(periodMs > 0)) throw new RangeError(`Ticker period must be above 0, got ${periodMs}`);
     this.now = opts.now ?? (() => performance.now());
     this.onError = opts.onError ?? ((err) => console.error("[ticker] a member failed:", err));
+  }
+
+  /**
+   * During a beat: how long after its scheduled time it started (ms; the timer's lateness plus
+   * the time the event loop took to reach it). Below 0 when the timer fired early (Node's timers
+   * have a resolution of 1 ms). What delays the ticks before any of them has run.
+   */
+  get lateMs(): number {
+    return this.late;
   }
 
   /** Members stepped at every beat. */
@@ -76,6 +86,7 @@ export class Ticker {
 
   private readonly beat = (): void => {
     this.timer = null;
+    this.late = this.now() - this.due;
     // A Set iterates members added during the beat too: take this beat's members first.
     for (const member of [...this.members]) {
       if (!this.members.has(member)) continue; // left during this beat
