@@ -1,7 +1,8 @@
 // `pnpm bench` (second part): connections next to a bare `ws` server doing the same work.
 //  - actions over one connection with 1 and 32 in flight (request/reply round trips per second),
 //    on the memory driver and on the durable default (file driver), with the actions each
-//    storage batch carried (read from the group committer's counters)
+//    storage batch carried and how long batches were with the driver, alone and two at once
+//    (the file driver writes the next batch while one syncs), from the group committer's counters
 //  - broadcast fan-out to 1000 connections (events delivered per second)
 //  - connections opened per second (open + init + welcome; bare ws: open)
 // Raw `ws` clients generate the load (they only count frames), servers run in child processes,
@@ -31,6 +32,7 @@ interface CommitStats {
   writes: number;
   calls: number;
   busyMs: number;
+  overlapMs: number;
   /** The server process's CPU time so far (user + system), microseconds. */
   cpuUs: number;
 }
@@ -222,6 +224,7 @@ async function main() {
             const batches = after.batches - before.batches;
             add(`${t}|actions|${inFlight}|perBatch`, r.actions / batches);
             add(`${t}|actions|${inFlight}|busy`, (after.busyMs - before.busyMs) / elapsed);
+            add(`${t}|actions|${inFlight}|overlap`, (after.overlapMs - before.overlapMs) / elapsed);
             add(`${t}|actions|${inFlight}|cpu`, (after.cpuUs - before.cpuUs) / r.actions);
           }
         }
@@ -311,6 +314,15 @@ async function main() {
       "",
       `${(100 * m(`memory|actions|${inFlight}|busy`)).toFixed(0)}%`,
       `${(100 * m(`file|actions|${inFlight}|busy`)).toFixed(0)}%`,
+      "",
+      "",
+      "",
+    ]);
+    rows.push([
+      `  time two batches were (overlapping writes)`,
+      "",
+      `${(100 * m(`memory|actions|${inFlight}|overlap`)).toFixed(0)}%`,
+      `${(100 * m(`file|actions|${inFlight}|overlap`)).toFixed(0)}%`,
       "",
       "",
       "",

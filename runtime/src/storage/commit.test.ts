@@ -3,6 +3,7 @@
  * so a test decides when a batch becomes durable.
  */
 import { describe, expect, it } from "vitest";
+import { waitFor } from "../test/wait.js";
 import { GroupCommitter, type GroupCommitterOptions } from "./commit.js";
 import type { CommitBatch } from "./driver.js";
 import { MemoryDriver } from "./memory/index.js";
@@ -11,6 +12,10 @@ class GatedDriver extends MemoryDriver {
   readonly batches: CommitBatch[] = [];
   private gates: (() => void)[] = [];
   failNext: Error | null = null;
+
+  constructor(readonly maxCommitsInFlight = 1) {
+    super();
+  }
 
   override async commit(batch: CommitBatch): Promise<void> {
     this.batches.push(batch);
@@ -36,8 +41,8 @@ class GatedDriver extends MemoryDriver {
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const state = (data: string) => () => ({ data });
 
-async function setup(options?: GroupCommitterOptions) {
-  const driver = new GatedDriver();
+async function setup(options?: GroupCommitterOptions, maxCommitsInFlight = 1) {
+  const driver = new GatedDriver(maxCommitsInFlight);
   for (const id of ["a", "b", "c"]) {
     await driver.createActor({ id, name: "t", key: [id], createdAt: 0, data: "{}" });
   }
@@ -171,5 +176,65 @@ describe("GroupCommitter", () => {
       kvDeletes: [],
     });
     expect(await driver.findActorById("a")).toMatchObject({ data: "{}" });
+  });
+
+  describe("with a driver that takes two batches at once", () => {
+    it("hands over the next batch while one syncs, gathering the writes of a burst first", async () => {
+      const { driver, committer } = await setup(undefined, 2);
+      const first = committer.writeState("a", state("1"));
+      await waitFor(() => expect(driver.batches).toHaveLength(1));
+      const second = [committer.writeState("b", state("1"))];
+      await turn();
+      // Still arriving in the next turn: joins the same batch.
+      second.push(committer.writeState("c", state("1")));
+      await waitFor(() => expect(driver.batches).toHaveLength(2));
+      expect(driver.waiting).toBe(2);
+      expect(driver.batches[1]!.states.map((s) => s.actorId)).toEqual(["b", "c"]);
+      // A third waits for a free slot.
+      const third = committer.writeState("a", state("2"));
+      for (let i = 0; i < 3; i++) await turn();
+      expect(driver.batches).toHaveLength(2);
+      driver.release();
+      await first;
+      await waitFor(() => expect(driver.batches).toHaveLength(3));
+      driver.release();
+      driver.release();
+      await Promise.all([...second, third]);
+      expect(committer.stats).toMatchObject({ batches: 3, writes: 4, calls: 4 });
+      expect(committer.stats.overlapMs).toBeGreaterThan(0);
+      expect(committer.stats.overlapMs).toBeLessThanOrEqual(committer.stats.busyMs);
+    });
+
+    it("names the actors of every batch the driver fails, the later one with the earlier", async () => {
+      const failures: string[][] = [];
+      const { driver, committer } = await setup(
+        { onBatchFailed: (ids) => failures.push([...ids].sort()) },
+        2,
+      );
+      const first = committer.writeState("a", state("lost"));
+      await waitFor(() => expect(driver.batches).toHaveLength(1));
+      const second = committer.writeState("b", state("built on lost"));
+      await waitFor(() => expect(driver.batches).toHaveLength(2));
+      // Queued on top of batches that will fail: dropped (the instance fails their callers).
+      const queued = [
+        committer.writeState("a", state("on top of a")),
+        committer.writeState("b", state("on top of b")),
+        committer.writeState("c", state("fine")),
+      ];
+      driver.failNext = new Error("EIO");
+      driver.release();
+      await expect(first).rejects.toMatchObject({ code: "storage_error" });
+      expect(failures).toEqual([["a"]]);
+      driver.failNext = new Error("an earlier write failed");
+      driver.release();
+      await expect(second).rejects.toMatchObject({ code: "storage_error" });
+      expect(failures).toEqual([["a"], ["b"]]);
+      await waitFor(() => expect(driver.batches).toHaveLength(3));
+      driver.release();
+      await Promise.all(queued);
+      expect(driver.batches[2]!.states).toEqual([{ actorId: "c", data: "fine" }]);
+      expect(await driver.findActorById("a")).toMatchObject({ data: "{}" });
+      expect(await driver.findActorById("b")).toMatchObject({ data: "{}" });
+    });
   });
 });

@@ -58,23 +58,33 @@ export class GroupCommitter {
   private alarms = new Map<string, number | null>();
   private destroyed = new Set<string>();
   private next: Deferred | null = null;
-  /** The batch with the driver now, if any (its writers' promise). */
-  private current: Promise<void> | null = null;
+  /** The batches with the driver now (their writers' promises), oldest first. */
+  private inFlight: Promise<void>[] = [];
+  /** How many batches the driver takes at once (`StorageDriver.maxCommitsInFlight`). */
+  private readonly maxInFlight: number;
+  /** Since when a batch has been with the driver (for `stats.busyMs`). */
+  private busySince = 0;
   private scheduled = false;
   /** Write calls queued for the next batch (for `stats.calls`). */
   private pendingCalls = 0;
+  /** `pendingCalls` when the next batch was last considered (see run()). */
+  private callsSeen = 0;
   /**
    * What has been committed so far, for benchmarks and tests: batches (one driver commit, one
    * fsync each), the writes they carried (states, KV entries, deletions; an actor's state once
-   * per batch), the write calls they answered (an action's save is one), and the milliseconds
-   * a batch was with the driver (busyMs / elapsed time: how busy the disk path was).
+   * per batch), the write calls they answered (an action's save is one), the milliseconds
+   * at least one batch was with the driver (busyMs / elapsed time: how busy the disk path was)
+   * and of those, the milliseconds two or more were (overlapMs).
    */
-  readonly stats = { batches: 0, writes: 0, calls: 0, busyMs: 0 };
+  readonly stats = { batches: 0, writes: 0, calls: 0, busyMs: 0, overlapMs: 0 };
+  private overlapSince = 0;
 
   constructor(
     private readonly driver: StorageDriver,
     private readonly options: GroupCommitterOptions = {},
-  ) {}
+  ) {
+    this.maxInFlight = Math.max(1, driver.maxCommitsInFlight ?? 1);
+  }
 
   /**
    * Queues the actor's state; `serialize` runs when the batch is cut. Its `alarm` (the actor's
@@ -106,13 +116,13 @@ export class GroupCommitter {
 
   /** Resolves when everything queued so far has been written (or has failed). */
   async flush(): Promise<void> {
-    await Promise.allSettled([this.current, this.next?.promise]);
+    await Promise.allSettled([...this.inFlight, this.next?.promise]);
   }
 
   private enqueue(): Promise<void> {
     if (!this.next) this.next = deferred();
     this.pendingCalls++;
-    if (!this.current && !this.scheduled) {
+    if (this.inFlight.length < this.maxInFlight && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.run());
     }
@@ -124,26 +134,38 @@ export class GroupCommitter {
    * batch (what was queued meanwhile) is cut and handed over at once, before this batch's
    * writers hear back: the disk never idles while replies are sent, and the replies' follow-up
    * actions gather into the batch after that. Each batch is still durable before its writers
-   * resolve, and batches reach the driver one at a time, in order.
+   * resolve, and batches reach the driver in order.
+   *
+   * A driver that takes several batches at once (the file driver: two) gets the next one as
+   * soon as something is queued, while the one before is still being synced; it answers them
+   * in order, and fails the later ones with an earlier one (see `maxCommitsInFlight`).
    */
   private run(): void {
     this.scheduled = false;
     const waiter = this.next;
-    if (!waiter || this.current) return;
+    if (!waiter || this.inFlight.length >= this.maxInFlight) return;
+    if (this.inFlight.length > 0 && this.pendingCalls > this.callsSeen) {
+      // This batch would overlap one being synced. Writes still arriving (the rest of a burst
+      // of actions read from the sockets over several turns) join it first: a turn that adds
+      // nothing cuts it, and so does the batch in flight becoming durable (run() again).
+      this.callsSeen = this.pendingCalls;
+      this.scheduled = true;
+      setImmediate(() => this.run());
+      return;
+    }
+    this.callsSeen = 0;
     this.next = null;
-    this.current = waiter.promise;
     const calls = this.pendingCalls;
     this.pendingCalls = 0;
     let batch: CommitBatch;
     try {
       batch = this.cut();
     } catch (err) {
-      this.current = null;
       waiter.reject(err); // serializing failed: a bug, not storage
       this.runSoon();
       return;
     }
-    const startedAt = performance.now();
+    this.handedOver(waiter.promise);
     // Whether an event-loop turn passed before the driver answered. A driver that answers
     // within the turn (the memory driver) gets its next batch in a later turn, as before, so
     // a chain of batches can never keep the loop from reading sockets.
@@ -168,8 +190,7 @@ export class GroupCommitter {
           batch.kvDeletes.length +
           batch.destroyed.length;
         s.calls += calls;
-        s.busyMs += performance.now() - startedAt;
-        this.current = null;
+        this.settled(waiter.promise);
         if (turned) this.run();
         else this.runSoon();
         waiter.resolve();
@@ -177,13 +198,27 @@ export class GroupCommitter {
       (err) => {
         clearImmediate(mark);
         const error = new TroupeError("storage_error", undefined, { cause: err });
-        this.current = null;
+        this.settled(waiter.promise);
         // Rejection handlers run later, after `failed` has told the host (synchronously).
         waiter.reject(error);
         this.failed(batch, error);
         this.runSoon();
       },
     );
+  }
+
+  private handedOver(batch: Promise<void>): void {
+    const now = performance.now();
+    if (this.inFlight.length === 0) this.busySince = now;
+    if (this.inFlight.length === 1) this.overlapSince = now;
+    this.inFlight.push(batch);
+  }
+
+  private settled(batch: Promise<void>): void {
+    const now = performance.now();
+    if (this.inFlight.length === 2) this.stats.overlapMs += now - this.overlapSince;
+    if (this.inFlight.length === 1) this.stats.busyMs += now - this.busySince;
+    this.inFlight.splice(this.inFlight.indexOf(batch), 1);
   }
 
   /** Runs the next batch in a later turn (after a failure: its writers hear of it first). */

@@ -70,6 +70,15 @@ export interface StorageDriver {
   /** Applies a batch atomically (all or nothing) and durably. */
   commit(batch: CommitBatch): Promise<void>;
 
+  /**
+   * How many commits the group committer may hand over before the first of them is durable
+   * (default 1: it waits for each). A driver that takes more applies and resolves them in the
+   * order they were handed over, each only once every earlier one is durable, and when one
+   * fails, fails every commit handed over after it and before its failure was reported
+   * (those were built on top of it), leaving no trace of any of them.
+   */
+  readonly maxCommitsInFlight?: number;
+
   /** Values for the given keys, `null` where absent, in the same order. */
   kvGet(actorId: string, keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]>;
   /** Entries whose key starts with `prefix`, ordered by key bytes (unsigned, lexicographic). */

@@ -15,13 +15,22 @@
  * tail. A bad frame with valid frames after it is damage in the middle of the log (a flipped
  * byte on disk): the scanner looks for such frames (at every byte offset, since a damaged length
  * hides where the next frame starts) so the driver can refuse to serve the older data silently.
- * One crash does look like that: a power loss in the middle of a write of several frames can
- * keep a later page of it and lose an earlier one. Those frames were never acknowledged, but
- * they cannot be told apart from later writes, so that case is refused too, on the safe side.
+ * One crash does look like that: a power loss in the middle of a write of several frames, or
+ * of two writes in flight at once (the driver overlaps a write with the sync of the one before),
+ * can keep a later page and lose an earlier one. Frames written by the driver therefore say how
+ * far the log was durable when their write was issued (type 2, `base`): a valid frame whose base
+ * lies at or before the damage was written while the damaged bytes were still in flight, and
+ * was never acknowledged (an acknowledgement waits for every earlier write). When every valid
+ * frame after the damage is such a frame, the damage is the torn tail of a crash, not
+ * corruption. A valid frame with a base past the damage proves the damaged bytes were durable
+ * once: that is damage in the middle of the log, refused. (Bytes that rot on disk after being
+ * acknowledged look the same as a torn write when they lie in the last two writes, as damage to
+ * the last frame always did: the driver keeps at most two writes in flight.)
  *
  * Payload (all integers little-endian; strings are UTF-8 with a u32 byte length; byte strings
  * are raw with a u32 length, so binary values survive exactly):
- *   u8 type (1 = batch)
+ *   u8 type (1 = batch; 2 = batch written by a commit, followed by f64 base: the end of the
+ *      durable log when its write was issued)
  *   u32 n, n × create:  str id, str name, str keyEnc, f64 createdAt, str data
  *   u32 n, n × state:   str id, str data
  *   u32 n, n × put:     str id, bytes key, bytes value
@@ -42,6 +51,8 @@ export const FRAME_HEADER_BYTES = 8;
 export const MAX_FRAME_PAYLOAD = 1024 * 1024 * 1024;
 
 const TYPE_BATCH = 1;
+/** A batch that also records its write's base (see above). */
+const TYPE_BATCH_AT = 2;
 
 export interface CreateEntry {
   id: string;
@@ -135,10 +146,13 @@ export function checkHeader(h: Buffer, path: string): void {
   }
 }
 
-/** Encodes one frame (header included). */
-export function encodeFrame(content: FrameContent): Buffer {
+/**
+ * Encodes one frame (header included). With `base` (the end of the durable log when the frame's
+ * write is issued), a type 2 frame that recovery can tell apart from acknowledged writes.
+ */
+export function encodeFrame(content: FrameContent, base?: number): Buffer {
   const strLen = (s: string) => 4 + Buffer.byteLength(s, "utf8");
-  let size = 1 + 6 * 4;
+  let size = 1 + (base === undefined ? 0 : 8) + 6 * 4;
   for (const c of content.creates) {
     size += strLen(c.id) + strLen(c.name) + strLen(c.keyEnc) + 8 + strLen(c.data);
   }
@@ -170,7 +184,11 @@ export function encodeFrame(content: FrameContent): Buffer {
     o += 4 + b.byteLength;
   };
 
-  buf[o++] = TYPE_BATCH;
+  if (base === undefined) buf[o++] = TYPE_BATCH;
+  else {
+    buf[o++] = TYPE_BATCH_AT;
+    o = buf.writeDoubleLE(base, o);
+  }
   u32(content.creates.length);
   for (const c of content.creates) {
     str(c.id);
@@ -215,6 +233,13 @@ export function frameChecksum(frame: Buffer): number {
   return crc32(frame.subarray(FRAME_HEADER_BYTES), crc32(frame.subarray(0, 4)));
 }
 
+/** The base a type 2 frame records (see the format above); undefined for other frames. */
+export function frameBase(frame: Buffer): number | undefined {
+  return frame.length >= FRAME_HEADER_BYTES + 9 && frame[FRAME_HEADER_BYTES] === TYPE_BATCH_AT
+    ? frame.readDoubleLE(FRAME_HEADER_BYTES + 1)
+    : undefined;
+}
+
 /**
  * Decodes a complete, checksum-verified frame. Spans are offsets into `frame`. Throws a
  * LogFormatError if the payload does not parse, which for a frame with a valid checksum means
@@ -256,7 +281,8 @@ export function decodeFrame(frame: Buffer): DecodedFrame {
 
   need(1);
   const type = frame[o++];
-  if (type !== TYPE_BATCH) throw new LogFormatError(`unknown frame type ${type}`);
+  if (type === TYPE_BATCH_AT) f64();
+  else if (type !== TYPE_BATCH) throw new LogFormatError(`unknown frame type ${type}`);
   const out: DecodedFrame = {
     creates: [],
     states: [],
@@ -295,9 +321,21 @@ export interface ScanResult {
   tornTail: boolean;
   /**
    * With a problem: the frames after the bad one that still verify, and their bytes. Any at all
-   * means the damage is in the middle of the log, not a torn tail.
+   * means the damage is in the middle of the log, not a torn tail, unless `inFlight` says they
+   * were all written while the bad frame's write was still in flight (never acknowledged).
    */
-  validAfter: { frames: number; bytes: number };
+  validAfter: ValidAfter;
+}
+
+export interface ValidAfter {
+  frames: number;
+  bytes: number;
+  /**
+   * There are frames, and every one records a base at or before the bad frame: all were
+   * written before the bad bytes were known durable, so none was acknowledged (a crash with
+   * writes in flight, not damage to acknowledged data).
+   */
+  inFlight: boolean;
 }
 
 /** Minimal positional reader, so the scanner works on any file handle. */
@@ -314,6 +352,8 @@ const SCAN_CHUNK = 1024 * 1024;
 
 /** The smallest payload a frame can have: its type and six empty section counts. */
 const MIN_FRAME_PAYLOAD = 1 + 6 * 4;
+/** Bytes of a frame's payload before its first section count, by type. */
+const SECTIONS_AT: Record<number, number> = { [TYPE_BATCH]: 1, [TYPE_BATCH_AT]: 9 };
 /** The smallest encoded create: four empty strings (id, name, key, data) and the timestamp. */
 const MIN_CREATE_BYTES = 4 * 4 + 8;
 
@@ -366,8 +406,8 @@ export async function scanFrames(
 
   /** The first offset at or after `from` where a frame verifies, or null. */
   const nextFrameStart = async (from: number): Promise<number | null> => {
-    // Header, type byte and the first section count: enough for the filters below.
-    const window = FRAME_HEADER_BYTES + 5;
+    // Header, type byte, base and the first section count: enough for the filters below.
+    const window = FRAME_HEADER_BYTES + 13;
     for (let base = from; base + window <= size; base += SCAN_CHUNK) {
       // Each window overlaps the next by a header, so no candidate falls between two of them.
       const bytes = (await bytesAt(base, Math.min(SCAN_CHUNK + window, size - base)))!;
@@ -376,11 +416,14 @@ export async function scanFrames(
         // Cheap filters first (plausible length, batch type byte); the checksum decides.
         const len = bytes.readUInt32LE(i);
         if (len < MIN_FRAME_PAYLOAD || base + i + FRAME_HEADER_BYTES + len > size) continue;
-        if (bytes[i + FRAME_HEADER_BYTES] !== TYPE_BATCH) continue;
+        const sections = SECTIONS_AT[bytes[i + FRAME_HEADER_BYTES]!];
+        if (sections === undefined) continue;
         // The creates come first and each takes at least MIN_CREATE_BYTES: random bytes (a
         // binary KV value) rarely agree with the length, which spares reading and checksumming
         // a would-be frame of up to the whole file at nearly every offset of a large log.
-        if (bytes.readUInt32LE(i + FRAME_HEADER_BYTES + 1) * MIN_CREATE_BYTES > len) continue;
+        if (bytes.readUInt32LE(i + FRAME_HEADER_BYTES + sections) * MIN_CREATE_BYTES > len) {
+          continue;
+        }
         if (await frameAt(base + i)) return base + i;
       }
     }
@@ -388,18 +431,21 @@ export async function scanFrames(
   };
 
   /** Frames that verify anywhere after a bad frame at `bad`. */
-  const validAfter = async (bad: number): Promise<{ frames: number; bytes: number }> => {
+  const validAfter = async (bad: number): Promise<ValidAfter> => {
     let frames = 0;
     let bytes = 0;
+    let inFlight = true;
     let pos = bad + 1;
     for (;;) {
       const start = await nextFrameStart(pos);
-      if (start === null) return { frames, bytes };
+      if (start === null) return { frames, bytes, inFlight: inFlight && frames > 0 };
       pos = start;
       for (let frame = await frameAt(pos); frame; frame = await frameAt(pos)) {
         frames++;
         bytes += frame.length;
         pos += frame.length;
+        const base = frameBase(frame);
+        if (base === undefined || base > bad) inFlight = false;
       }
       pos++;
     }
@@ -443,7 +489,7 @@ export async function scanFrames(
   return { end: pos, tornTail: false, validAfter: NONE };
 }
 
-const NONE = Object.freeze({ frames: 0, bytes: 0 });
+const NONE: ValidAfter = Object.freeze({ frames: 0, bytes: 0, inFlight: false });
 
 export async function readFully(
   file: PositionalReader,

@@ -16,8 +16,10 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { gateLogWrites } from "../../../test/gated-log.js";
 import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from "../../../test/tmpfs.js";
 import { captureLogger } from "../../test/logger.js";
+import { waitFor } from "../../test/wait.js";
 import { runDriverConformance } from "../common.case.test.js";
 import { type CommitBatch, emptyBatch } from "../driver.js";
 import { openStorage } from "../open.js";
@@ -311,6 +313,159 @@ describe("FileDriver", () => {
       const d2 = await openDriver();
       expect((await d2.findActorById(a))?.data).toBe("kept");
       expect(await readdir(dir)).not.toContain(`${LOG_FILE}.compact`);
+    });
+    describe("a crash while two writes overlapped", () => {
+      /**
+       * A log as a crash can leave it when the driver had two writes in flight: "kept" is
+       * durable at `logical`; the first write in flight ("lost 1") did not reach the disk, or
+       * only its first `firstBytes`; the second ("lost 2", issued while the first was being
+       * synced, so it records the same base) did.
+       */
+      async function crashedBetweenOverlappingWrites(firstBytes: number) {
+        const d = await openDriver();
+        const [a] = await seed(d, 1);
+        await d.commit(batch({ states: [{ actorId: a, data: "kept" }] }));
+        const logical = d.logBytes;
+        await d.close();
+        open_.splice(open_.indexOf(d), 1);
+        const frame = (data: string) =>
+          encodeFrame({ ...batch({ states: [{ actorId: a, data }] }), creates: [] }, logical);
+        const first = frame("lost 1");
+        const second = frame("lost 2");
+        const fh = await open(join(dir, LOG_FILE), "r+");
+        await fh.write(Buffer.alloc(first.length + second.length + 4096), 0, undefined, logical);
+        await fh.write(first, 0, firstBytes, logical);
+        await fh.write(second, 0, second.length, logical + first.length);
+        await fh.close();
+        return { a, logical };
+      }
+
+      for (const [what, firstBytes] of [
+        ["not at all", 0],
+        ["half", 20],
+      ] as const) {
+        it(`opens as a torn tail when the first write reached the disk ${what}`, async () => {
+          const { a, logical } = await crashedBetweenOverlappingWrites(firstBytes);
+          const warnings: string[] = [];
+          const d = await openDriver({ onWarning: (m) => warnings.push(m) });
+          expect((await d.findActorById(a))?.data).toBe("kept");
+          expect(d.logBytes).toBe(logical);
+          expect(warnings.join("\n")).toMatch(/1 valid frame .* still in flight.*torn tail/);
+          // The unacknowledged bytes are kept aside all the same.
+          const aside = (await readdir(dir)).filter((f) => f.startsWith(`${LOG_FILE}.corrupt-`));
+          expect(aside).toHaveLength(1);
+          await d.commit(batch({ states: [{ actorId: a, data: "after" }] }));
+          await d.close();
+          const d2 = await openDriver();
+          expect((await d2.findActorById(a))?.data).toBe("after");
+        });
+      }
+
+      it("still refuses damage followed by a frame written after the damaged one was durable", async () => {
+        const d = await openDriver();
+        const [a] = await seed(d, 1);
+        await d.commit(batch({ states: [{ actorId: a, data: "one" }] }));
+        const cut = d.logBytes;
+        await d.commit(batch({ states: [{ actorId: a, data: "two" }] }));
+        const afterTwo = d.logBytes;
+        await d.commit(batch({ states: [{ actorId: a, data: "three" }] }));
+        await d.close();
+        open_.splice(open_.indexOf(d), 1);
+        // Damage the "two" frame; the "three" frame records a base past it: "two" was durable.
+        const fh = await open(join(dir, LOG_FILE), "r+");
+        await fh.write(Buffer.alloc(afterTwo - cut), 0, undefined, cut);
+        await fh.close();
+        const err = await FileDriver.open(dir).catch((e) => e);
+        expect(err).toBeInstanceOf(LogCorruptedError);
+        expect(err).toMatchObject({ offset: cut, validFramesAfter: 1 });
+      });
+    });
+  });
+
+  describe("overlapping writes", () => {
+    /** A driver whose log writes the test releases (or fails) one by one. */
+    async function gatedDriver() {
+      const d = await openDriver();
+      const [a, b] = await seed(d, 2);
+      await d.commit(batch({ states: [{ actorId: a, data: "start" }] }));
+      return { d, a: a!, b: b!, ...gateLogWrites(d) };
+    }
+
+    /** Tracks a promise's outcome without awaiting it. */
+    function watch<T>(p: Promise<T>) {
+      const w = { settled: false, value: undefined as T | undefined, error: undefined as unknown };
+      p.then(
+        (v) => {
+          w.settled = true;
+          w.value = v;
+        },
+        (e) => {
+          w.settled = true;
+          w.error = e;
+        },
+      );
+      return w;
+    }
+
+    it("issues the next commit while one is syncing, and answers each only once every write before it is durable", async () => {
+      const { d, a, b, writeOf } = await gatedDriver();
+      const first = watch(d.commit(batch({ states: [{ actorId: a, data: "first" }] })));
+      const firstWrite = await writeOf("first");
+      const second = watch(d.commit(batch({ states: [{ actorId: b, data: "second" }] })));
+      // Issued while the first is still in flight: the two writes overlap.
+      const secondWrite = await writeOf("second");
+
+      // The second is on disk first: it must neither answer nor show before the first does.
+      await secondWrite.release();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(second.settled).toBe(false);
+      expect((await d.findActorById(b))?.data).toBe("{}");
+
+      firstWrite.release();
+      await waitFor(() => expect(second.settled).toBe(true));
+      expect(first).toMatchObject({ settled: true, error: undefined });
+      expect(second.error).toBeUndefined();
+      expect((await d.findActorById(a))?.data).toBe("first");
+      expect((await d.findActorById(b))?.data).toBe("second");
+      await d.close();
+      const d2 = await openDriver();
+      expect((await d2.findActorById(a))?.data).toBe("first");
+      expect((await d2.findActorById(b))?.data).toBe("second");
+    });
+
+    it("fails the commits issued or handed over after a failed write too, leaving no trace of any", async () => {
+      const { d, a, b, writeOf } = await gatedDriver();
+      const logical = d.logBytes;
+      const first = watch(d.commit(batch({ states: [{ actorId: a, data: "first" }] })));
+      const firstWrite = await writeOf("first");
+      const second = watch(d.commit(batch({ states: [{ actorId: b, data: "second" }] })));
+      const secondWrite = await writeOf("second");
+      // Both slots are taken: this commit and this create wait in the queue.
+      const third = watch(d.commit(batch({ states: [{ actorId: a, data: "third" }] })));
+      const created = watch(
+        d.createActor({ id: "fresh", name: "t", key: ["fresh"], createdAt: 5, data: "{}" }),
+      );
+
+      await secondWrite.release(); // on disk, but written on top of the first
+      firstWrite.fail(Object.assign(new Error("EIO: i/o error"), { code: "EIO" }));
+      await waitFor(() => expect(third.settled).toBe(true));
+      expect(first.error).toBeInstanceOf(Error);
+      expect(String(first.error)).toMatch(/writing to .* failed: Error: EIO/);
+      expect(String(second.error)).toMatch(/an earlier write to .* failed/);
+      expect(String(third.error)).toMatch(/an earlier write to .* failed/);
+      expect((await d.findActorById(a))?.data).toBe("start");
+      expect((await d.findActorById(b))?.data).toBe("{}");
+      expect(d.logBytes).toBe(logical);
+
+      // The create was not built on the failed commit: it goes on, after the cut.
+      await (await writeOf("fresh")).release();
+      await waitFor(() => expect(created.settled).toBe(true));
+      expect(created.value).toBe(true);
+      await d.close();
+      const d2 = await openDriver();
+      expect((await d2.findActorById(a))?.data).toBe("start");
+      expect((await d2.findActorById(b))?.data).toBe("{}");
+      expect(await d2.findActorByKey("t", ["fresh"])).toMatchObject({ id: "fresh" });
     });
   });
 

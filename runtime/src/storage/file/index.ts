@@ -6,7 +6,9 @@
  * atomic and durable. Appending it as ONE frame and syncing ONCE gives both: a frame is either
  * wholly valid (checksum) or ignored, and N actors cost one fsync. Concurrent calls queue up and
  * are written together, each still its own frame, with one write and one fsync for the group.
- * The index is only updated after the sync, so readers never see data that is not durable.
+ * The next group is written while the one before is still being synced (two writes in flight at
+ * most; see "Writes" below), and groups are applied and answered strictly in log order. The
+ * index is only updated after the sync, so readers never see data that is not durable.
  *
  * Why preallocated and O_DSYNC: a commit is one positioned write on a file opened with O_DSYNC,
  * so it is durable when the write returns (one syscall, one thread-pool hop, instead of a write
@@ -85,6 +87,8 @@ const O_DSYNC: number = constants.O_DSYNC ?? 0;
 const LOG_FLAGS = constants.O_RDWR | O_DSYNC;
 /** Frames in a compacted log are cut at about this payload size. */
 const COMPACT_FRAME_BYTES = 4 * 1024 * 1024;
+/** Writes issued before the oldest of them is durable (see "Writes" below). */
+const MAX_WRITES_IN_FLIGHT = 2;
 
 /** A value kept on disk: `len` bytes at `pos` in the current log file. */
 class Loc {
@@ -123,6 +127,23 @@ type Op =
   | ({ kind: "commit"; batch: CommitBatch } & Waiter<undefined>)
   | ({ kind: "compact" } & Waiter<undefined>);
 type WriteOp = Exclude<Op, { kind: "compact" }>;
+/** Per op of a write: its outcome if decided without writing, or the index of its frame. */
+type Outcome = { value: boolean } | { error: unknown } | { frame: number };
+type WriteResult = { failed?: undefined } | { failed: "write" | "sync"; err: unknown };
+const DURABLE: WriteResult = {};
+
+/** A group's write, issued and not yet applied to the index. */
+interface PendingWrite {
+  group: WriteOp[];
+  outcomes: Outcome[];
+  frames: Buffer[];
+  start: number;
+  end: number;
+  /** Create claims (name and key; id) this write holds until it is in the index or failed. */
+  claimedKeys: string[];
+  claimedIds: string[];
+  settled: Promise<WriteResult>;
+}
 
 /** An open log file. Reads pin it so compaction can swap files without closing under them. */
 class LogFile {
@@ -159,13 +180,26 @@ class LogFile {
 
 export class FileDriver implements StorageDriver {
   readonly kind = "file";
+  /** The committer hands over the next batch while this one syncs (see "Writes" below). */
+  readonly maxCommitsInFlight = MAX_WRITES_IN_FLIGHT;
 
   private readonly actors = new Map<string, FileActor>();
   /** name -> encoded key -> actor id */
   private readonly byKey = new Map<string, Map<string, string>>();
   private log!: LogFile;
-  /** End of the last durable frame: where the next one goes. */
+  /** End of the last durable frame applied to the index. */
   private size = 0;
+  /** End of the last write issued: where the next one goes (`size` when none is in flight). */
+  private writeEnd = 0;
+  /** Writes issued and not yet applied, oldest first. */
+  private inFlight: PendingWrite[] = [];
+  private readonly claimedKeys = new Set<string>();
+  private readonly claimedIds = new Set<string>();
+  /** Failed writes so far, and what the writes after the last one were told. */
+  private writeFailures = 0;
+  private lastWriteError: Error | null = null;
+  /** Wakes the writer waiting on its oldest write when an op is queued (see drain). */
+  private wake: (() => void) | null = null;
   /** Length of the file: zeros from `size` up to here, written ahead of the frames. */
   private allocated = 0;
   /** Estimated size of a log holding only the live data. */
@@ -336,7 +370,19 @@ export class FileDriver implements StorageDriver {
 
   // ---------------------------------------------------------------------------------------------
   // Writes: a queue drained by one writer, which appends every queued op as its own frame with
-  // one write and one fsync, then applies them to the index.
+  // one write (O_DSYNC: the write is the sync), then applies them to the index.
+  //
+  // Pipelined: the next group's write is issued while the one before is still being synced (at
+  // most MAX_WRITES_IN_FLIGHT at once), because the disk completes two overlapping syncs in
+  // about the time of one. Writes are still applied to the index, and their ops resolved, one
+  // at a time in log order, each only once it and every write before it are durable. When one
+  // fails, every write issued after it fails too (it was written on top of it) and the log is
+  // cut back to where the failed one started, so none of them leaves a trace; commits handed
+  // over before the failure was reported fail as well (the group committer built them on top of
+  // the failed batch). Writes only overlap inside the preallocated zeros, so the file's size
+  // never changes under a write in flight. Frames record where the durable log ended when their
+  // write was issued, so recovery can tell a crash between overlapping writes (a later write on
+  // disk, an earlier one not) from damage to acknowledged data (see format.ts).
 
   private enqueue<T>(
     make: (resolve: (v: T) => void, reject: (e: unknown) => void) => Op,
@@ -346,6 +392,7 @@ export class FileDriver implements StorageDriver {
     }
     return new Promise<T>((resolve, reject) => {
       this.queue.push(make(resolve, reject));
+      this.wake?.();
       if (!this.writing) {
         this.writing = true;
         this.idle = this.drain();
@@ -353,10 +400,20 @@ export class FileDriver implements StorageDriver {
     });
   }
 
-  /** The single writer. `writing` is cleared in the same turn that finds the queue empty. */
+  /** The single writer. `writing` is cleared in the same turn that finds nothing left to do. */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      for (;;) {
+        if (this.queue.length === 0 || this.inFlight.length >= MAX_WRITES_IN_FLIGHT) {
+          if (this.inFlight.length === 0) break;
+          // With a slot free, ops handed over meanwhile are issued at once, next to the write
+          // being synced; otherwise, and when the oldest write is done, that one is settled.
+          if (this.inFlight.length < MAX_WRITES_IN_FLIGHT && (await this.oldestOrQueue())) {
+            continue;
+          }
+          await this.settleOldest();
+          continue;
+        }
         const group = this.queue;
         this.queue = [];
         if (this.failed) {
@@ -367,7 +424,7 @@ export class FileDriver implements StorageDriver {
         const compactions = group.filter((op) => op.kind === "compact");
         if (writes.length > 0) {
           try {
-            await this.writeGroup(writes);
+            await this.issue(writes);
           } catch (err) {
             // Only a bug gets here (I/O errors are handled inside). The index may no longer
             // match the log, so stop writing; settling an already settled op is a no-op.
@@ -377,15 +434,20 @@ export class FileDriver implements StorageDriver {
             for (const op of writes) op.reject(this.failed);
           }
         }
-        if (compactions.length > 0) {
-          try {
-            await this.rewriteLog();
-            for (const op of compactions) op.resolve(undefined);
-          } catch (err) {
-            for (const op of compactions) op.reject(err);
+        if (compactions.length > 0 || this.shouldCompact()) {
+          // Compaction rewrites the log from the index: everything issued must be in it first.
+          await this.settleAll();
+          if (compactions.length > 0) {
+            try {
+              if (this.failed) throw this.failed;
+              await this.rewriteLog();
+              for (const op of compactions) op.resolve(undefined);
+            } catch (err) {
+              for (const op of compactions) op.reject(err);
+            }
+          } else if (!this.failed && this.shouldCompact()) {
+            await this.compactOrWarn();
           }
-        } else if (this.shouldCompact()) {
-          await this.compactOrWarn();
         }
       }
     } finally {
@@ -393,12 +455,28 @@ export class FileDriver implements StorageDriver {
     }
   }
 
-  private async writeGroup(group: WriteOp[]): Promise<void> {
+  /** Waits for the oldest write to be done or for an op to be queued: true for the latter. */
+  private async oldestOrQueue(): Promise<boolean> {
+    const queued = new Promise<boolean>((resolve) => {
+      this.wake = () => resolve(true);
+    });
+    const done = this.inFlight[0]!.settled.then(() => false);
+    try {
+      return await Promise.race([done, queued]);
+    } finally {
+      this.wake = null;
+    }
+  }
+
+  /** Encodes a group's ops as frames and issues their write (without waiting for it). */
+  private async issue(group: WriteOp[]): Promise<void> {
     const frames: Buffer[] = [];
-    /** Per op: its outcome if decided without writing, or the index of its frame. */
-    const outcomes: ({ value: boolean } | { error: unknown } | { frame: number })[] = [];
-    const claimedKeys = new Set<string>();
-    const claimedIds = new Set<string>();
+    const contents: FrameContent[] = [];
+    const outcomes: Outcome[] = [];
+    const claimedKeys: string[] = [];
+    const claimedIds: string[] = [];
+    // Where the durable log ends now: recovery's proof that this write came after it.
+    const base = this.size;
 
     for (const op of group) {
       try {
@@ -406,11 +484,12 @@ export class FileDriver implements StorageDriver {
           const r = op.record;
           const keyEnc = encodeKey(r.key);
           const claim = JSON.stringify([r.name, keyEnc]);
-          if (this.byKey.get(r.name)?.has(keyEnc) || claimedKeys.has(claim)) {
+          // Claims of writes in flight count: their creates are not in the index yet.
+          if (this.byKey.get(r.name)?.has(keyEnc) || this.claimedKeys.has(claim)) {
             outcomes.push({ value: false });
             continue;
           }
-          if (this.actors.has(r.id) || claimedIds.has(r.id)) {
+          if (this.actors.has(r.id) || this.claimedIds.has(r.id)) {
             throw new Error(`FileDriver: actor id ${JSON.stringify(r.id)} is already in use.`);
           }
           const create: CreateEntry = {
@@ -420,11 +499,17 @@ export class FileDriver implements StorageDriver {
             createdAt: r.createdAt,
             data: r.data,
           };
-          frames.push(encodeFrame({ ...emptyContent(), creates: [create] }));
-          claimedKeys.add(claim);
-          claimedIds.add(r.id);
+          const content = { ...emptyContent(), creates: [create] };
+          frames.push(encodeFrame(content, base));
+          contents.push(content);
+          this.claimedKeys.add(claim);
+          this.claimedIds.add(r.id);
+          claimedKeys.push(claim);
+          claimedIds.push(r.id);
         } else {
-          frames.push(encodeFrame({ ...op.batch, creates: [] }));
+          const content = { ...op.batch, creates: [] };
+          frames.push(encodeFrame(content, base));
+          contents.push(content);
         }
         outcomes.push({ frame: frames.length - 1 });
       } catch (error) {
@@ -432,70 +517,166 @@ export class FileDriver implements StorageDriver {
       }
     }
 
+    const write: PendingWrite = {
+      group,
+      outcomes,
+      frames,
+      start: this.writeEnd,
+      end: this.writeEnd,
+      claimedKeys,
+      claimedIds,
+      // A group with nothing to write still settles in order: a create refused because a
+      // write in flight claims its key must not answer before that write is in the index.
+      settled: Promise.resolve(DURABLE),
+    };
     if (frames.length > 0) {
-      const start = this.size;
-      const buf = frames.length === 1 ? frames[0] : Buffer.concat(frames);
-      if (start + buf.length > this.allocated && start >= this.preallocateFrom) {
-        try {
-          await this.preallocate(start + buf.length + PREALLOCATE_BYTES);
-        } catch (err) {
-          // The zeros ahead only make commits cheaper. When they do not fit (a nearly full
-          // disk), append plainly: the write below extends the file, and O_DSYNC (or the
-          // datasync) makes the new size durable with it. Retry once the log has grown a bit.
-          this.preallocateFrom = start + PREALLOCATE_BYTES;
-          this.warn(
-            `${this.logPath}: could not zero ${PREALLOCATE_BYTES} bytes ahead of the log (${String(err)}); appending without them. Is the disk nearly full?`,
-          );
+      let buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      if (this.writeEnd + buf.length > this.allocated) {
+        // Growing the file (zeros ahead, or a plain append) happens with no write in flight.
+        const failures = this.writeFailures;
+        await this.settleAll();
+        if (this.writeFailures !== failures || this.failed) {
+          this.releaseClaims(write);
+          const error = this.failed ?? this.lastWriteError;
+          for (const op of group) op.reject(error);
+          return;
+        }
+        if (this.size !== base) {
+          // The log is durable further now: say so (recovery trusts a base to be true).
+          contents.forEach((content, i) => {
+            write.frames[i] = encodeFrame(content, this.size);
+          });
+          buf = frames.length === 1 ? write.frames[0]! : Buffer.concat(write.frames);
+        }
+        const start = this.size;
+        if (start + buf.length > this.allocated && start >= this.preallocateFrom) {
+          try {
+            await this.preallocate(start + buf.length + PREALLOCATE_BYTES);
+          } catch (err) {
+            // The zeros ahead only make commits cheaper. When they do not fit (a nearly full
+            // disk), append plainly: the write below extends the file, and O_DSYNC (or the
+            // datasync) makes the new size durable with it. Retry once the log has grown a bit.
+            this.preallocateFrom = start + PREALLOCATE_BYTES;
+            this.warn(
+              `${this.logPath}: could not zero ${PREALLOCATE_BYTES} bytes ahead of the log (${String(err)}); appending without them. Is the disk nearly full?`,
+            );
+          }
         }
       }
-      try {
-        await writeFully(this.log.handle, buf, start);
-      } catch (err) {
-        const error = new Error(`FileDriver: writing to ${this.logPath} failed: ${String(err)}`, {
-          cause: err,
-        });
-        // Cut off whatever part of the group reached the file, so later frames stay reachable.
-        await this.log.handle.truncate(start).then(
-          () => {
-            this.allocated = start;
-          },
-          (truncErr) => {
-            this.failed = new Error(
-              `FileDriver: ${this.logPath} could not be restored after a failed write; reopen the driver.`,
-              { cause: truncErr },
-            );
-          },
-        );
-        for (const op of group) op.reject(error);
+      write.start = this.writeEnd;
+      write.end = write.start + buf.length;
+      this.writeEnd = write.end;
+      write.settled = this.writeDurably(buf, write.start);
+      if (write.end > this.allocated) {
+        // A plain append changes the file's size: let nothing overlap it.
+        this.inFlight.push(write);
+        await this.settleAll();
         return;
       }
-      try {
-        if (O_DSYNC === 0) await this.log.handle.datasync();
-      } catch (err) {
-        // After a failed fsync the kernel may have dropped the dirty pages: nothing about the
-        // file can be trusted any more, so this driver stops writing.
-        this.failed = new Error(
-          `FileDriver: fsync of ${this.logPath} failed; its durability is unknown. Reopen the driver.`,
-          { cause: err },
-        );
-        for (const op of group) op.reject(this.failed);
-        return;
-      }
-      let pos = start;
-      for (const frame of frames) {
+    }
+    this.inFlight.push(write);
+  }
+
+  /** Writes `buf` at `position` and makes it durable. Never rejects: says what failed. */
+  private async writeDurably(buf: Buffer, position: number): Promise<WriteResult> {
+    try {
+      await writeFully(this.log.handle, buf, position);
+    } catch (err) {
+      return { failed: "write", err };
+    }
+    try {
+      if (O_DSYNC === 0) await this.log.handle.datasync();
+    } catch (err) {
+      return { failed: "sync", err };
+    }
+    return DURABLE;
+  }
+
+  private async settleAll(): Promise<void> {
+    while (this.inFlight.length > 0) await this.settleOldest();
+  }
+
+  /**
+   * Waits for the oldest write in flight; once durable, applies its frames to the index and
+   * answers its ops. If it failed, fails it and every write issued after it (see above).
+   */
+  private async settleOldest(): Promise<void> {
+    const write = this.inFlight[0]!;
+    const result = await write.settled;
+    if (result.failed === undefined) {
+      this.inFlight.shift();
+      this.releaseClaims(write);
+      let pos = write.start;
+      for (const frame of write.frames) {
         this.applyFrame(frame, pos);
         pos += frame.length;
       }
-      this.size = pos;
-      if (this.allocated < pos) this.allocated = pos;
+      if (write.frames.length > 0) {
+        this.size = pos;
+        if (this.allocated < pos) this.allocated = pos;
+      }
+      write.group.forEach((op, i) => {
+        const outcome = write.outcomes[i]!;
+        if ("error" in outcome) op.reject(outcome.error);
+        else if (op.kind === "create") op.resolve("value" in outcome ? outcome.value : true);
+        else op.resolve(undefined);
+      });
+      return;
     }
 
-    group.forEach((op, i) => {
-      const outcome = outcomes[i];
-      if ("error" in outcome) op.reject(outcome.error);
-      else if (op.kind === "create") op.resolve("value" in outcome ? outcome.value : true);
-      else op.resolve(undefined);
+    const later = this.inFlight.slice(1);
+    this.inFlight = [];
+    this.writeFailures++;
+    // Let the later writes land before the log is cut back under them.
+    await Promise.all(later.map((w) => w.settled));
+    for (const w of [write, ...later]) this.releaseClaims(w);
+    let error: Error;
+    if (result.failed === "sync") {
+      // After a failed fsync the kernel may have dropped the dirty pages: nothing about the
+      // file can be trusted any more, so this driver stops writing.
+      this.failed = new Error(
+        `FileDriver: fsync of ${this.logPath} failed; its durability is unknown. Reopen the driver.`,
+        { cause: result.err },
+      );
+      error = this.failed;
+    } else {
+      error = new Error(`FileDriver: writing to ${this.logPath} failed: ${String(result.err)}`, {
+        cause: result.err,
+      });
+      // Cut off whatever part of these writes reached the file, so later frames stay reachable.
+      await this.log.handle.truncate(write.start).then(
+        () => {
+          this.allocated = write.start;
+        },
+        (truncErr) => {
+          this.failed = new Error(
+            `FileDriver: ${this.logPath} could not be restored after a failed write; reopen the driver.`,
+            { cause: truncErr },
+          );
+        },
+      );
+    }
+    this.writeEnd = write.start;
+    const after = new Error(
+      `FileDriver: an earlier write to ${this.logPath} failed: ${error.message}`,
+      {
+        cause: error,
+      },
+    );
+    this.lastWriteError = after;
+    for (const op of write.group) op.reject(error);
+    for (const w of later) for (const op of w.group) op.reject(after);
+    // Commits handed over while the failed write was in flight may build on its batch.
+    this.queue = this.queue.filter((op) => {
+      if (op.kind !== "commit") return true;
+      op.reject(after);
+      return false;
     });
+  }
+
+  private releaseClaims(write: PendingWrite): void {
+    for (const k of write.claimedKeys) this.claimedKeys.delete(k);
+    for (const id of write.claimedIds) this.claimedIds.delete(id);
   }
 
   /** Extends the log with zeros up to `length` (rounded to whole MiB), durably. */
@@ -646,8 +827,19 @@ export class FileDriver implements StorageDriver {
     this.replaying = false;
 
     if (scan.problem) {
-      const { frames, bytes } = scan.validAfter;
-      if (frames > 0) {
+      const { frames, bytes, inFlight } = scan.validAfter;
+      if (frames > 0 && inFlight) {
+        // A crash while writes overlapped: a later one reached the disk, an earlier one not.
+        // None of them was acknowledged (each waits for every write before it), so this is
+        // a torn tail; its bytes are still kept aside, as a cut in the middle would be.
+        await this.saveDamagedTail(
+          handle,
+          scan.end,
+          size,
+          `${scan.problem}, with ${frames} valid frame${frames === 1 ? "" : "s"} (${bytes} bytes) after it ` +
+            "written while it was still in flight, so none was acknowledged: a torn tail of a crash",
+        );
+      } else if (frames > 0) {
         const corrupted = new LogCorruptedError(
           path,
           scan.end,
@@ -676,6 +868,7 @@ export class FileDriver implements StorageDriver {
       await handle.sync();
     }
     this.size = scan.end;
+    this.writeEnd = scan.end;
     this.allocated = scan.end;
     if (this.shouldCompact()) await this.compactOrWarn();
   }
@@ -796,6 +989,7 @@ export class FileDriver implements StorageDriver {
     this.log = new LogFile(out);
     for (const relocate of relocations) relocate();
     this.size = pos;
+    this.writeEnd = pos;
     this.allocated = pos;
     this.preallocateFrom = 0;
     this.liveBytes = pos;
