@@ -12,7 +12,7 @@
 import type { Client } from "troupe/client";
 import type { KeyCheck, LimiterRegistry } from "../actors/index.js";
 import { SHARDS_PER_TENANT } from "../actors/services.js";
-import { parseApiKey } from "./api-keys.js";
+import { type ParsedApiKey, parseApiKey } from "./api-keys.js";
 import { Batcher, type Gather } from "./batcher.js";
 import { shardOf } from "./hash.js";
 import type { CheckRequest, Verdict } from "./verdict.js";
@@ -25,6 +25,23 @@ type TenantHandle = ReturnType<Client<LimiterRegistry>["tenantLimiter"]["getOrCr
 export const MAX_BATCH = 512;
 /** Most requests waiting for one actor; more fail at once rather than pile up in memory. */
 export const MAX_WAITING = 16 * MAX_BATCH;
+/** Most API keys whose ids a `Limiter` remembers (`knownKey`); the oldest learnt go first. */
+export const MAX_KNOWN_KEYS = 10_000;
+/**
+ * How long a key's id is remembered without asking the coordinator again. Only what rides along
+ * (the tenant's fail-closed rules, for `c.var.apiKey`) can go stale: the key's validity is
+ * checked by its shard on every request all the same.
+ */
+export const KNOWN_KEY_MS = 60_000;
+
+/** An API key the coordinator found valid: whose it is (`KeyCheck` without `ok`). */
+export interface KnownKey {
+  tenantId: string;
+  keyId: string;
+  failClosed: Extract<KeyCheck, { ok: true }>["failClosed"];
+  /** When the coordinator said so (`performance.now()`). */
+  at: number;
+}
 
 export interface LimiterOptions {
   /**
@@ -45,6 +62,8 @@ export class Limiter {
   /** Per tenant, per shard (index): the batcher of its `check` calls. */
   private readonly checks = new Map<string, Batcher<CheckRequest, Verdict>[]>();
   private readonly keyChecks = new Map<string, Batcher<string, KeyCheck>>();
+  /** API keys found valid, by hash (oldest first): see `knownKey`. */
+  private readonly known = new Map<string, KnownKey>();
 
   constructor(
     private readonly client: Client<LimiterRegistry>,
@@ -93,8 +112,15 @@ export class Limiter {
   }
 
   /** Checks an API key (the raw header value) with its tenant's coordinator. */
-  async authenticate(raw: string | undefined | null): Promise<Authentication> {
-    const parsed = parseApiKey(raw);
+  authenticate(raw: string | undefined | null): Promise<Authentication> {
+    return this.authenticateParsed(parseApiKey(raw));
+  }
+
+  /**
+   * Checks a parsed API key with its tenant's coordinator, and remembers a valid key's id (see
+   * `knownKey`).
+   */
+  async authenticateParsed(parsed: ParsedApiKey): Promise<Authentication> {
     if (!parsed.ok) return parsed;
     let batcher = this.keyChecks.get(parsed.tenantId);
     if (!batcher) {
@@ -108,7 +134,18 @@ export class Limiter {
       this.keyChecks.set(parsed.tenantId, batcher);
     }
     try {
-      return await batcher.push(parsed.hash);
+      const check = await batcher.push(parsed.hash);
+      if (check.ok) {
+        const { tenantId, keyId, failClosed } = check;
+        this.known.delete(parsed.hash);
+        if (this.known.size >= MAX_KNOWN_KEYS) {
+          this.known.delete(this.known.keys().next().value!);
+        }
+        this.known.set(parsed.hash, { tenantId, keyId, failClosed, at: performance.now() });
+      } else {
+        this.known.delete(parsed.hash);
+      }
+      return check;
     } catch (err) {
       // A tenant that does not exist gets no coordinator: to the caller, an unknown key.
       if ((err as { code?: string }).code === "unknown_tenant") {
@@ -116,6 +153,26 @@ export class Limiter {
       }
       throw err;
     }
+  }
+
+  /**
+   * Whose the API key with this hash is, if the coordinator found it valid within `KNOWN_KEY_MS`:
+   * enough to send a request to the key's shard with the key's hash (`CheckRequest.keyHash`),
+   * which checks the key itself. Never a sign that the key is still valid: only the shard's or
+   * the coordinator's answer is.
+   */
+  knownKey(hash: string): KnownKey | undefined {
+    const known = this.known.get(hash);
+    if (known && performance.now() - known.at > KNOWN_KEY_MS) {
+      this.known.delete(hash);
+      return undefined;
+    }
+    return known;
+  }
+
+  /** Forgets a key's id (its shard refused it). */
+  forgetKey(hash: string): void {
+    this.known.delete(hash);
   }
 
   /**
