@@ -288,12 +288,22 @@ async function answer(
   rule: string | undefined,
 ): Promise<Response | undefined> {
   if (verdict.allowed) {
+    const policy = verdict.policy;
+    // On Node (@hono/node-server), straight onto the outgoing message before the handler runs:
+    // Node merges them into whatever response the handler (or the error handler) produces, which
+    // keeps that response's plain headers (a `Headers` object built and copied per response
+    // cost about as much server CPU as the rest of the limiter's work on a request).
+    const outgoing = policy ? nodeOutgoing(c) : undefined;
+    if (policy && outgoing) {
+      outgoing.setHeader("RateLimit-Policy", policyHeader(policy));
+      outgoing.setHeader("RateLimit", rateLimitHeader(policy));
+    }
     await next();
-    if (verdict.policy) {
-      // On the response the handler (or the error handler) produced, whichever way it built it.
+    if (policy && !outgoing) {
+      // Elsewhere on the response the handler (or the error handler) produced, however built.
       const headers = c.res.headers;
-      headers.set("RateLimit-Policy", policyHeader(verdict.policy));
-      headers.set("RateLimit", rateLimitHeader(verdict.policy));
+      headers.set("RateLimit-Policy", policyHeader(policy));
+      headers.set("RateLimit", rateLimitHeader(policy));
     }
     return;
   }
@@ -327,6 +337,19 @@ async function answer(
     },
     429,
   );
+}
+
+/** Node's response for this request (@hono/node-server's `c.env.outgoing`), while unsent. */
+function nodeOutgoing(c: Context): NodeOutgoing | undefined {
+  const outgoing = (c.env as { outgoing?: NodeOutgoing } | undefined)?.outgoing;
+  return outgoing && typeof outgoing.setHeader === "function" && !outgoing.headersSent
+    ? outgoing
+    : undefined;
+}
+
+interface NodeOutgoing {
+  headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
 }
 
 function fromApiKey(info: ApiKeyInfo | undefined): { tenant: string; key: string } {
