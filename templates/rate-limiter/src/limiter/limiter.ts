@@ -34,14 +34,15 @@ export const MAX_KNOWN_KEYS = 10_000;
  */
 export const KNOWN_KEY_MS = 60_000;
 
-/** An API key the coordinator found valid: whose it is (`KeyCheck` without `ok`). */
-export interface KnownKey {
+/**
+ * An API key the coordinator found valid: whose it is (`KeyCheck` without `ok`). Frozen: one
+ * object serves every request made with the key.
+ */
+export type KnownKey = Readonly<{
   tenantId: string;
   keyId: string;
   failClosed: Extract<KeyCheck, { ok: true }>["failClosed"];
-  /** When the coordinator said so (`performance.now()`). */
-  at: number;
-}
+}>;
 
 export interface LimiterOptions {
   /**
@@ -63,7 +64,7 @@ export class Limiter {
   private readonly checks = new Map<string, Batcher<CheckRequest, Verdict>[]>();
   private readonly keyChecks = new Map<string, Batcher<string, KeyCheck>>();
   /** API keys found valid, by hash (oldest first): see `knownKey`. */
-  private readonly known = new Map<string, KnownKey>();
+  private readonly known = new Map<string, { key: KnownKey; at: number }>();
 
   constructor(
     private readonly client: Client<LimiterRegistry>,
@@ -141,7 +142,10 @@ export class Limiter {
         if (this.known.size >= MAX_KNOWN_KEYS) {
           this.known.delete(this.known.keys().next().value!);
         }
-        this.known.set(parsed.hash, { tenantId, keyId, failClosed, at: performance.now() });
+        // Frozen: shared by every request with the key (`c.var.apiKey`).
+        const frozen = Object.freeze(failClosed) as typeof failClosed;
+        const key = Object.freeze({ tenantId, keyId, failClosed: frozen });
+        this.known.set(parsed.hash, { key, at: Date.now() });
       } else {
         this.known.delete(parsed.hash);
       }
@@ -163,11 +167,12 @@ export class Limiter {
    */
   knownKey(hash: string): KnownKey | undefined {
     const known = this.known.get(hash);
-    if (known && performance.now() - known.at > KNOWN_KEY_MS) {
+    if (!known) return undefined;
+    if (Date.now() - known.at > KNOWN_KEY_MS) {
       this.known.delete(hash);
       return undefined;
     }
-    return known;
+    return known.key;
   }
 
   /** Forgets a key's id (its shard refused it). */

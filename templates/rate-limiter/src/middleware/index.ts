@@ -37,9 +37,9 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { parseApiKey } from "../limiter/api-keys.js";
-import type { Authentication, KnownKey, Limiter } from "../limiter/limiter.js";
+import type { Authentication, Limiter } from "../limiter/limiter.js";
 import { type Rule, ruleMatches } from "../limiter/rules.js";
-import type { Verdict } from "../limiter/verdict.js";
+import type { PolicyStatus, Verdict } from "../limiter/verdict.js";
 import { policyHeader, rateLimitHeader, retryAfterSeconds } from "./headers.js";
 
 /** How long a request waits for the limiter before its rule's fail mode applies. */
@@ -82,10 +82,12 @@ export function apiKey(opts: {
   };
 }
 
+const BEARER = /^bearer /i;
+
 /** The API key as sent: `Authorization: Bearer <key>`, else `X-API-Key`. */
 function rawKey(c: Context): string | undefined {
   const bearer = c.req.header("authorization");
-  return bearer?.toLowerCase().startsWith("bearer ")
+  return bearer !== undefined && BEARER.test(bearer)
     ? bearer.slice("bearer ".length)
     : (c.req.header("x-api-key") ?? bearer);
 }
@@ -214,7 +216,7 @@ export function apiKeyRateLimit<E extends RateLimitEnv = RateLimitEnv>(
         return refuseKey(c, "revoked_api_key");
       }
       if (verdict && verdict.code !== "unknown_api_key") {
-        c.set("apiKey", infoOf(known));
+        c.set("apiKey", known);
         return answer(c, next, verdict, cost, rule);
       }
       if (!verdict) {
@@ -254,7 +256,7 @@ export function apiKeyRateLimit<E extends RateLimitEnv = RateLimitEnv>(
   };
 }
 
-function infoOf(k: KnownKey | Extract<Authentication, { ok: true }>): ApiKeyInfo {
+function infoOf(k: Extract<Authentication, { ok: true }>): ApiKeyInfo {
   return { tenantId: k.tenantId, keyId: k.keyId, failClosed: k.failClosed };
 }
 
@@ -280,33 +282,48 @@ function invalidCost(c: Context) {
 }
 
 /** The response to a request the limiter decided on: the handler's, a 429, or a 400 / 500. */
-async function answer(
+function answer(
   c: Context,
   next: () => Promise<void>,
   verdict: Verdict,
   cost: number | undefined,
   rule: string | undefined,
-): Promise<Response | undefined> {
-  if (verdict.allowed) {
-    const policy = verdict.policy;
-    // On Node (@hono/node-server), straight onto the outgoing message before the handler runs:
-    // Node merges them into whatever response the handler (or the error handler) produces, which
-    // keeps that response's plain headers (a `Headers` object built and copied per response
-    // cost about as much server CPU as the rest of the limiter's work on a request).
-    const outgoing = policy ? nodeOutgoing(c) : undefined;
-    if (policy && outgoing) {
-      outgoing.setHeader("RateLimit-Policy", policyHeader(policy));
-      outgoing.setHeader("RateLimit", rateLimitHeader(policy));
-    }
-    await next();
-    if (policy && !outgoing) {
-      // Elsewhere on the response the handler (or the error handler) produced, however built.
-      const headers = c.res.headers;
-      headers.set("RateLimit-Policy", policyHeader(policy));
-      headers.set("RateLimit", rateLimitHeader(policy));
-    }
-    return;
+): Promise<void> | Response {
+  return verdict.allowed ? allow(c, next, verdict.policy) : refuse(c, verdict, cost, rule);
+}
+
+/** The handler's response, with the RateLimit headers of the rule that applied. */
+function allow(
+  c: Context,
+  next: () => Promise<void>,
+  policy: PolicyStatus | undefined,
+): Promise<void> {
+  if (!policy) return next();
+  // On Node (@hono/node-server), straight onto the outgoing message before the handler runs:
+  // Node merges them into whatever response the handler (or the error handler) produces, which
+  // keeps that response's plain headers (a `Headers` object built and copied per response
+  // cost about as much server CPU as the rest of the limiter's work on a request).
+  const outgoing = nodeOutgoing(c);
+  if (outgoing) {
+    outgoing.setHeader("RateLimit-Policy", policyHeader(policy));
+    outgoing.setHeader("RateLimit", rateLimitHeader(policy));
+    return next();
   }
+  // Elsewhere on the response the handler (or the error handler) produced, however built.
+  return next().then(() => {
+    const headers = c.res.headers;
+    headers.set("RateLimit-Policy", policyHeader(policy));
+    headers.set("RateLimit", rateLimitHeader(policy));
+  });
+}
+
+/** A refused request's response: 429 with `Retry-After`, or 400 / 500 (see `rateLimit()`). */
+function refuse(
+  c: Context,
+  verdict: Verdict,
+  cost: number | undefined,
+  rule: string | undefined,
+): Response {
   if (verdict.policy) {
     c.header("RateLimit-Policy", policyHeader(verdict.policy));
     c.header("RateLimit", rateLimitHeader(verdict.policy));
@@ -403,15 +420,20 @@ class DeadlineQueue {
     return new Promise<T | undefined>((resolve) => {
       const entry: Deadline = { at: performance.now() + this.ms, settle: resolve, settled: false };
       this.entries.push(entry);
-      const answered = (v: T | undefined) => {
-        if (entry.settled) return;
-        entry.settled = true;
-        resolve(v);
-        this.trim();
-      };
-      p.then(answered, () => answered(undefined));
+      // Inline closures (no named ones per call: under tsx each would be named at creation).
+      p.then(
+        (v) => this.answered(entry, v),
+        () => this.answered(entry, undefined),
+      );
       if (!this.timer) this.arm(this.ms);
     });
+  }
+
+  private answered(entry: Deadline, v: unknown): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    entry.settle(v);
+    this.trim();
   }
 
   /** Drops the settled entries at the front; with none pending left, the timer goes too. */
