@@ -5,6 +5,9 @@
  * flight per actor, and what arrives meanwhile goes together in the next one. That is what lets
  * many concurrent callers share the cost of an action call; it adds at most one call's latency.
  *
+ * It also remembers whose each API key is (by hash, once the coordinator found it valid), so that
+ * `apiKeyRateLimit()` can send a request straight to the key's shard, which checks the key itself.
+ *
  * @example
  * const limiter = await Limiter.start(registry);
  * const verdict = await limiter.check("acme", { key: keyId, method: "GET", path: "/v1/quotes" });
