@@ -28,7 +28,7 @@ type TenantHandle = ReturnType<Client<LimiterRegistry>["tenantLimiter"]["getOrCr
 export const MAX_BATCH = 512;
 /** Most requests waiting for one actor; more fail at once rather than pile up in memory. */
 export const MAX_WAITING = 16 * MAX_BATCH;
-/** Most API keys whose ids a `Limiter` remembers (`knownKey`); the oldest learnt go first. */
+/** Most API keys whose ids the process remembers (`knownKey`); the oldest learnt go first. */
 export const MAX_KNOWN_KEYS = 10_000;
 /**
  * How long a key's id is remembered without asking the coordinator again. Only what rides along
@@ -60,14 +60,20 @@ export type Authentication =
   | KeyCheck
   | { ok: false; code: "missing_api_key" | "malformed_api_key" | "unknown_api_key" };
 
+/**
+ * API keys found valid, by hash (oldest first): see `Limiter.knownKey`. One map for the process,
+ * shared by every `Limiter` in it, so that a host building a limiter per request (the Worker)
+ * keeps what earlier requests learnt. Sharing is safe: an entry only says whose a key is, and
+ * the shard checks that (the key's hash must be the tenant's key with that id) on every request.
+ */
+const knownKeys = new Map<string, { key: KnownKey; at: number }>();
+
 export class Limiter {
   private readonly shardHandles = new Map<string, ShardHandle>();
   private readonly tenantHandles = new Map<string, TenantHandle>();
   /** Per tenant, per shard (index): the batcher of its `check` calls. */
   private readonly checks = new Map<string, Batcher<CheckRequest, Verdict>[]>();
   private readonly keyChecks = new Map<string, Batcher<string, KeyCheck>>();
-  /** API keys found valid, by hash (oldest first): see `knownKey`. */
-  private readonly known = new Map<string, { key: KnownKey; at: number }>();
 
   constructor(
     private readonly client: Client<LimiterRegistry>,
@@ -141,16 +147,16 @@ export class Limiter {
       const check = await batcher.push(parsed.hash);
       if (check.ok) {
         const { tenantId, keyId, failClosed } = check;
-        this.known.delete(parsed.hash);
-        if (this.known.size >= MAX_KNOWN_KEYS) {
-          this.known.delete(this.known.keys().next().value!);
+        knownKeys.delete(parsed.hash);
+        if (knownKeys.size >= MAX_KNOWN_KEYS) {
+          knownKeys.delete(knownKeys.keys().next().value!);
         }
         // Frozen: shared by every request with the key (`c.var.apiKey`).
         const frozen = Object.freeze(failClosed) as typeof failClosed;
         const key = Object.freeze({ tenantId, keyId, failClosed: frozen });
-        this.known.set(parsed.hash, { key, at: Date.now() });
+        knownKeys.set(parsed.hash, { key, at: Date.now() });
       } else {
-        this.known.delete(parsed.hash);
+        knownKeys.delete(parsed.hash);
       }
       return check;
     } catch (err) {
@@ -169,10 +175,10 @@ export class Limiter {
    * the coordinator's answer is.
    */
   knownKey(hash: string): KnownKey | undefined {
-    const known = this.known.get(hash);
+    const known = knownKeys.get(hash);
     if (!known) return undefined;
     if (Date.now() - known.at > KNOWN_KEY_MS) {
-      this.known.delete(hash);
+      knownKeys.delete(hash);
       return undefined;
     }
     return known.key;
@@ -180,7 +186,7 @@ export class Limiter {
 
   /** Forgets a key's id (its shard refused it). */
   forgetKey(hash: string): void {
-    this.known.delete(hash);
+    knownKeys.delete(hash);
   }
 
   /**
