@@ -9,13 +9,15 @@
  *    the decision in one actor call, as the app runs it) and behind `apiKey()` + `rateLimit()`
  *    (two calls), each ÷ the same route bare (autocannon, 32 connections), all served by one
  *    child process. Also the server's CPU time per request (read from `/proc`), and the load
- *    generator's CPU per wall second (near 1.0: autocannon, not the server, is the bottleneck).
+ *    generator's CPU per wall second (well under 1.0: autocannon is not what limits the rate).
  *
  * Rounds are interleaved (1 / 32 callers; bare / pair / merged, in a rotating order) and
- * medians reported; compare the
- * ratios, not the absolute figures, on a shared machine. The in-process part also prints
- * decisions per second of the process's own CPU time (user + system), which other load on the
- * machine disturbs far less than wall time.
+ * medians reported; compare the ratios and the CPU per request or per decision, not the
+ * absolute rates, on a shared machine. The in-process part also prints decisions per second of
+ * the process's own CPU time (user + system), which other load on the machine disturbs far
+ * less than wall time.
+ *
+ *   BENCH_ONLY=http pnpm --filter @troupe/template-rate-limiter bench   # or in-process
  *
  *   pnpm bench:rate-limiter                              # from the repo root
  *   BENCH_SECONDS=3 BENCH_ROUNDS=5 pnpm --filter @troupe/template-rate-limiter bench
@@ -150,9 +152,13 @@ const info = await new Promise<Record<Route, number> & { key: string; dir: strin
   },
 );
 
-/** The server process's CPU time so far (user + system), in seconds (Linux `/proc`). */
+/**
+ * The server process's CPU time so far (user + system), in seconds, from Linux's `/proc` (in
+ * clock ticks, 100 a second there); NaN elsewhere (the table then says so).
+ */
 async function serverCpuSeconds(): Promise<number> {
-  const stat = await readFile(`/proc/${child.pid}/stat`, "utf8");
+  const stat = await readFile(`/proc/${child.pid}/stat`, "utf8").catch(() => undefined);
+  if (stat === undefined) return Number.NaN;
   // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -164,7 +170,7 @@ interface Run {
   p99: number;
   /** The server's CPU per request (µs): what the middleware costs, little moved by other load. */
   serverUs: number;
-  /** The load generator's (this process's) CPU per wall second: near 1 means it is the bottleneck. */
+  /** The load generator's (this process's) CPU per wall second: near 1.0 it would be the bottleneck. */
   generatorCpu: number;
 }
 
@@ -220,7 +226,7 @@ for (const route of ROUTES) {
   const rows = http[route];
   const m = (f: (x: Run) => number) => median(rows.map(f));
   console.log(
-    `| ${LABELS[route]} | ${fmt(m((x) => x.rps))} | ${median(ratios[route]).toFixed(2)}× | ${m((x) => x.p50)} | ${m((x) => x.p99)} | ${m((x) => x.serverUs).toFixed(1)} | ${m((x) => x.generatorCpu).toFixed(2)} |`,
+    `| ${LABELS[route]} | ${fmt(m((x) => x.rps))} | ${median(ratios[route]).toFixed(2)}× | ${m((x) => x.p50)} | ${m((x) => x.p99)} | ${Number.isNaN(m((x) => x.serverUs)) ? "n/a" : m((x) => x.serverUs).toFixed(1)} | ${m((x) => x.generatorCpu).toFixed(2)} |`,
   );
 }
 console.log(
