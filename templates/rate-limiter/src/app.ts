@@ -15,7 +15,7 @@ import type { Db } from "./db/index.js";
 import type { Store } from "./db/store.js";
 import type { Limiter } from "./limiter/limiter.js";
 import { describeIssues, parseRule, type Rule, ruleSchema } from "./limiter/rules.js";
-import { apiKey, type RateLimitEnv, rateLimit } from "./middleware/index.js";
+import { apiKeyRateLimit, type RateLimitEnv, rateLimit } from "./middleware/index.js";
 import { mountPublicApi } from "./public-api.js";
 import { SYSTEM_TENANT } from "./system-tenant.js";
 
@@ -153,7 +153,8 @@ export function createApp(deps: AppDeps): Hono<RateLimitEnv> {
   app.get("/api/health", deps.health);
 
   // ---- the public API ----------------------------------------------------------------------
-  app.use("/v1/*", apiKey({ limiter }), rateLimit({ limiter, budgetMs }));
+  // The key check and the decision in one actor call (the key's shard checks the key too).
+  app.use("/v1/*", apiKeyRateLimit({ limiter, budgetMs }));
   mountPublicApi(app);
 
   // ---- admin -------------------------------------------------------------------------------

@@ -19,6 +19,10 @@
  * `idleSweepIntervalMs`. A flood of new keys therefore costs the shard a bounded map, and at
  * worst lets an evicted busy key start afresh (counted in `stats`).
  *
+ * A request may come with the hash of the API key it was made with (`CheckRequest.keyHash`): the
+ * shard checks that key against its copy of the tenant's keys before deciding, so that a request
+ * costs one actor call, not a key check on the coordinator and then a decision here.
+ *
  * The tenant's aggregate limit is kept by its coordinator (`tenantLimiter`), which leases this
  * shard tokens in batches: an allowed request also spends a leased token, and a shard that has
  * none asks for more before it answers. Usage (allowed / limited per rule per minute) is kept
@@ -270,6 +274,14 @@ function decideBatch(
   const config = c.vars.config!;
   for (let i = from; i < batch.length; i++) {
     const req = decodeRequest(batch[i]!);
+    if (req.keyHash !== undefined) {
+      const refused = keyRefusal(config, req.keyHash, req.key);
+      if (refused) {
+        // Not a decision: nothing counted, no usage (as when the coordinator refuses a key).
+        verdicts.push({ allowed: false, code: refused, retryAfterMs: 0 });
+        continue;
+      }
+    }
     const rules = rulesFor(c.vars, config, req);
     if (rules === undefined) {
       verdicts.push({ allowed: false, code: "unknown_rule", retryAfterMs: 0 });
@@ -315,6 +327,22 @@ async function decideAfterLease(
   countUsage(c.vars, now, tuning.usageBucketMs, rules[0]?.id ?? "*", verdict.allowed);
   verdicts.push(verdict.verdict);
   return decideBatch(c, batch, tuning, verdicts, i + 1, now);
+}
+
+/**
+ * Why the API key hashing to `keyHash` may not make a request as `keyId`, if it may not: the
+ * shard's copy of the tenant's keys (pushed by the coordinator with every change) is the same
+ * the coordinator checks keys against, so a revocation reaches both at once.
+ */
+function keyRefusal(
+  config: TenantConfig,
+  keyHash: string,
+  keyId: string,
+): "unknown_api_key" | "revoked_api_key" | undefined {
+  const record = Object.hasOwn(config.keys, keyHash) ? config.keys[keyHash] : undefined;
+  if (!record || record.keyId !== keyId) return "unknown_api_key";
+  if (record.revoked) return "revoked_api_key";
+  return undefined;
 }
 
 /** Spends `cost` tokens of the shard's current lease if it has them. */

@@ -7,7 +7,8 @@
  * Freshness: `reload()` (called by the admin routes after a change is committed) re-reads the
  * tenant and pushes it to every shard before it returns; besides, the coordinator re-reads the
  * tenant every `configRefreshMs` while awake, so a change made elsewhere (another process, SQL by
- * hand) reaches the shards within that interval plus one push.
+ * hand) reaches the shards within that interval plus one push. A push that failed is made again
+ * at the next refresh: the shards check API keys too (a revocation must reach them).
  *
  * Aggregate bound: the coordinator counts every token it grants, in its durable state, before
  * the grant is answered, and a shard admits a request only by spending a granted token of the
@@ -36,6 +37,11 @@ export interface TenantLimiterState {
 
 export interface TenantLimiterVars {
   config: TenantConfig | undefined;
+  /**
+   * The version every shard was last pushed (0: none yet). The shards check API keys too, so a
+   * push that failed is retried at the next refresh even if nothing changed since.
+   */
+  pushed: number;
   timer: ReturnType<typeof setInterval> | undefined;
 }
 
@@ -64,7 +70,7 @@ export function createTenantLimiter(services: LimiterServices, tuning: LimiterTu
       if (!(await load(tenantId))) throw unknownTenant();
       return { tenantId, leaseWindow: 0, granted: 0 };
     },
-    createVars: (): TenantLimiterVars => ({ config: undefined, timer: undefined }),
+    createVars: (): TenantLimiterVars => ({ config: undefined, pushed: 0, timer: undefined }),
     options: { sleepTimeout: LIMITER_SLEEP_TIMEOUT_MS },
 
     onWake: async (c) => {
@@ -154,21 +160,20 @@ export function createTenantLimiter(services: LimiterServices, tuning: LimiterTu
     if (!force && c.vars.config && services.tenants.version) {
       // The periodic refresh of every awake tenant: one small query unless something changed.
       const version = await services.tenants.version(c.state.tenantId);
-      if (version === c.vars.config.version) return;
+      if (version === c.vars.config.version && version === c.vars.pushed) return;
     }
     const next = await load(c.state.tenantId);
     if (!next) {
       c.vars.config = undefined;
       return;
     }
-    const changed = next.version !== c.vars.config?.version;
     c.vars.config = next;
-    if (!changed && !force) return;
+    if (next.version === c.vars.pushed && !force) return;
     await pushToShards(c, next);
   }
 
   async function pushToShards(
-    c: { state: TenantLimiterState; client(): any },
+    c: { state: TenantLimiterState; vars: TenantLimiterVars; client(): any },
     config: TenantConfig,
   ) {
     const client = c.client();
@@ -177,5 +182,6 @@ export function createTenantLimiter(services: LimiterServices, tuning: LimiterTu
         client.limiterShard.getOrCreate([c.state.tenantId, String(shard)]).configure(config),
       ),
     );
+    c.vars.pushed = Math.max(c.vars.pushed, config.version);
   }
 }

@@ -11,18 +11,23 @@
  * const { key, hash, prefix } = generateApiKey("acme");
  * parseApiKey(key) // → { ok: true, tenantId: "acme", hash }
  */
-import { createHash, randomBytes } from "node:crypto";
+import * as crypto from "node:crypto";
 
 const API_KEY = /^rl_([a-z0-9][a-z0-9-]{0,39})_([A-Za-z0-9_-]{43})$/;
 /** Characters of the secret kept (with `rl_<tenant>_`) as the key's visible prefix. */
 const PREFIX_SECRET_CHARS = 6;
 
+/** `crypto.hash` (one call, no `Hash` object: about twice as fast) where the host has it. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: "hex") => string }).hash;
+
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return oneShot
+    ? oneShot("sha256", key, "hex")
+    : crypto.createHash("sha256").update(key).digest("hex");
 }
 
 export function generateApiKey(tenantId: string): { key: string; hash: string; prefix: string } {
-  const secret = randomBytes(32).toString("base64url");
+  const secret = crypto.randomBytes(32).toString("base64url");
   const key = `rl_${tenantId}_${secret}`;
   return {
     key,

@@ -5,6 +5,9 @@
  * flight per actor, and what arrives meanwhile goes together in the next one. That is what lets
  * many concurrent callers share the cost of an action call; it adds at most one call's latency.
  *
+ * It also remembers whose each API key is (by hash, once the coordinator found it valid), so that
+ * `apiKeyRateLimit()` can send a request straight to the key's shard, which checks the key itself.
+ *
  * @example
  * const limiter = await Limiter.start(registry);
  * const verdict = await limiter.check("acme", { key: keyId, method: "GET", path: "/v1/quotes" });
@@ -12,7 +15,7 @@
 import type { Client } from "troupe/client";
 import type { KeyCheck, LimiterRegistry } from "../actors/index.js";
 import { SHARDS_PER_TENANT } from "../actors/services.js";
-import { parseApiKey } from "./api-keys.js";
+import { type ParsedApiKey, parseApiKey } from "./api-keys.js";
 import { Batcher, type Gather } from "./batcher.js";
 import { shardOf } from "./hash.js";
 import type { CheckRequest, Verdict } from "./verdict.js";
@@ -25,6 +28,24 @@ type TenantHandle = ReturnType<Client<LimiterRegistry>["tenantLimiter"]["getOrCr
 export const MAX_BATCH = 512;
 /** Most requests waiting for one actor; more fail at once rather than pile up in memory. */
 export const MAX_WAITING = 16 * MAX_BATCH;
+/** Most API keys whose ids the process remembers (`knownKey`); the oldest learnt go first. */
+export const MAX_KNOWN_KEYS = 10_000;
+/**
+ * How long a key's id is remembered without asking the coordinator again. Only what rides along
+ * (the tenant's fail-closed rules, for `c.var.apiKey`) can go stale: the key's validity is
+ * checked by its shard on every request all the same.
+ */
+export const KNOWN_KEY_MS = 60_000;
+
+/**
+ * An API key the coordinator found valid: whose it is (`KeyCheck` without `ok`). Frozen: one
+ * object serves every request made with the key.
+ */
+export type KnownKey = Readonly<{
+  tenantId: string;
+  keyId: string;
+  failClosed: Extract<KeyCheck, { ok: true }>["failClosed"];
+}>;
 
 export interface LimiterOptions {
   /**
@@ -38,6 +59,14 @@ export interface LimiterOptions {
 export type Authentication =
   | KeyCheck
   | { ok: false; code: "missing_api_key" | "malformed_api_key" | "unknown_api_key" };
+
+/**
+ * API keys found valid, by hash (oldest first): see `Limiter.knownKey`. One map for the process,
+ * shared by every `Limiter` in it, so that a host building a limiter per request (the Worker)
+ * keeps what earlier requests learnt. Sharing is safe: an entry only says whose a key is, and
+ * the shard checks that (the key's hash must be the tenant's key with that id) on every request.
+ */
+const knownKeys = new Map<string, { key: KnownKey; at: number }>();
 
 export class Limiter {
   private readonly shardHandles = new Map<string, ShardHandle>();
@@ -93,8 +122,15 @@ export class Limiter {
   }
 
   /** Checks an API key (the raw header value) with its tenant's coordinator. */
-  async authenticate(raw: string | undefined | null): Promise<Authentication> {
-    const parsed = parseApiKey(raw);
+  authenticate(raw: string | undefined | null): Promise<Authentication> {
+    return this.authenticateParsed(parseApiKey(raw));
+  }
+
+  /**
+   * Checks a parsed API key with its tenant's coordinator, and remembers a valid key's id (see
+   * `knownKey`).
+   */
+  async authenticateParsed(parsed: ParsedApiKey): Promise<Authentication> {
     if (!parsed.ok) return parsed;
     let batcher = this.keyChecks.get(parsed.tenantId);
     if (!batcher) {
@@ -108,7 +144,21 @@ export class Limiter {
       this.keyChecks.set(parsed.tenantId, batcher);
     }
     try {
-      return await batcher.push(parsed.hash);
+      const check = await batcher.push(parsed.hash);
+      if (check.ok) {
+        const { tenantId, keyId, failClosed } = check;
+        knownKeys.delete(parsed.hash);
+        if (knownKeys.size >= MAX_KNOWN_KEYS) {
+          knownKeys.delete(knownKeys.keys().next().value!);
+        }
+        // Frozen: shared by every request with the key (`c.var.apiKey`).
+        const frozen = Object.freeze(failClosed) as typeof failClosed;
+        const key = Object.freeze({ tenantId, keyId, failClosed: frozen });
+        knownKeys.set(parsed.hash, { key, at: Date.now() });
+      } else {
+        knownKeys.delete(parsed.hash);
+      }
+      return check;
     } catch (err) {
       // A tenant that does not exist gets no coordinator: to the caller, an unknown key.
       if ((err as { code?: string }).code === "unknown_tenant") {
@@ -116,6 +166,27 @@ export class Limiter {
       }
       throw err;
     }
+  }
+
+  /**
+   * Whose the API key with this hash is, if the coordinator found it valid within `KNOWN_KEY_MS`:
+   * enough to send a request to the key's shard with the key's hash (`CheckRequest.keyHash`),
+   * which checks the key itself. Never a sign that the key is still valid: only the shard's or
+   * the coordinator's answer is.
+   */
+  knownKey(hash: string): KnownKey | undefined {
+    const known = knownKeys.get(hash);
+    if (!known) return undefined;
+    if (Date.now() - known.at > KNOWN_KEY_MS) {
+      knownKeys.delete(hash);
+      return undefined;
+    }
+    return known.key;
+  }
+
+  /** Forgets a key's id (its shard refused it). */
+  forgetKey(hash: string): void {
+    knownKeys.delete(hash);
   }
 
   /**

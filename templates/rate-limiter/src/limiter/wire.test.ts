@@ -4,13 +4,14 @@ import { decodeRequest, decodeVerdict, encodeRequest, VerdictEncoder } from "./w
 
 describe("wire form of a batch", () => {
   test("requests round-trip, defaults included", () => {
-    const full = { key: "k", method: "POST", path: "/v1/x", cost: 3, ruleId: "r" };
+    const full = { key: "k", method: "POST", path: "/v1/x", cost: 3, ruleId: "r", keyHash: "ab" };
     expect(decodeRequest(encodeRequest(full))).toEqual(full);
     const bare = { key: "k", method: "GET", path: "/" };
     expect(decodeRequest(encodeRequest(bare))).toEqual({
       ...bare,
       cost: undefined,
       ruleId: undefined,
+      keyHash: undefined,
     });
   });
 

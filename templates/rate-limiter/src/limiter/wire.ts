@@ -6,8 +6,11 @@
  */
 import type { CheckRequest, PolicyStatus, RefusalCode, Verdict } from "./verdict.js";
 
-/** [key, method, path, cost (0: each rule's own), ruleId ("": every matching rule)] */
-export type WireRequest = [string, string, string, number, string];
+/**
+ * [key, method, path, cost (0: each rule's own), ruleId ("": every matching rule), keyHash
+ * ("": no API key to check)]
+ */
+export type WireRequest = [string, string, string, number, string, string];
 
 /** [allowed 1|0, code ("" when allowed), policy index (-1: none), remaining, resetSeconds, retryAfterMs] */
 export type WireVerdict = [0 | 1, string, number, number, number, number];
@@ -19,7 +22,7 @@ export interface WireVerdicts {
 }
 
 export function encodeRequest(req: CheckRequest): WireRequest {
-  return [req.key, req.method, req.path, req.cost ?? 0, req.ruleId ?? ""];
+  return [req.key, req.method, req.path, req.cost ?? 0, req.ruleId ?? "", req.keyHash ?? ""];
 }
 
 export function decodeRequest(w: WireRequest): CheckRequest {
@@ -29,6 +32,7 @@ export function decodeRequest(w: WireRequest): CheckRequest {
     path: w[2],
     cost: w[3] > 0 ? w[3] : undefined,
     ruleId: w[4] === "" ? undefined : w[4],
+    keyHash: w[5] === "" ? undefined : w[5],
   };
 }
 

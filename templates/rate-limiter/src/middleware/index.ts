@@ -13,8 +13,18 @@
  *   answer within `budgetMs` (default 20 ms), the request goes through (fail open) or gets 503
  *   `limiter_unavailable` (fail closed), as the matching rules say (closed if any says so).
  *
+ * - `apiKeyRateLimit({ limiter, cost, rule })`: `apiKey()` and then `rateLimit()` (limiting the
+ *   API key) in one middleware and, once the key's id is known to the `Limiter`, in one actor
+ *   call: the key's shard checks the key (against the same copy of the tenant's keys the
+ *   coordinator pushes it with every change, so a revocation reaches it as fast) and decides.
+ *   Same answers as the pair. If the shard does not answer within `budgetMs`, the key is checked
+ *   by the coordinator (within `authBudgetMs` in all) before the fail mode applies: a key nobody
+ *   checked never gets through.
+ *
  * @example
  * const app = new Hono();
+ * app.use("/v1/*", apiKeyRateLimit({ limiter }));
+ * // The same in two steps (two actor calls per request):
  * app.use("/v1/*", apiKey({ limiter }), rateLimit({ limiter }));
  * app.get("/v1/quotes", (c) => c.json(randomQuote()));
  *
@@ -26,9 +36,10 @@
  * }));
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { parseApiKey } from "../limiter/api-keys.js";
 import type { Authentication, Limiter } from "../limiter/limiter.js";
 import { type Rule, ruleMatches } from "../limiter/rules.js";
-import type { Verdict } from "../limiter/verdict.js";
+import type { PolicyStatus, Verdict } from "../limiter/verdict.js";
 import { policyHeader, rateLimitHeader, retryAfterSeconds } from "./headers.js";
 
 /** How long a request waits for the limiter before its rule's fail mode applies. */
@@ -63,24 +74,41 @@ export function apiKey(opts: {
 }): MiddlewareHandler<RateLimitEnv> {
   const budgetMs = opts.budgetMs ?? DEFAULT_AUTH_BUDGET_MS;
   return async (c, next) => {
-    const bearer = c.req.header("authorization");
-    const raw = bearer?.toLowerCase().startsWith("bearer ")
-      ? bearer.slice("bearer ".length)
-      : (c.req.header("x-api-key") ?? bearer);
-    let auth: Authentication | undefined;
-    try {
-      auth = await within(opts.limiter.authenticate(raw), budgetMs);
-    } catch {
-      auth = undefined;
-    }
+    const auth = await authenticate(opts.limiter, parseApiKey(rawKey(c)), budgetMs);
     if (!auth) return unavailable(c);
-    if (!auth.ok) {
-      c.header("WWW-Authenticate", 'Bearer realm="api"');
-      return c.json({ code: auth.code, message: KEY_MESSAGES[auth.code] }, 401);
-    }
+    if (!auth.ok) return refuseKey(c, auth.code);
     c.set("apiKey", { tenantId: auth.tenantId, keyId: auth.keyId, failClosed: auth.failClosed });
     await next();
   };
+}
+
+const BEARER = /^bearer /i;
+
+/** The API key as sent: `Authorization: Bearer <key>`, else `X-API-Key`. */
+function rawKey(c: Context): string | undefined {
+  const bearer = c.req.header("authorization");
+  return bearer !== undefined && BEARER.test(bearer)
+    ? bearer.slice("bearer ".length)
+    : (c.req.header("x-api-key") ?? bearer);
+}
+
+/** The coordinator's answer on a key, or undefined if there is none within `ms`. */
+async function authenticate(
+  limiter: Limiter,
+  parsed: ReturnType<typeof parseApiKey>,
+  ms: number,
+): Promise<Authentication | undefined> {
+  if (!parsed.ok) return parsed;
+  try {
+    return await within(limiter.authenticateParsed(parsed), ms);
+  } catch {
+    return undefined;
+  }
+}
+
+function refuseKey(c: Context, code: keyof typeof KEY_MESSAGES) {
+  c.header("WWW-Authenticate", 'Bearer realm="api"');
+  return c.json({ code, message: KEY_MESSAGES[code] }, 401);
 }
 
 export interface RateLimitOptions<E extends RateLimitEnv = RateLimitEnv> {
@@ -107,12 +135,7 @@ export function rateLimit<E extends RateLimitEnv = RateLimitEnv>(
       ? await opts.key(c)
       : fromApiKey(c.get("apiKey") as ApiKeyInfo | undefined);
     const cost = typeof opts.cost === "function" ? await opts.cost(c) : opts.cost;
-    if (cost !== undefined && !(Number.isSafeInteger(cost) && cost >= 1)) {
-      return c.json(
-        { code: "invalid_cost", message: "A request's cost must be a whole number ≥ 1." },
-        400,
-      );
-    }
+    if (!validCost(cost)) return invalidCost(c);
     const method = c.req.method;
     const path = c.req.path;
     let verdict: Verdict | undefined;
@@ -127,53 +150,223 @@ export function rateLimit<E extends RateLimitEnv = RateLimitEnv>(
     if (!verdict) {
       const failClosed = (c.get("apiKey") as ApiKeyInfo | undefined)?.failClosed;
       const closed = failClosed
-        ? failClosed.some((r) => (opts.rule ? r.id === opts.rule : ruleMatches(r, method, path)))
+        ? closedFor(failClosed, opts.rule, method, path)
         : opts.failMode === "closed";
       if (closed) return unavailable(c);
       await next();
       return;
     }
-    if (verdict.allowed) {
-      await next();
-      if (verdict.policy) {
-        // On the response the handler (or the error handler) produced, whichever way it built it.
-        const headers = c.res.headers;
-        headers.set("RateLimit-Policy", policyHeader(verdict.policy));
-        headers.set("RateLimit", rateLimitHeader(verdict.policy));
+    return answer(c, next, verdict, cost, opts.rule);
+  };
+}
+
+export interface ApiKeyRateLimitOptions<E extends RateLimitEnv = RateLimitEnv> {
+  limiter: Limiter;
+  /**
+   * What this request costs; default each rule's own `cost`. A function runs before the key is
+   * checked (`c.var.apiKey` is not set yet).
+   */
+  cost?: number | ((c: Context<E>) => number | Promise<number>);
+  /** Apply only this rule (by id); default every rule of the plan matching the route. */
+  rule?: string;
+  /** How long the decision may take before the rule's fail mode applies (default 20 ms). */
+  budgetMs?: number;
+  /** How long checking the key may take in all before a 503 (default 2 s): see `apiKey()`. */
+  authBudgetMs?: number;
+}
+
+/**
+ * `apiKey()` + `rateLimit()` (limiting the API key) with one actor call per request once the
+ * `Limiter` knows the key's id: see the top of this file.
+ */
+export function apiKeyRateLimit<E extends RateLimitEnv = RateLimitEnv>(
+  opts: ApiKeyRateLimitOptions<E>,
+): MiddlewareHandler<E> {
+  const { limiter, rule } = opts;
+  const budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+  const authBudgetMs = Math.max(opts.authBudgetMs ?? DEFAULT_AUTH_BUDGET_MS, budgetMs);
+  return async (c, next) => {
+    const parsed = parseApiKey(rawKey(c));
+    if (!parsed.ok) return refuseKey(c, parsed.code);
+    const cost = typeof opts.cost === "function" ? await opts.cost(c) : opts.cost;
+    if (!validCost(cost)) return invalidCost(c);
+    const method = c.req.method;
+    const path = c.req.path;
+    const known = limiter.knownKey(parsed.hash);
+    if (known) {
+      // One call: the key's shard checks the key, then decides.
+      let verdict: Verdict | undefined;
+      try {
+        verdict = await within(
+          limiter.check(known.tenantId, {
+            key: known.keyId,
+            method,
+            path,
+            cost,
+            ruleId: rule,
+            keyHash: parsed.hash,
+          }),
+          budgetMs,
+        );
+      } catch {
+        verdict = undefined;
       }
+      if (verdict?.code === "revoked_api_key") {
+        limiter.forgetKey(parsed.hash);
+        return refuseKey(c, "revoked_api_key");
+      }
+      if (verdict && verdict.code !== "unknown_api_key") {
+        c.set("apiKey", known);
+        return answer(c, next, verdict, cost, rule);
+      }
+      if (!verdict) {
+        // No answer in time, so nobody checked the key: the coordinator does, then the fail mode.
+        const auth = await authenticate(limiter, parsed, authBudgetMs - budgetMs);
+        if (!auth) return unavailable(c);
+        if (!auth.ok) return refuseKey(c, auth.code);
+        c.set("apiKey", infoOf(auth));
+        if (closedFor(auth.failClosed, rule, method, path)) return unavailable(c);
+        await next();
+        return;
+      }
+      // Unknown to the shard: its copy of the keys may lag the coordinator's by a push (a key
+      // created elsewhere a moment ago). The coordinator has the last word, as for a new key.
+      limiter.forgetKey(parsed.hash);
+    }
+    // The key's id is not known yet: the coordinator checks the key, then the shard decides.
+    const auth = await authenticate(limiter, parsed, authBudgetMs);
+    if (!auth) return unavailable(c);
+    if (!auth.ok) return refuseKey(c, auth.code);
+    c.set("apiKey", infoOf(auth));
+    let verdict: Verdict | undefined;
+    try {
+      verdict = await within(
+        limiter.check(auth.tenantId, { key: auth.keyId, method, path, cost, ruleId: rule }),
+        budgetMs,
+      );
+    } catch {
+      verdict = undefined;
+    }
+    if (!verdict) {
+      if (closedFor(auth.failClosed, rule, method, path)) return unavailable(c);
+      await next();
       return;
     }
-    if (verdict.policy) {
-      c.header("RateLimit-Policy", policyHeader(verdict.policy));
-      c.header("RateLimit", rateLimitHeader(verdict.policy));
-    }
-    if (verdict.code === "cost_exceeds_limit") {
-      return c.json(
-        {
-          code: "cost_exceeds_limit",
-          message: `This request costs ${cost ?? "more"} units, more than the limit allows at once (${verdict.policy?.limit}). Split it.`,
-        },
-        400,
-      );
-    }
-    if (verdict.code === "unknown_rule") {
-      return c.json({ code: "unknown_rule", message: `No rule "${opts.rule}" in this plan.` }, 500);
-    }
-    const seconds = retryAfterSeconds(verdict.retryAfterMs);
-    c.header("Retry-After", String(seconds));
+    return answer(c, next, verdict, cost, rule);
+  };
+}
+
+function infoOf(k: Extract<Authentication, { ok: true }>): ApiKeyInfo {
+  return { tenantId: k.tenantId, keyId: k.keyId, failClosed: k.failClosed };
+}
+
+/** Whether a request that got no verdict is refused (503): a fail-closed rule applies to it. */
+function closedFor(
+  failClosed: ApiKeyInfo["failClosed"],
+  rule: string | undefined,
+  method: string,
+  path: string,
+): boolean {
+  return failClosed.some((r) => (rule ? r.id === rule : ruleMatches(r, method, path)));
+}
+
+function validCost(cost: number | undefined): boolean {
+  return cost === undefined || (Number.isSafeInteger(cost) && cost >= 1);
+}
+
+function invalidCost(c: Context) {
+  return c.json(
+    { code: "invalid_cost", message: "A request's cost must be a whole number ≥ 1." },
+    400,
+  );
+}
+
+/** The response to a request the limiter decided on: the handler's, a 429, or a 400 / 500. */
+function answer(
+  c: Context,
+  next: () => Promise<void>,
+  verdict: Verdict,
+  cost: number | undefined,
+  rule: string | undefined,
+): Promise<void> | Response {
+  return verdict.allowed ? allow(c, next, verdict.policy) : refuse(c, verdict, cost, rule);
+}
+
+/** The handler's response, with the RateLimit headers of the rule that applied. */
+function allow(
+  c: Context,
+  next: () => Promise<void>,
+  policy: PolicyStatus | undefined,
+): Promise<void> {
+  if (!policy) return next();
+  // On Node (@hono/node-server), straight onto the outgoing message before the handler runs:
+  // Node merges them into whatever response the handler (or the error handler) produces, which
+  // keeps that response's plain headers (a `Headers` object built and copied per response
+  // cost about as much server CPU as the rest of the limiter's work on a request).
+  const outgoing = nodeOutgoing(c);
+  if (outgoing) {
+    outgoing.setHeader("RateLimit-Policy", policyHeader(policy));
+    outgoing.setHeader("RateLimit", rateLimitHeader(policy));
+    return next();
+  }
+  // Elsewhere on the response the handler (or the error handler) produced, however built.
+  return next().then(() => {
+    const headers = c.res.headers;
+    headers.set("RateLimit-Policy", policyHeader(policy));
+    headers.set("RateLimit", rateLimitHeader(policy));
+  });
+}
+
+/** A refused request's response: 429 with `Retry-After`, or 400 / 500 (see `rateLimit()`). */
+function refuse(
+  c: Context,
+  verdict: Verdict,
+  cost: number | undefined,
+  rule: string | undefined,
+): Response {
+  if (verdict.policy) {
+    c.header("RateLimit-Policy", policyHeader(verdict.policy));
+    c.header("RateLimit", rateLimitHeader(verdict.policy));
+  }
+  if (verdict.code === "cost_exceeds_limit") {
     return c.json(
       {
-        code: "rate_limited",
-        reason: verdict.code,
-        message:
-          verdict.code === "tenant_limit_reached"
-            ? `Your organisation's limit across all keys is reached; retry in ${seconds} s.`
-            : `Too many requests; retry in ${seconds} s.`,
-        retryAfterSeconds: seconds,
+        code: "cost_exceeds_limit",
+        message: `This request costs ${cost ?? "more"} units, more than the limit allows at once (${verdict.policy?.limit}). Split it.`,
       },
-      429,
+      400,
     );
-  };
+  }
+  if (verdict.code === "unknown_rule") {
+    return c.json({ code: "unknown_rule", message: `No rule "${rule}" in this plan.` }, 500);
+  }
+  const seconds = retryAfterSeconds(verdict.retryAfterMs);
+  c.header("Retry-After", String(seconds));
+  return c.json(
+    {
+      code: "rate_limited",
+      reason: verdict.code,
+      message:
+        verdict.code === "tenant_limit_reached"
+          ? `Your organisation's limit across all keys is reached; retry in ${seconds} s.`
+          : `Too many requests; retry in ${seconds} s.`,
+      retryAfterSeconds: seconds,
+    },
+    429,
+  );
+}
+
+/** Node's response for this request (@hono/node-server's `c.env.outgoing`), while unsent. */
+function nodeOutgoing(c: Context): NodeOutgoing | undefined {
+  const outgoing = (c.env as { outgoing?: NodeOutgoing } | undefined)?.outgoing;
+  return outgoing && typeof outgoing.setHeader === "function" && !outgoing.headersSent
+    ? outgoing
+    : undefined;
+}
+
+interface NodeOutgoing {
+  headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
 }
 
 function fromApiKey(info: ApiKeyInfo | undefined): { tenant: string; key: string } {
@@ -227,15 +420,20 @@ class DeadlineQueue {
     return new Promise<T | undefined>((resolve) => {
       const entry: Deadline = { at: performance.now() + this.ms, settle: resolve, settled: false };
       this.entries.push(entry);
-      const answered = (v: T | undefined) => {
-        if (entry.settled) return;
-        entry.settled = true;
-        resolve(v);
-        this.trim();
-      };
-      p.then(answered, () => answered(undefined));
+      // Inline closures (no named ones per call: under tsx each would be named at creation).
+      p.then(
+        (v) => this.answered(entry, v),
+        () => this.answered(entry, undefined),
+      );
       if (!this.timer) this.arm(this.ms);
     });
+  }
+
+  private answered(entry: Deadline, v: unknown): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    entry.settle(v);
+    this.trim();
   }
 
   /** Drops the settled entries at the front; with none pending left, the timer goes too. */
