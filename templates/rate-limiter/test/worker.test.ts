@@ -103,7 +103,10 @@ async function tenantWithKey(id: string, limit: number) {
   return { key: created.body.key as string, keyId: created.body.id as string };
 }
 
-describe("rate limiter on workerd", () => {
+// Each test may wait up to 30 s for a step (workerd starts Durable Objects and reaches Postgres
+// over TCP, slow on a loaded machine), and some have two such steps: more than the project's
+// 30 s per test.
+describe("rate limiter on workerd", { timeout: 90_000 }, () => {
   test("wrangler.jsonc: the Durable Object class is SQLite-backed; Node.js APIs are on", async () => {
     // beforeAll started the Worker from wrangler.jsonc's entry, date, binding and class.
     const config = await wranglerConfig();
