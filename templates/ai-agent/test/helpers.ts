@@ -15,7 +15,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { ActorError, createClient } from "troupe/client";
+import { createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
 import type { AgentRegistry } from "../src/actors/index.js";
 import type { ModelChoice } from "../src/model/provider.js";
@@ -126,16 +126,5 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   return app;
 }
 
-/** The ActorError a call fails with; a call that succeeds fails the test. */
-export async function errorOf(p: Promise<unknown>): Promise<ActorError> {
-  const err = await p.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ActorError)) throw new Error(`expected an ActorError, got ${String(err)}`);
-  return err;
-}
-
-export { waitFor } from "troupe/test";
+/** The ActorError a call fails with, and polling with a deadline (from troupe/test). */
+export { errorOf, waitFor } from "troupe/test";
