@@ -140,15 +140,7 @@ export async function startAccountsTestApp(
     auth: running.auth,
     accounts: running.accounts,
     db: running.db,
-    async sql<T>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: scratch.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    sql: scratch.query,
     signIn: (displayName, org) => testAccounts.signIn(displayName, org),
     post: api.post,
     get: api.get,

@@ -14,7 +14,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
 import type { AgentRegistry } from "../src/actors/index.js";
@@ -101,15 +100,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(body)}`);
       return { userId: body.user.id, displayName: body.user.name, token: body.token };
     },
-    async sql<T>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: scratch.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    sql: scratch.query,
     async restart() {
       await server.close();
       server = await start();

@@ -17,7 +17,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import type { ScryptParams } from "troupe/accounts";
 import {
   type JsonGet,
@@ -88,15 +87,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     url: server.url,
     client: createClient<ChatRegistry>(server.url),
     databaseUrl: scratch.url,
-    async sql<T>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: scratch.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    sql: scratch.query,
     signIn: (displayName, org) => accounts.signIn(displayName, org),
     inviteCode: (org) => accounts.inviteCode(org),
     post: api.post,
