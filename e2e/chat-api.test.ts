@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
-import { ActorError, type ActorErrorLike, type ConnStatus } from "troupe/client";
-import { waitFor } from "troupe/test";
+import type { ActorErrorLike, ConnStatus } from "troupe/client";
+import { errorOf, waitFor } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2E_PASSWORD, useChatServer } from "./support/chat-fixture.js";
 import { startChatProduction } from "./support/chat-server.js";
@@ -55,17 +55,6 @@ function collect(
     conn.on(name, (arg) => seen[name]!.push(arg));
   }
   return seen;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<ActorError> {
-  const err = await p.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ActorError);
-  return err as ActorError;
 }
 
 async function getJson(path: string, token?: string) {

@@ -17,6 +17,7 @@ export type {
   BeforeCreateContext,
   BeforeCreateOptions,
   Conn,
+  ConnContext,
 } from "./actor/context.js";
 export type {
   ActionContextOf,

@@ -31,7 +31,7 @@ const vault = actor({
     }
     return { user };
   },
-  actions: { whoami: (c) => c.conn.state.user },
+  actions: { whoami: (c) => c.conn!.state.user },
 });
 
 /** `onBeforeConnect` alone, refusing with the docs' plain `UserError` code "forbidden". */

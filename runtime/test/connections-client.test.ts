@@ -49,10 +49,10 @@ const chat = actor({
     echo: (_c, v: unknown) => v,
     slow: (_c, ms: number, v: number) => new Promise<number>((r) => setTimeout(() => r(v), ms)),
     shout: (c, ...args: unknown[]) => c.broadcast("shout", ...args),
-    direct: (c) => c.conn.send("direct", "just you"),
-    token: (c) => (c.conn.params as { token?: string } | undefined)?.token,
+    direct: (c) => c.conn!.send("direct", "just you"),
+    token: (c) => (c.conn!.params as { token?: string } | undefined)?.token,
     kick: async (c) => {
-      await c.conn.disconnect("bye");
+      await c.conn!.disconnect("bye");
     },
   },
 });

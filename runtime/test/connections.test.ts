@@ -29,9 +29,9 @@ const room = actor({
     log.push(`disconnect:${conn.state.name}`);
   },
   actions: {
-    whoAmI: (c) => ({ name: c.conn.state.name, params: c.conn.params, conns: c.conns.size }),
+    whoAmI: (c) => ({ name: c.conn!.state.name, params: c.conn!.params, conns: c.conns.size }),
     say: (c, text: string) => {
-      c.broadcast("said", c.conn.state.name, text);
+      c.broadcast("said", c.conn!.state.name, text);
       return text.length;
     },
     whisper: (c, to: string, text: string) => {

@@ -46,9 +46,9 @@ const vault = actor({
       return c.state.items.length;
     },
     expire: async (c) => {
-      await c.conn.disconnect("token expired", { reconnect: true });
+      await c.conn!.disconnect("token expired", { reconnect: true });
     },
-    whoami: (c) => c.conn.state.user,
+    whoami: (c) => c.conn!.state.user,
   },
 });
 

@@ -3,6 +3,7 @@ import {
   type ActionContextOf,
   type ActorContextOf,
   actor,
+  type Conn,
   type EventSpec,
   type EventsOf,
   event,
@@ -44,7 +45,7 @@ const game = actor({
     move: (c, id: string, to: Position) => {
       c.state.players[id] = to;
       c.broadcast("moved", to);
-      c.conn.send("moved", to);
+      c.conn!.send("moved", to);
       for (const conn of c.conns.values()) conn.send("said", "hi");
       // @ts-expect-error an event the actor did not declare
       c.broadcast("teleported", to);
@@ -55,7 +56,7 @@ const game = actor({
       // @ts-expect-error reset carries no payload
       c.broadcast("reset", 1);
       // @ts-expect-error conn.send is checked too
-      c.conn.send("said", 1);
+      c.conn!.send("said", 1);
     },
     reset: (c) => c.broadcast("reset"),
   },
@@ -67,7 +68,7 @@ const loose = actor({
     shout: (c, ...args: unknown[]) => {
       c.broadcast("anything", ...args);
       c.broadcast("two", 1, "b");
-      c.conn.send("direct");
+      c.conn!.send("direct");
     },
   },
 });
@@ -171,5 +172,26 @@ describe("types", () => {
     }>();
     expectTypeOf<ActorContextOf<typeof room>["vars"]>().toEqualTypeOf<{ seen: Set<string> }>();
     expectTypeOf<ActorError["code"]>().toEqualTypeOf<string>();
+  });
+
+  test("c.conn may be undefined in actions, never in onConnect / onDisconnect", () => {
+    type ActionConn = ActionContextOf<typeof game>["conn"];
+    expectTypeOf<undefined>().toExtend<ActionConn>();
+    expectTypeOf<NonNullable<ActionConn>>().toExtend<Conn>();
+    actor({
+      state: {},
+      connState: { name: "" },
+      onConnect: (c, conn) => {
+        expectTypeOf(c.conn).toEqualTypeOf(conn);
+      },
+      onDisconnect: (c) => {
+        expectTypeOf(c.conn).not.toBeNullable();
+      },
+      actions: {
+        // @ts-expect-error c.conn is undefined for alarms and trusted in-process calls
+        name: (c) => c.conn.state.name,
+        nameOrNone: (c) => c.conn?.state.name,
+      },
+    });
   });
 });

@@ -43,7 +43,7 @@ function notesRegistry(auth: Auth) {
     onSleep: (c) => clearAllTokenExpiries(c.vars.tokenTimers),
     actions: {
       add: (c, text: string) => {
-        c.state.items.push(`${c.conn.state.user.name}: ${text}`);
+        c.state.items.push(`${c.conn!.state.user.name}: ${text}`);
         return c.state.items.length;
       },
     },

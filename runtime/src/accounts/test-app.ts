@@ -21,26 +21,27 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import pg from "pg";
 import { UserError } from "../actor/errors.js";
 import { createScratchDatabase } from "../db/index.js";
-import { Accounts, type Role, SESSION_MAX_LIFETIME_SECONDS } from "./accounts.js";
-import { Auth, type User } from "./auth.js";
+import { Accounts, SESSION_MAX_LIFETIME_SECONDS } from "./accounts.js";
+import { Auth } from "./auth.js";
 import type { AccountsDb } from "./db.js";
 import type { ScryptParams } from "./password.js";
 import { SessionRevocations } from "./revocations.js";
 import { ACCOUNT_ERROR_STATUS, mountAccountRoutes } from "./routes.js";
 import * as schema from "./schema.js";
+import {
+  type JsonGet,
+  type JsonPost,
+  jsonApi,
+  type TestAccount,
+  TestAccounts,
+} from "./test-accounts.js";
+
+export type { TestAccount };
 
 export const TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef";
 /** Cheap enough for hundreds of accounts per test; production uses `DEFAULT_SCRYPT`. */
 export const TEST_SCRYPT: ScryptParams = { N: 2 ** 10, r: 8, p: 1 };
 export const TEST_PASSWORD = "test-password-1234";
-
-export interface TestAccount {
-  token: string;
-  user: User;
-  role: Role;
-  /** What the person signs in with (with `TEST_PASSWORD`). */
-  login: string;
-}
 
 export interface AccountsTestApp {
   url: string;
@@ -51,8 +52,8 @@ export interface AccountsTestApp {
   /** A new account in `org`: creates the organisation on first use, else joins by its invite. */
   signIn(displayName: string, org: string): Promise<TestAccount>;
   /** `POST path` with a JSON body (and a Bearer token): status and parsed body. */
-  post(path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
-  get(path: string, token?: string): Promise<{ status: number; body: any }>;
+  post: JsonPost;
+  get: JsonGet;
   /** Rows of one SQL query against the app's database, on a connection of its own. */
   sql<T>(text: string, values?: unknown[]): Promise<T[]>;
   restart(): Promise<void>;
@@ -131,76 +132,18 @@ export async function startAccountsTestApp(
   };
 
   let running = await start();
-  const invitesByOrg = new Map<string, Promise<string>>();
-  let accountSeq = 0;
+  const url = `http://127.0.0.1:${port}`;
+  const api = jsonApi(() => url);
+  const testAccounts = new TestAccounts(api.post, TEST_PASSWORD);
   const app: AccountsTestApp = {
-    url: `http://127.0.0.1:${port}`,
+    url,
     auth: running.auth,
     accounts: running.accounts,
     db: running.db,
-    async sql<T>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: scratch.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
-    async signIn(displayName, org) {
-      const login = `${displayName.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${++accountSeq}`;
-      const known = invitesByOrg.get(org);
-      if (!known) {
-        const created = (async () => {
-          const res = await app.post("/api/auth/organisations", {
-            orgName: org,
-            displayName,
-            login,
-            password: TEST_PASSWORD,
-          });
-          if (res.status !== 201)
-            throw new Error(`creating ${org} failed: ${res.status} ${JSON.stringify(res.body)}`);
-          if (res.body.user.org !== org)
-            throw new Error(`"${org}" is not a slug (it became "${res.body.user.org}")`);
-          return {
-            code: res.body.invite.code as string,
-            admin: { ...res.body, login } as TestAccount,
-          };
-        })();
-        const code = created.then((c) => c.code);
-        // Awaited by later calls; a failure is reported by this call, not as unhandled.
-        code.catch(() => {});
-        invitesByOrg.set(org, code);
-        return (await created).admin;
-      }
-      const res = await app.post("/api/auth/join", {
-        code: await known,
-        displayName,
-        login,
-        password: TEST_PASSWORD,
-      });
-      if (res.status !== 201)
-        throw new Error(`joining ${org} failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return { ...res.body, login } as TestAccount;
-    },
-    async post(path, body, token) {
-      const res = await fetch(`${app.url}${path}`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-        },
-        body:
-          body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    },
-    async get(path, token) {
-      const res = await fetch(`${app.url}${path}`, {
-        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    },
+    sql: scratch.query,
+    signIn: (displayName, org) => testAccounts.signIn(displayName, org),
+    post: api.post,
+    get: api.get,
     async restart() {
       await running.close();
       running = await start();

@@ -98,9 +98,26 @@ export interface ActionContext<
   TEvents = EventsSpec,
 > extends ActorContext<TState, TConnParams, TConnState, TVars, TInput, TEvents> {
   /**
-   * The connection that called this action (also set in onConnect / onDisconnect). Undefined for
-   * calls without one: scheduled actions, and HTTP calls to actors without connection hooks.
+   * The connection that called this action. Undefined for calls without one: scheduled actions
+   * (alarms), trusted in-process calls (`c.client()` or the server's in-process client without
+   * `params`), and HTTP calls without params to actors without connection hooks. See
+   * runtime/README.md, "Connections", for why this is not always defined.
    */
+  readonly conn: Conn<TConnParams, TConnState, TEvents> | undefined;
+}
+
+/**
+ * Context of `onConnect` and `onDisconnect`: an action context whose `c.conn` is the connection
+ * being opened or closed, so always defined.
+ */
+export interface ConnContext<
+  TState = any,
+  TConnParams = any,
+  TConnState = any,
+  TVars = any,
+  TInput = any,
+  TEvents = EventsSpec,
+> extends ActionContext<TState, TConnParams, TConnState, TVars, TInput, TEvents> {
   readonly conn: Conn<TConnParams, TConnState, TEvents>;
 }
 

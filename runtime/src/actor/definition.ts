@@ -15,6 +15,7 @@ import type {
   BeforeCreateContext,
   BeforeCreateOptions,
   Conn,
+  ConnContext,
   InitContext,
 } from "./context.js";
 import type { EventsSpec } from "./events.js";
@@ -72,12 +73,12 @@ export interface ActorConfig<
   ) => void | Promise<void>;
   /** After a client connected; `c.conn` is the new connection. */
   onConnect?: (
-    c: ActionContext<TState, TConnParams, TConnState, TVars, TInput, TEvents>,
+    c: ConnContext<TState, TConnParams, TConnState, TVars, TInput, TEvents>,
     conn: Conn<TConnParams, TConnState, TEvents>,
   ) => void | Promise<void>;
   /** After a connection ended, however it ended; `c.conn` is that connection. */
   onDisconnect?: (
-    c: ActionContext<TState, TConnParams, TConnState, TVars, TInput, TEvents>,
+    c: ConnContext<TState, TConnParams, TConnState, TVars, TInput, TEvents>,
     conn: Conn<TConnParams, TConnState, TEvents>,
   ) => void | Promise<void>;
   /** Runs on every start: after creation, and after each sleep, restart or crash. */

@@ -174,8 +174,10 @@ describe("resolveDatabaseUrl and createScratchDatabase", () => {
     const [a, b] = await Promise.all([createScratchDatabase(base), createScratchDatabase(base)]);
     expect(a.url).not.toBe(b.url);
     const dbName = new URL(a.url).pathname.slice(1);
-    expect(await query(a.url, "SELECT current_database() AS db")).toEqual([{ db: dbName }]);
-    await query(a.url, "CREATE TABLE t (v text); INSERT INTO t VALUES ('x')");
+    expect(await a.query("SELECT current_database() AS db")).toEqual([{ db: dbName }]);
+    await a.query("CREATE TABLE t (v text)");
+    await a.query("INSERT INTO t VALUES ($1)", ["x"]);
+    expect(await a.query<{ v: string }>("SELECT v FROM t")).toEqual([{ v: "x" }]);
     // Dropping works even with a connection still open.
     const lingering = new pg.Client({ connectionString: a.url });
     lingering.on("error", () => {});

@@ -434,10 +434,17 @@ export async function resolveDatabaseUrl(opts: { name?: string } = {}): Promise<
   return url;
 }
 
+/** A database of its own for one test suite (`createScratchDatabase`). */
+export interface ScratchDatabase {
+  url: string;
+  /** Rows of one SQL query against it, on a connection of its own (for a test's assertions). */
+  query<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Drops it, even with connections still open; once. */
+  drop(): Promise<void>;
+}
+
 /** Creates a uniquely named database next to `baseUrl`'s, for one test suite. */
-export async function createScratchDatabase(
-  baseUrl: string,
-): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(baseUrl: string): Promise<ScratchDatabase> {
   const name = `troupe_scratch_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   await withClient(baseUrl, async (client) => {
     for (let attempt = 0; ; attempt++) {
@@ -457,6 +464,8 @@ export async function createScratchDatabase(
   let dropped: Promise<void> | null = null;
   return {
     url: url.toString(),
+    query: <T>(text: string, values: unknown[] = []) =>
+      withClient(url.toString(), async (client) => (await client.query(text, values)).rows as T[]),
     drop() {
       dropped ??= withClient(baseUrl, async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);

@@ -22,6 +22,7 @@ import type { StorageOption } from "../storage/open.js";
 
 export { ManualClock } from "../clock.js";
 export { freePort } from "../free-port.js";
+export { errorOf } from "./error-of.js";
 export { type CapturedLogger, captureLogger, type LogEntry } from "./logger.js";
 export {
   type RawRequestOptions,

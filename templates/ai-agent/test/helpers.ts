@@ -14,8 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
-import { ActorError, createClient } from "troupe/client";
+import { createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
 import type { AgentRegistry } from "../src/actors/index.js";
 import type { ModelChoice } from "../src/model/provider.js";
@@ -101,15 +100,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(body)}`);
       return { userId: body.user.id, displayName: body.user.name, token: body.token };
     },
-    async sql<T>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: scratch.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    sql: scratch.query,
     async restart() {
       await server.close();
       server = await start();
@@ -126,16 +117,5 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   return app;
 }
 
-/** The ActorError a call fails with; a call that succeeds fails the test. */
-export async function errorOf(p: Promise<unknown>): Promise<ActorError> {
-  const err = await p.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ActorError)) throw new Error(`expected an ActorError, got ${String(err)}`);
-  return err;
-}
-
-export { waitFor } from "troupe/test";
+/** The ActorError a call fails with, and polling with a deadline (from troupe/test). */
+export { errorOf, waitFor } from "troupe/test";

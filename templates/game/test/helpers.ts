@@ -12,7 +12,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
 import { waitFor } from "troupe/test";
@@ -188,15 +187,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       const res = await fetch(`${app.url}${path}`);
       return { status: res.status, body: (await res.json()) as any };
     },
-    async sql<T>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: scratch.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    sql: scratch.query,
     async restart() {
       await server.close();
       server = await start();

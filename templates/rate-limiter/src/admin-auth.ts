@@ -1,14 +1,15 @@
 /**
  * The dashboard's admin sign-in. One admin, whose password comes from `ADMIN_PASSWORD` on the
- * first start and is kept in SQL as a scrypt hash (`node:crypto`, no dependency); later starts
- * ignore the variable. A sign-in returns a bearer token: an expiry signed with HMAC-SHA256 under
- * the app's secret (`troupe/secret`), checked without a database round trip. Signing out ends
- * that token on the server (`AdminSessions.signOut`): its session id goes into SQL and into the
- * in-memory set every check consults, so a copied token stops working at once (one replica; a
- * restart reads the set back from SQL).
+ * first start and is kept in SQL as a scrypt hash made by `troupe/accounts/password` (the same
+ * hashing as the accounts of the other templates: `node:crypto`, NFKC-normalised, parameters in
+ * the hash); later starts ignore the variable. A sign-in returns a bearer token: an expiry signed
+ * with HMAC-SHA256 under the app's secret (`troupe/secret`), checked without a database round
+ * trip. Signing out ends that token on the server (`AdminSessions.signOut`): its session id goes
+ * into SQL and into the in-memory set every check consults, so a copied token stops working at
+ * once (one replica; a restart reads the set back from SQL).
  *
- * This is a small module of its own because `troupe/accounts` (shared sign-in for templates)
- * had not landed when this template was written; it should move onto it.
+ * The password module is imported by its own path, not from `troupe/accounts`, whose index also
+ * brings `jose` and the account routes: the Worker build (`worker.ts`) needs none of them.
  *
  * @example
  * await ensureAdmin(db, process.env.ADMIN_PASSWORD);
@@ -17,45 +18,19 @@
  * sessions.verify(token); // true while unexpired and not signed out
  * await sessions.signOut(token);
  */
-import { createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
+import {
+  DEFAULT_SCRYPT,
+  hashPassword,
+  type ScryptParams,
+  verifyPassword,
+} from "troupe/accounts/password";
 import type { Db } from "./db/index.js";
 import { admin, adminSignOuts } from "./db/schema.js";
 
-export interface ScryptCost {
-  N: number;
-  r: number;
-  p: number;
-}
-export const DEFAULT_SCRYPT: ScryptCost = { N: 2 ** 15, r: 8, p: 1 };
 export const ADMIN_TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
 export const MIN_ADMIN_PASSWORD_LENGTH = 12;
-
-function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    ),
-  );
-}
-
-export async function hashPassword(password: string, cost = DEFAULT_SCRYPT): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await derive(password, salt, cost);
-  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString("base64url")}$${key.toString("base64url")}`;
-}
-
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [tag, n, r, p, salt, hash] = stored.split("$");
-  if (tag !== "scrypt" || !salt || !hash) return false;
-  const expected = Buffer.from(hash, "base64url");
-  const key = await derive(password, Buffer.from(salt, "base64url"), {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-  });
-  return key.length === expected.length && timingSafeEqual(key, expected);
-}
 
 /**
  * Sets the admin password from `password` if none is stored yet. Returns whether an admin
@@ -64,7 +39,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
 export async function ensureAdmin(
   db: Db,
   password: string | undefined,
-  cost = DEFAULT_SCRYPT,
+  cost: ScryptParams = DEFAULT_SCRYPT,
 ): Promise<boolean> {
   const [row] = await db.select({ id: admin.id }).from(admin).where(eq(admin.id, 1));
   if (row) return true;

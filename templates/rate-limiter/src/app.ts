@@ -7,10 +7,11 @@
  */
 import { type Context, type Handler, Hono } from "hono";
 import type { Logger } from "troupe";
+import type { ScryptParams } from "troupe/accounts/password";
 import { bodyLimit } from "troupe/hono";
 import { z } from "zod";
 import { TENANT_ID } from "./actors/index.js";
-import { type AdminSessions, ensureAdmin, type ScryptCost, signIn } from "./admin-auth.js";
+import { type AdminSessions, ensureAdmin, signIn } from "./admin-auth.js";
 import type { Db } from "./db/index.js";
 import type { Store } from "./db/store.js";
 import type { Limiter } from "./limiter/limiter.js";
@@ -126,7 +127,7 @@ export async function seedDatabase(
   db: Db,
   store: Store,
   adminPassword: string | undefined,
-  scrypt?: ScryptCost,
+  scrypt?: ScryptParams,
 ): Promise<boolean> {
   const hasAdmin = await ensureAdmin(db, adminPassword, scrypt);
   for (const plan of DEFAULT_PLANS) {

@@ -13,10 +13,11 @@
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import type { Logger, StorageOption } from "troupe";
+import type { ScryptParams } from "troupe/accounts/password";
 import { assertDatabaseReachable } from "troupe/db";
 import { healthRoute, listen, serveFrontend } from "troupe/server";
 import { createRegistry, type LimiterServices } from "./actors/index.js";
-import { AdminSessions, type ScryptCost } from "./admin-auth.js";
+import { AdminSessions } from "./admin-auth.js";
 import { createApp, seedDatabase } from "./app.js";
 import { type Database, openDatabase, runMigrations } from "./db/index.js";
 import { Store } from "./db/store.js";
@@ -40,7 +41,7 @@ export interface ServerOptions {
    * production start: a service nobody can administer). Default false.
    */
   requireAdmin?: boolean;
-  scrypt?: ScryptCost;
+  scrypt?: ScryptParams;
   /** The middleware's time budget (default 20 ms). */
   budgetMs?: number;
   logger?: Logger;

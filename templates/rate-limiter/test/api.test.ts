@@ -194,6 +194,23 @@ describe("rate-limiter over HTTP", () => {
     expect(reserved.status).toBe(400);
   });
 
+  test("the admin password is hashed as troupe/accounts does: NFKC-normalised", async () => {
+    // Full-width letters: the same password to a person, and after NFKC normalisation.
+    const app = await startTestApp({ adminPassword: "ｆｕｌｌ-ｗｉｄｔｈ-pass" });
+    apps.push(app);
+    const attempt = async (password: string) =>
+      (
+        await fetch(`${app.url}/api/admin/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ password }),
+        })
+      ).status;
+    expect(await attempt("full-width-pass")).toBe(200);
+    expect(await attempt("ｆｕｌｌ-ｗｉｄｔｈ-pass")).toBe(200);
+    expect(await attempt("full-width-pasS")).toBe(401);
+  });
+
   test("admin routes need the admin's token", async () => {
     const { app } = await appWithTenant(10);
     const res = await fetch(`${app.url}/api/admin/tenants`);

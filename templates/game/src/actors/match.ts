@@ -404,8 +404,10 @@ export function createMatch(services: GameServices) {
        * says when it was applied.
        */
       input: (c, raw: unknown): Promise<void> | undefined => {
-        const slot = c.vars.slots.get(c.conn?.id ?? "");
-        if (!slot) throw new UserError("Connect to the match to play.", { code: "forbidden" });
+        const conn = c.conn;
+        const slot = conn && c.vars.slots.get(conn.id);
+        if (!conn || !slot)
+          throw new UserError("Connect to the match to play.", { code: "forbidden" });
         if (slot.closing) return;
         const r = slot.guard.check(raw);
         if (r.ok) {
@@ -424,7 +426,7 @@ export function createMatch(services: GameServices) {
           });
           // onDisconnect then gives the player the usual grace to come back.
           slot.closing = true;
-          void c.conn.disconnect("input_flood");
+          void conn.disconnect("input_flood");
         }
         return undefined;
       },

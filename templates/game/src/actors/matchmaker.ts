@@ -31,6 +31,7 @@ import {
 import type { MatchInput } from "./match.js";
 import {
   assertAlarm,
+  callerOf,
   DEFAULT_TUNING,
   type GameServices,
   type GameTuning,
@@ -144,7 +145,8 @@ export function createMatchmaker(services: GameServices) {
     actions: {
       /** Joins the queue (or, queued already, moves the entry to this connection). */
       queue: async (c): Promise<QueueStatus> => {
-        const guest = c.conn.state;
+        const conn = callerOf(c.conn);
+        const guest = conn.state;
         const rating = await ratingOf(guest.id).catch((err: Error) => {
           // drizzle wraps the driver's error ("Failed query: …"): its cause says what went wrong.
           c.log.warn("could not read a rating from SQL", { error: err, cause: err.cause });
@@ -155,7 +157,7 @@ export function createMatchmaker(services: GameServices) {
         const now = Date.now();
         const { entry, replaced, added } = enqueuePlayer(
           c.state.queue,
-          { playerId: guest.id, name: guest.name, rating, connId: c.conn.id },
+          { playerId: guest.id, name: guest.name, rating, connId: conn.id },
           now,
         );
         if (replaced) c.conns.get(replaced)?.send("queueLeft", { reason: "replaced" });
@@ -174,16 +176,17 @@ export function createMatchmaker(services: GameServices) {
 
       /** Leaves the queue; false if the player was not in it. */
       leave: (c): boolean => {
-        const entry = removeFromQueue(c.state.queue, { playerId: c.conn.state.id });
+        const conn = callerOf(c.conn);
+        const entry = removeFromQueue(c.state.queue, { playerId: conn.state.id });
         if (!entry) return false;
         if (entry.alarmId) c.schedule.cancel(entry.alarmId);
-        if (entry.connId !== c.conn.id) {
+        if (entry.connId !== conn.id) {
           c.conns.get(entry.connId)?.send("queueLeft", { reason: "left" });
         }
         return true;
       },
 
-      queueStatus: (c): QueueStatus => statusOf(c.state, c.conn.state.id, Date.now()),
+      queueStatus: (c): QueueStatus => statusOf(c.state, callerOf(c.conn).state.id, Date.now()),
 
       /** Alarm: the player queued at `queuedAt` waited long enough; fill their match with bots. */
       fill: async (c, playerId: string, queuedAt: number) => {

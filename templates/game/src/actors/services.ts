@@ -84,6 +84,15 @@ export function forbidden(message: string): UserError {
   return new UserError(message, { code: "forbidden" });
 }
 
+/**
+ * The connection that called an action meant for players; alarms and trusted in-process calls
+ * have none (`c.conn` is undefined) and are refused.
+ */
+export function callerOf<C>(conn: C | undefined): C {
+  if (!conn) throw forbidden("This action is for a connected player.");
+  return conn;
+}
+
 /** Actions that only the actor's own alarms may run (they have no connection). */
 export function assertAlarm(conn: unknown): void {
   if (conn) throw forbidden("This action is run by the game server itself.");

@@ -5,7 +5,7 @@
  * should not pay for a first-run check), so `pnpm db:setup` runs it before a deploy and the
  * Worker tests run it on their scratch database.
  */
-import type { ScryptCost } from "../admin-auth.js";
+import type { ScryptParams } from "troupe/accounts/password";
 import { seedDatabase } from "../app.js";
 import { openDatabase, runMigrations } from "./index.js";
 import { Store } from "./store.js";
@@ -14,7 +14,7 @@ import { Store } from "./store.js";
 export async function setupDatabase(
   databaseUrl: string,
   adminPassword: string | undefined,
-  scrypt?: ScryptCost,
+  scrypt?: ScryptParams,
 ): Promise<boolean> {
   const database = openDatabase(databaseUrl, (msg) => console.error(`[rate-limiter] ${msg}`));
   try {

@@ -24,6 +24,7 @@ import {
   savePending,
   sendFailureKind,
 } from "../lib/pending.js";
+import { type JoinOrLeave, type Person, usePeople } from "../lib/people.js";
 import { linkClick, navigate } from "../lib/router.js";
 import { Avatar } from "./Avatar.js";
 import { Composer } from "./Composer.js";
@@ -42,11 +43,6 @@ interface RoomInfo {
   id: string;
   name: string;
   createdBy: string;
-}
-
-interface OnlineUser {
-  userId: string;
-  name: string;
 }
 
 export function RoomView({
@@ -71,14 +67,10 @@ export function RoomView({
   const [info, setInfo] = useState<RoomInfo | null>(null);
   const [messages, setMessages] = useState<Message[]>([]);
   const [loaded, setLoaded] = useState(false);
-  const [online, setOnline] = useState<OnlineUser[]>([]);
-  /**
-   * Presence events that arrived while `getRoom` was on its way. Its answer can come after
-   * events the actor sent later (a reply leaves once the actor's writes are durable; events do
-   * not wait), so they are applied again on top of the answer's list.
-   */
-  const presenceSinceLoad = useRef<PresenceEvent[] | null>(null);
-  const [memberCount, setMemberCount] = useState<number | null>(null);
+  // Who is online and who is a member: from getRoom, then kept by events, including those heard
+  // while getRoom was on its way (see lib/people.ts).
+  const online = usePeople();
+  const members = usePeople();
   const [typing, setTyping] = useState<Map<string, { name: string; at: number }>>(new Map());
   const [scheduled, setScheduled] = useState<Scheduled[]>([]);
   // Unsent messages of this room, kept in sessionStorage: a reload restores them (see lib/pending).
@@ -116,17 +108,16 @@ export function RoomView({
   useEffect(() => {
     if (!room.isConnected || !conn) return;
     let cancelled = false;
-    presenceSinceLoad.current = [];
+    online.beginLoad();
+    members.beginLoad();
     conn.getRoom().then(
       (r) => {
         if (cancelled) return;
-        const since = presenceSinceLoad.current ?? [];
-        presenceSinceLoad.current = null;
         setInfo({ id: r.room.id, name: r.room.name, createdBy: r.room.createdBy });
         setMessages((prev) => mergeMessages(prev, r.messages));
-        setOnline(applyPresence(r.online, since));
+        online.loaded(r.online);
         setPresenceKnown(true);
-        setMemberCount(r.members.length);
+        members.loaded(r.members);
         setScheduled(r.scheduled);
         setTyping(new Map());
         setLoaded(true);
@@ -137,7 +128,7 @@ export function RoomView({
     return () => {
       cancelled = true;
     };
-  }, [room.isConnected, conn]);
+  }, [room.isConnected, conn, online.beginLoad, online.loaded, members.beginLoad, members.loaded]);
 
   room.useEvent("message", (m: Message & { scheduledId?: string }) => {
     const { scheduledId, ...message } = m;
@@ -149,19 +140,20 @@ export function RoomView({
   room.useEvent("messageDeleted", (d: { id: string }) =>
     setMessages((prev) => markDeleted(prev, d.id)),
   );
-  room.useEvent("memberJoined", () => setMemberCount((n) => (n ?? 0) + 1));
-  room.useEvent("memberLeft", (m: { userId: string }) => {
+  room.useEvent("memberJoined", (m: Person) =>
+    members.apply({ type: "join", userId: m.userId, name: m.name }),
+  );
+  room.useEvent("memberLeft", (m: Person) => {
     // Left on another device (or here): this view has nothing more to show.
     if (m.userId === user.id) navigate("/", { replace: true });
-    else setMemberCount((n) => Math.max(0, (n ?? 1) - 1));
+    else members.apply({ type: "leave", userId: m.userId, name: m.name });
   });
   room.useEvent("roomRenamed", (r: { name: string }) =>
     setInfo((prev) => (prev ? { ...prev, name: r.name } : prev)),
   );
   room.useEvent("roomDeleted", (d: { by: string }) => setDeletedBy(d.by));
-  room.useEvent("presence", (p: PresenceEvent) => {
-    presenceSinceLoad.current?.push(p);
-    setOnline((prev) => applyPresence(prev, [p]));
+  room.useEvent("presence", (p: JoinOrLeave) => {
+    online.apply(p);
     if (p.type === "leave") setTyping((prev) => without(prev, p.userId));
   });
   room.useEvent("typing", (t: { userId: string; name: string; typing: boolean }) => {
@@ -429,10 +421,12 @@ export function RoomView({
               <span className="skeleton skeleton-title" />
             )}
           </h1>
-          {memberCount !== null && !deletedBy && (
+          {loaded && !deletedBy && (
             <span className="room-sub" data-testid="room-sub">
-              {memberCount === 1 ? "1 member" : `${memberCount} members`} ·{" "}
-              {presenceKnown ? `${online.length} online` : "online unknown while reconnecting"}
+              {members.people.length === 1 ? "1 member" : `${members.people.length} members`} ·{" "}
+              {presenceKnown
+                ? `${online.people.length} online`
+                : "online unknown while reconnecting"}
             </span>
           )}
         </div>
@@ -442,7 +436,7 @@ export function RoomView({
           data-known={presenceKnown}
           aria-label="Online now"
         >
-          {(presenceKnown && !deletedBy ? sortOnline(online, user.id) : []).map((u) => (
+          {(presenceKnown && !deletedBy ? sortOnline(online.people, user.id) : []).map((u) => (
             <li
               key={u.userId}
               className={`presence-chip${u.userId === user.id ? " presence-self" : ""}`}
@@ -565,7 +559,7 @@ function sessionStorageOrUndefined(): Storage | undefined {
 }
 
 /** Me first, then by name. */
-function sortOnline(online: OnlineUser[], myId: string): OnlineUser[] {
+function sortOnline(online: Person[], myId: string): Person[] {
   return [...online].sort((a, b) =>
     a.userId === myId ? -1 : b.userId === myId ? 1 : a.name.localeCompare(b.name),
   );
@@ -576,20 +570,4 @@ function without<V>(map: Map<string, V>, key: string): Map<string, V> {
   const next = new Map(map);
   next.delete(key);
   return next;
-}
-
-interface PresenceEvent {
-  type: "join" | "leave";
-  userId: string;
-  name: string;
-}
-
-/** `online` after the events, in order (the last event of a person wins). */
-function applyPresence(online: OnlineUser[], events: PresenceEvent[]): OnlineUser[] {
-  let list = online;
-  for (const p of events) {
-    const rest = list.filter((u) => u.userId !== p.userId);
-    list = p.type === "join" ? [...rest, { userId: p.userId, name: p.name }] : rest;
-  }
-  return list;
 }
