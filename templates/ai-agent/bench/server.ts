@@ -98,7 +98,8 @@ const server = await startAgentServer({
 
 // How late the event loop runs what is ready (a cancel frame waiting to be read, a timer): the
 // wait a Stop sees on top of its own work.
-const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+const LOOP_SAMPLE_MS = 5;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 const window = () => ({
   wall: performance.now(),
   cpu: process.cpuUsage(),
@@ -115,7 +116,8 @@ process.on("message", (msg: { type: string }) => {
     loopDelay.disable();
     const wallMs = performance.now() - started.wall;
     const cpu = process.cpuUsage(started.cpu);
-    const ms = (ns: number) => ns / 1e6;
+    // The histogram holds whole sampling intervals: the delay is what exceeds the interval.
+    const ms = (ns: number) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS);
     send({
       type: "report",
       wallMs,
