@@ -16,6 +16,11 @@
  * 4. memory per idle conversation: the server's heap growth (after a GC there) for IDLE more
  *    conversations each answered once and left without connections (awake, before they sleep).
  *
+ * Over the streaming and cancel windows it also prints the server's event loop: the share of the
+ * time it was busy and how late it ran what was ready (p50 / p99 / max, beyond the 5 ms sampling
+ * interval), and the clients' delay: a Stop waits for the loop to come round to its frame.
+ * `BENCH_TURN_BUDGET_MS=0` runs the server without its turn budget (every part at once).
+ *
  *   pnpm bench:ai-agent                                   # from the repo root
  *   CONVERSATIONS=200 TPS=50 TOKENS=150 ROUNDS=30 IDLE=200 pnpm bench:ai-agent
  *   BENCH_SERVER_PROFILE=/tmp/prof pnpm bench:ai-agent     # and a CPU profile of the server
@@ -27,6 +32,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { streamText } from "ai";
 import { Auth } from "troupe/accounts";
@@ -250,6 +256,31 @@ function pct(values: number[], p: number): number {
 }
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
+/** The server's event loop over a window (a saturated loop delays every Stop by its lag). */
+function loopLine(r: Extract<ServerReply, { type: "report" }>, clients: Lag): string {
+  return (
+    `event loop: server busy ${(r.loopBusy * 100).toFixed(0)}%, delay p50 ${ms(r.loopDelay.p50)}, ` +
+    `p99 ${ms(r.loopDelay.p99)}, max ${ms(r.loopDelay.max)}; clients' delay p50 ${ms(clients.p50)}, ` +
+    `p99 ${ms(clients.p99)}`
+  );
+}
+
+/** This process's event-loop delay over a window: a late client adds to what it measures. */
+interface Lag {
+  p50: number;
+  p99: number;
+}
+function clientLag(): () => Lag {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  // The histogram holds whole sampling intervals: the delay is what exceeds the interval.
+  const delay = (ns: number) => Math.max(0, ns / 1e6 - 5);
+  return () => {
+    h.disable();
+    return { p50: delay(h.percentile(50)), p99: delay(h.percentile(99)) };
+  };
+}
+
 const expectedText = (n: number) => Array.from({ length: n }, (_, i) => i + 1).join(" ");
 
 console.log(
@@ -289,6 +320,7 @@ if (PARTS.has("stream")) {
 
   const clientCpu = process.cpuUsage();
   await ask(child, "measure", "measure-started");
+  const lag = clientLag();
   const started = performance.now();
   const sent = await Promise.all(convs.map((c) => sendPrompt(c, `count to ${TOKENS}`)));
   await until(() =>
@@ -298,6 +330,7 @@ if (PARTS.has("stream")) {
   );
   const elapsed = (performance.now() - started) / 1000;
   const report = await ask(child, "report", "report");
+  const clientsLag = lag();
   const clientUsed = process.cpuUsage(clientCpu);
   // Every answer must end exactly the expected text as the client followed it. Token events
   // must be in order (each starting where the previous ended); a connection the server dropped
@@ -340,7 +373,7 @@ if (PARTS.has("stream")) {
   const serverCpuUs = (report.cpuPercent / 100) * report.wallMs * 1000;
   console.log(
     `  CPU over that window: server ${report.cpuPercent.toFixed(0)}% of a core (${(serverCpuUs / delivered).toFixed(0)} µs per token event delivered), ` +
-      `clients ${(((clientUsed.user + clientUsed.system) / 1000 / (elapsed * 1000)) * 100).toFixed(0)}%`,
+      `clients ${(((clientUsed.user + clientUsed.system) / 1000 / (elapsed * 1000)) * 100).toFixed(0)}%; ${loopLine(report, clientsLag)}`,
   );
 }
 
@@ -394,6 +427,8 @@ if (PARTS.has("ttft")) {
 
 // ---- 3. cancel latency under load ------------------------------------------------------
 if (PARTS.has("cancel")) {
+  await ask(child, "measure", "measure-started");
+  const lag = clientLag();
   const sentAt = performance.now();
   const longRun = await Promise.all(convs.map((c) => sendPrompt(c, `count to ${TOKENS * 10}`)));
   const latencies: number[] = [];
@@ -425,6 +460,8 @@ if (PARTS.has("cancel")) {
       tokensAfterCancelReply += c.tokens.length - atReply;
     }),
   );
+  const report = await ask(child, "report", "report");
+  const clientsLag = lag();
   console.log(
     `  cancel sent → stream ended at the client, ${CONVERSATIONS} streaming: p50 ${ms(pct(latencies, 50))}, ` +
       `p99 ${ms(pct(latencies, 99))}, max ${ms(Math.max(...latencies))} (cancel reply p50 ${ms(pct(replies, 50))}, ` +
@@ -434,6 +471,7 @@ if (PARTS.has("cancel")) {
     `    at Stop the client was behind the model's pace by p50 ${pct(behind, 50).toFixed(0)}, p99 ${pct(behind, 99).toFixed(0)} tokens; ` +
       `tokens between Stop and the end p50 ${pct(between, 50)}, p99 ${pct(between, 99)}`,
   );
+  console.log(`    over the cancel window, ${loopLine(report, clientsLag)}`);
 }
 await Promise.all(convs.map((c) => c.conn.dispose()));
 

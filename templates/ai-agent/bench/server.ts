@@ -16,6 +16,7 @@ import { appendFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay, performance as nodePerformance } from "node:perf_hooks";
 import type { Logger } from "troupe";
 import { StandInModel } from "../src/model/stand-in.js";
 import { startAgentServer } from "../src/server.js";
@@ -23,7 +24,15 @@ import { startAgentServer } from "../src/server.js";
 export type ServerReply =
   | { type: "ready"; url: string }
   | { type: "measure-started" }
-  | { type: "report"; wallMs: number; cpuPercent: number }
+  | {
+      type: "report";
+      wallMs: number;
+      cpuPercent: number;
+      /** Share of the window the event loop was busy (not waiting for I/O or timers). */
+      loopBusy: number;
+      /** The event loop's delay over the window (ms): how late a ready callback ran. */
+      loopDelay: { p50: number; p99: number; max: number };
+    }
   | { type: "heap"; heapUsed: number }
   | { type: "log"; warnings: number; errors: number; path: string; first: string[] };
 
@@ -77,19 +86,49 @@ const server = await startAgentServer({
     model: new StandInModel({ tokensPerSecond: Number(process.env.BENCH_TPS ?? 50) }),
     label: "offline stand-in model",
   },
-  tuning: { dailyTokenBudget: Number.MAX_SAFE_INTEGER },
+  tuning: {
+    dailyTokenBudget: Number.MAX_SAFE_INTEGER,
+    // BENCH_TURN_BUDGET_MS=0: every part at once, as before the turn budget (for comparisons).
+    ...(process.env.BENCH_TURN_BUDGET_MS
+      ? { turnBudgetMs: Number(process.env.BENCH_TURN_BUDGET_MS) }
+      : {}),
+  },
   logger: fileLogger(),
 });
 
-let started = { wall: performance.now(), cpu: process.cpuUsage() };
+// How late the event loop runs what is ready (a cancel frame waiting to be read, a timer): the
+// wait a Stop sees on top of its own work.
+const LOOP_SAMPLE_MS = 5;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+const window = () => ({
+  wall: performance.now(),
+  cpu: process.cpuUsage(),
+  elu: nodePerformance.eventLoopUtilization(),
+});
+let started = window();
 process.on("message", (msg: { type: string }) => {
   if (msg.type === "measure") {
-    started = { wall: performance.now(), cpu: process.cpuUsage() };
+    started = window();
+    loopDelay.reset();
+    loopDelay.enable();
     send({ type: "measure-started" });
   } else if (msg.type === "report") {
+    loopDelay.disable();
     const wallMs = performance.now() - started.wall;
     const cpu = process.cpuUsage(started.cpu);
-    send({ type: "report", wallMs, cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100 });
+    // The histogram holds whole sampling intervals: the delay is what exceeds the interval.
+    const ms = (ns: number) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS);
+    send({
+      type: "report",
+      wallMs,
+      cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+      loopBusy: nodePerformance.eventLoopUtilization(started.elu).utilization,
+      loopDelay: {
+        p50: ms(loopDelay.percentile(50)),
+        p99: ms(loopDelay.percentile(99)),
+        max: ms(loopDelay.max),
+      },
+    });
   } else if (msg.type === "heap") {
     gc?.();
     send({ type: "heap", heapUsed: gc ? process.memoryUsage().heapUsed : Number.NaN });

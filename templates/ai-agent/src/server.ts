@@ -51,7 +51,7 @@ export interface AgentServerOptions {
   /** Tunables of the actors (tests shrink them). */
   tuning?: Pick<
     AgentServices,
-    "dailyTokenBudget" | "saveIntervalMs" | "maxPromptChars" | "stallTimeoutMs"
+    "dailyTokenBudget" | "saveIntervalMs" | "maxPromptChars" | "stallTimeoutMs" | "turnBudgetMs"
   >;
 }
 

@@ -23,7 +23,12 @@ import {
 } from "troupe/accounts";
 import { enqueue, OutboxFlusher } from "troupe/outbox";
 import { z } from "zod";
-import { type AgentOutboxEntry, type AgentOutboxState, writeBatch } from "../db/outbox.js";
+import {
+  type AgentOutboxEntry,
+  type AgentOutboxState,
+  type OutboxWriter,
+  writeBatch,
+} from "../db/outbox.js";
 import {
   type AgentConnParams,
   type AgentConnState,
@@ -90,7 +95,11 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 
 type ListCtx = ActorContext<AgentListState, AgentConnParams, AgentConnState, ListVars, unknown>;
 
-export function createAgentList(services: AgentServices, internalKey: string) {
+export function createAgentList(
+  services: AgentServices,
+  internalKey: string,
+  writeOutbox: OutboxWriter = (batch) => writeBatch(services.db, batch),
+) {
   const budget = services.dailyTokenBudget ?? DAILY_TOKEN_BUDGET;
 
   return actor({
@@ -122,7 +131,7 @@ export function createAgentList(services: AgentServices, internalKey: string) {
         get state() {
           return ctx.state;
         },
-        write: (batch) => writeBatch(services.db, batch),
+        write: writeOutbox,
         keepAwake: (p) => ctx.waitUntil(p),
         log: ctx.log,
       });

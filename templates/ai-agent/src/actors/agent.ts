@@ -35,7 +35,12 @@ import {
 import { ActorError } from "troupe/client";
 import { enqueue, OutboxFlusher } from "troupe/outbox";
 import { z } from "zod";
-import { type AgentOutboxEntry, type AgentOutboxState, writeBatch } from "../db/outbox.js";
+import {
+  type AgentOutboxEntry,
+  type AgentOutboxState,
+  type OutboxWriter,
+  writeBatch,
+} from "../db/outbox.js";
 import { createTools, type ToolHost } from "../tools/index.js";
 import {
   answerApproval as answerPending,
@@ -58,9 +63,11 @@ import {
   MAX_STEPS,
   MODEL_STALL_TIMEOUT_MS,
   SAVE_INTERVAL_MS,
+  TURN_BUDGET_MS,
   userOf,
   verifyToken,
 } from "./services.js";
+import { TurnBudget } from "./turns.js";
 
 /** While the outbox is not empty, an alarm checks it this often (so it drains across sleeps). */
 const OUTBOX_CHECK_MS = 30_000;
@@ -226,10 +233,16 @@ type ListView = Registry<{
 
 type AgentCtx = ActorContext<AgentState, AgentConnParams, AgentConnState, AgentVars, AgentInput>;
 
-export function createAgent(services: AgentServices, internalKey: string) {
+export function createAgent(
+  services: AgentServices,
+  internalKey: string,
+  writeOutbox: OutboxWriter = (batch) => writeBatch(services.db, batch),
+) {
   const saveIntervalMs = services.saveIntervalMs ?? SAVE_INTERVAL_MS;
   const stallTimeoutMs = services.stallTimeoutMs ?? MODEL_STALL_TIMEOUT_MS;
   const prompt = promptArg(services.maxPromptChars ?? MAX_PROMPT_CHARS);
+  /** One for every conversation of this registry: they share the process's event loop. */
+  const turns = new TurnBudget(services.turnBudgetMs ?? TURN_BUDGET_MS);
 
   return actor({
     events: {
@@ -316,7 +329,7 @@ export function createAgent(services: AgentServices, internalKey: string) {
         get state() {
           return ctx.state;
         },
-        write: (batch) => writeBatch(services.db, batch),
+        write: writeOutbox,
         keepAwake: (p) => ctx.waitUntil(p),
         log: ctx.log,
       });
@@ -576,68 +589,82 @@ export function createAgent(services: AgentServices, internalKey: string) {
         onError: () => {},
       });
       armStallTimer();
-      for await (const part of result.fullStream) {
-        // After an abort the rest is drained unread (the stream ends by itself).
-        if (signal.aborted) continue;
-        armStallTimer();
-        const msg = messageById(c, gen.messageId);
-        if (!msg) continue;
-        switch (part.type) {
-          case "text-delta":
-            appendText(c, gen, msg, part.text);
-            unfinishedStepOutput += 1;
-            break;
-          case "tool-call":
-            setToolCall(c, msg, part.toolCallId, {
-              name: part.toolName,
-              args: part.input,
-              status: "running",
-            });
-            break;
-          case "tool-result":
-            setToolCall(c, msg, part.toolCallId, {
-              name: part.toolName,
-              status: "done",
-              result: part.output,
-            });
-            break;
-          case "tool-error":
-            setToolCall(c, msg, part.toolCallId, {
-              name: part.toolName,
-              args: part.input,
-              status: "error",
-              error: describeError(part.error),
-            });
-            break;
-          case "tool-approval-request":
-            setToolCall(c, msg, part.toolCall.toolCallId, {
-              name: part.toolCall.toolName,
-              args: part.toolCall.input,
-              status: "awaiting_approval",
-            });
-            c.broadcast(
-              "approvalRequested",
-              requestApproval(c.state, {
-                approvalId: part.approvalId,
-                toolCallId: part.toolCall.toolCallId,
-                toolName: part.toolCall.toolName,
-                args: jsonSafe(part.toolCall.input),
-                messageId: msg.id,
-                requestedAt: Date.now(),
-              }),
-            );
-            break;
-          case "finish-step":
-            inputTokens += part.usage.inputTokens ?? 0;
-            outputTokens += part.usage.outputTokens ?? 0;
-            unfinishedStepOutput = 0;
-            break;
-          case "error":
-            errorText = describeError(part.error);
-            break;
-          default:
-            break;
+      const parts = result.fullStream[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          // Many answers at once: each part waits for its slice of the loop turn (turns.ts), so
+          // a Stop is read between slices instead of after every stream's backlog.
+          const turn = signal.aborted ? undefined : turns.take();
+          if (turn) await turn;
+          const next = await parts.next();
+          if (next.done) break;
+          const part = next.value;
+          // After an abort the rest is drained unread (the stream ends by itself).
+          if (signal.aborted) continue;
+          armStallTimer();
+          const msg = messageById(c, gen.messageId);
+          if (!msg) continue;
+          switch (part.type) {
+            case "text-delta":
+              appendText(c, gen, msg, part.text);
+              unfinishedStepOutput += 1;
+              break;
+            case "tool-call":
+              setToolCall(c, msg, part.toolCallId, {
+                name: part.toolName,
+                args: part.input,
+                status: "running",
+              });
+              break;
+            case "tool-result":
+              setToolCall(c, msg, part.toolCallId, {
+                name: part.toolName,
+                status: "done",
+                result: part.output,
+              });
+              break;
+            case "tool-error":
+              setToolCall(c, msg, part.toolCallId, {
+                name: part.toolName,
+                args: part.input,
+                status: "error",
+                error: describeError(part.error),
+              });
+              break;
+            case "tool-approval-request":
+              setToolCall(c, msg, part.toolCall.toolCallId, {
+                name: part.toolCall.toolName,
+                args: part.toolCall.input,
+                status: "awaiting_approval",
+              });
+              c.broadcast(
+                "approvalRequested",
+                requestApproval(c.state, {
+                  approvalId: part.approvalId,
+                  toolCallId: part.toolCall.toolCallId,
+                  toolName: part.toolCall.toolName,
+                  args: jsonSafe(part.toolCall.input),
+                  messageId: msg.id,
+                  requestedAt: Date.now(),
+                }),
+              );
+              break;
+            case "finish-step":
+              inputTokens += part.usage.inputTokens ?? 0;
+              outputTokens += part.usage.outputTokens ?? 0;
+              unfinishedStepOutput = 0;
+              break;
+            case "error":
+              errorText = describeError(part.error);
+              break;
+            default:
+              break;
+          }
         }
+      } catch (err) {
+        // As `for await` would: a part that throws here cancels the stream.
+        void parts.return?.()?.catch(() => {});
+        throw err;
       }
       if (!signal.aborted && errorText === undefined) {
         const response = await result.response;

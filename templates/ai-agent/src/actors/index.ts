@@ -7,6 +7,7 @@
  * const client = createClient<AgentRegistry>("http://localhost:3000");
  */
 import { type Logger, type StorageOption, setup } from "troupe";
+import { groupedWriter } from "../db/outbox.js";
 import { createAgent } from "./agent.js";
 import { createAgentList } from "./agent-list.js";
 import { type AgentServices, createInternalKey } from "./services.js";
@@ -16,10 +17,12 @@ export function createRegistry(
   opts: { storage?: StorageOption; logger?: Logger } = {},
 ) {
   const internalKey = createInternalKey();
+  // One writer for every outbox of this registry: their flushes share transactions.
+  const writeOutbox = groupedWriter(services.db);
   return setup({
     use: {
-      agentList: createAgentList(services, internalKey),
-      agent: createAgent(services, internalKey),
+      agentList: createAgentList(services, internalKey, writeOutbox),
+      agent: createAgent(services, internalKey, writeOutbox),
     },
     storage: opts.storage,
     logger: opts.logger,

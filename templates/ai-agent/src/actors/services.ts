@@ -22,6 +22,12 @@ export const MAX_PROMPT_CHARS = 8000;
 export const DAILY_TOKEN_BUDGET = 200_000;
 /** The streaming text is copied into durable state at most this often. */
 export const SAVE_INTERVAL_MS = 250;
+/**
+ * Milliseconds of streaming work (model parts through the SDK, the actor and the sockets) the
+ * event loop does between two reads of its sockets when many answers stream at once
+ * (`TurnBudget`, turns.ts): the longest a Stop waits to be read behind other streams' tokens.
+ */
+export const TURN_BUDGET_MS = 4;
 /** Model steps (calls) in one generation: tool call, then answer, … */
 export const MAX_STEPS = 5;
 /**
@@ -47,6 +53,8 @@ export interface AgentServices {
   saveIntervalMs?: number;
   maxPromptChars?: number;
   stallTimeoutMs?: number;
+  /** `TURN_BUDGET_MS`; 0 lets every part through at once (no slices). */
+  turnBudgetMs?: number;
 }
 
 export interface AgentConnParams {

@@ -6,6 +6,11 @@
  * Every entry is a full snapshot with a `version` (conversations, messages, tool calls) or an
  * absolute total (usage), written as an idempotent upsert: a replayed batch changes nothing,
  * and an older snapshot never overwrites a newer one, so entries may land in any order.
+ *
+ * The outboxes of all the actors of a process write through one `WriteGroup`: what they hand in
+ * while a transaction is in flight goes into the next one, so 200 conversations flushing at once
+ * are a few transactions on one pooled connection, not 200 transactions queueing for the pool's
+ * ten (which, on a loaded machine, timed out waiting for a connection).
  */
 import { sql } from "drizzle-orm";
 import type { OutboxState, Queued } from "troupe/outbox";
@@ -58,6 +63,9 @@ export type AgentOutboxEntry =
   | { kind: "usage"; userId: string; day: string; inputTokens: number; outputTokens: number };
 
 export type AgentOutboxState = OutboxState<AgentOutboxEntry>;
+
+/** Writes a batch of outbox entries to SQL (one transaction), or throws. */
+export type OutboxWriter = (batch: readonly Queued<AgentOutboxEntry>[]) => Promise<void>;
 
 export async function writeBatch(
   db: Db,
@@ -160,6 +168,93 @@ export async function writeBatch(
         });
     }
   });
+}
+
+/** Rows in one grouped transaction at most (Postgres takes 65 535 parameters a statement). */
+export const WRITE_GROUP_MAX_ENTRIES = 2000;
+
+/**
+ * Batches of many callers (the outbox flushers of every actor) written together: one
+ * transaction at a time, with what every caller handed in meanwhile. Each caller hears of its own
+ * batch as if written alone: if a group fails because of its data (a row the database refuses,
+ * `isolate(err)`), every batch of it is written again on its own, so one bad entry fails only its
+ * own outbox (which then sets it apart, `troupe/outbox`); if the database is unreachable, every
+ * caller gets the error and retries with its backoff.
+ */
+export class WriteGroup<E> {
+  private pending: { batch: readonly E[]; resolve: () => void; reject: (err: unknown) => void }[] =
+    [];
+  private running = false;
+
+  constructor(
+    private readonly writeAll: (batch: readonly E[]) => Promise<void>,
+    private readonly opts: { maxEntries?: number; isolate?: (err: unknown) => boolean } = {},
+  ) {}
+
+  /** Writes `batch` (in a transaction with others'); resolves once it is committed. */
+  readonly write = (batch: readonly E[]): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      this.pending.push({ batch, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        // The batches handed in during this turn go together.
+        setImmediate(() => void this.run());
+      }
+    });
+
+  private async run(): Promise<void> {
+    const max = this.opts.maxEntries ?? WRITE_GROUP_MAX_ENTRIES;
+    while (this.pending.length > 0) {
+      let entries = 0;
+      let n = 0;
+      while (
+        n < this.pending.length &&
+        (n === 0 || entries + this.pending[n]!.batch.length <= max)
+      ) {
+        entries += this.pending[n]!.batch.length;
+        n++;
+      }
+      const group = this.pending.splice(0, n);
+      try {
+        await this.writeAll(group.length === 1 ? group[0]!.batch : group.flatMap((g) => g.batch));
+        for (const g of group) g.resolve();
+      } catch (err) {
+        if (group.length === 1 || !(this.opts.isolate ?? isDataError)(err)) {
+          for (const g of group) g.reject(err);
+          continue;
+        }
+        for (const g of group) {
+          try {
+            await this.writeAll(g.batch);
+            g.resolve();
+          } catch (own) {
+            g.reject(own);
+          }
+        }
+      }
+    }
+    this.running = false;
+  }
+}
+
+/**
+ * Whether the database refused the data (a SQLSTATE outside the classes of connection trouble,
+ * resources, operator intervention and transaction rollback), as opposed to not answering.
+ */
+export function isDataError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    // SQLSTATE: five digits or capitals; no class starts with E (an errno such as EPIPE does).
+    if (typeof code === "string" && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code)) {
+      return !["08", "53", "57", "40"].includes(code.slice(0, 2));
+    }
+  }
+  return false;
+}
+
+/** The outbox writer of a process: `writeBatch` through one `WriteGroup`. */
+export function groupedWriter(db: Db): OutboxWriter {
+  return new WriteGroup<Queued<AgentOutboxEntry>>((batch) => writeBatch(db, batch)).write;
 }
 
 function keepNewest<T extends { version: number }>(map: Map<string, T>, key: string, row: T): void {

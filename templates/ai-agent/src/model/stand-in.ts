@@ -21,8 +21,9 @@
  * - tool results → one sentence per result ("The answer is 20.", "Saved your note.", …)
  *
  * Tokens are the words of the answer with their trailing space, streamed at `tokensPerSecond`
- * (0: as fast as possible). Usage counts words: of the prompt (input) and of the answer (output).
- * Aborting stops the stream at once with the signal's reason.
+ * (0: as fast as possible), made as the reader pulls them (a slow reader holds the model back,
+ * as a provider's socket does). Usage counts words: of the prompt (input) and of the answer
+ * (output). Aborting stops the stream at once with the signal's reason.
  *
  * @example
  * const result = streamText({ model: new StandInModel({ tokensPerSecond: 50 }), prompt: "count to 5" });
@@ -103,73 +104,84 @@ export class StandInModel implements LanguageModelV3 {
     const signal = options.abortSignal;
     const delayMs = this.tokensPerSecond > 0 ? 1000 / this.tokensPerSecond : 0;
     const callId = toolCallId(options.prompt);
+    // The parts are made as the reader pulls them (the stream's queue holds one ahead), as a
+    // provider's response is read off its socket: a reader that falls behind (a busy server)
+    // holds the model back instead of queueing the whole answer in memory, and no timer runs
+    // for tokens nobody reads yet. The pace is kept: token i is due at started + (i + 1) *
+    // delay, however late it is read.
+    async function* produce(): AsyncGenerator<LanguageModelV3StreamPart> {
+      let sent = 0;
+      signal?.throwIfAborted();
+      yield { type: "stream-start", warnings: [] };
+      yield { type: "response-metadata", id: `stand-in-${callId}`, modelId: "offline-stand-in" };
+      const text = plan.kind === "tool" ? plan.preface : plan.text;
+      const tokens = tokenize(text);
+      // A late timer (a busy machine) does not slow the pace of the tokens after it.
+      const started = performance.now();
+      const due = () => Math.max(0, started + (sent + 1) * delayMs - performance.now());
+      if (tokens.length > 0) {
+        yield { type: "text-start", id: "t0" };
+        for (const token of tokens) {
+          await pause(delayMs > 0 ? due() : 0, signal);
+          yield { type: "text-delta", id: "t0", delta: token };
+          sent += 1;
+        }
+        yield { type: "text-end", id: "t0" };
+      }
+      if (plan.kind === "stall") {
+        // Nothing more, ever: only an abort ends it.
+        await new Promise<void>((_resolve, reject) => {
+          if (signal?.aborted) reject(signal.reason);
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        });
+      }
+      if (plan.kind === "fail") {
+        await pause(delayMs, signal);
+        yield { type: "error", error: new Error(plan.reason) };
+        yield { type: "finish", usage: usage(inputTokens, sent), finishReason: finish("error") };
+        return;
+      }
+      if (plan.kind === "tool") {
+        const input = JSON.stringify(plan.input);
+        await pause(delayMs, signal);
+        yield { type: "tool-input-start", id: callId, toolName: plan.toolName };
+        yield { type: "tool-input-delta", id: callId, delta: input };
+        yield { type: "tool-input-end", id: callId };
+        yield { type: "tool-call", toolCallId: callId, toolName: plan.toolName, input };
+        sent += tokenize(input).length;
+      }
+      yield {
+        type: "finish",
+        usage: usage(inputTokens, sent),
+        finishReason: finish(plan.kind === "tool" ? "tool-calls" : "stop"),
+      };
+    }
+    const parts = produce();
+    let onAbort: (() => void) | undefined;
     const stream = new ReadableStream<LanguageModelV3StreamPart>({
-      async start(controller) {
-        let sent = 0;
+      start(controller) {
+        // An abort ends the stream at once, also while nothing is being pulled.
+        onAbort = () => {
+          controller.error(signal!.reason);
+          void parts.return(undefined).catch(() => {});
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+      },
+      async pull(controller) {
         try {
-          signal?.throwIfAborted();
-          controller.enqueue({ type: "stream-start", warnings: [] });
-          controller.enqueue({
-            type: "response-metadata",
-            id: `stand-in-${callId}`,
-            modelId: "offline-stand-in",
-          });
-          const text = plan.kind === "tool" ? plan.preface : plan.text;
-          const tokens = tokenize(text);
-          // Token i is due at started + (i + 1) * delay: a late timer (a busy machine) does
-          // not slow the pace of the ones after it.
-          const started = performance.now();
-          const due = () => Math.max(0, started + (sent + 1) * delayMs - performance.now());
-          if (tokens.length > 0) {
-            controller.enqueue({ type: "text-start", id: "t0" });
-            for (const token of tokens) {
-              await pause(delayMs > 0 ? due() : 0, signal);
-              controller.enqueue({ type: "text-delta", id: "t0", delta: token });
-              sent += 1;
-            }
-            controller.enqueue({ type: "text-end", id: "t0" });
-          }
-          if (plan.kind === "stall") {
-            // Nothing more, ever: only an abort ends it.
-            await new Promise<void>((_resolve, reject) => {
-              if (signal?.aborted) reject(signal.reason);
-              signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
-            });
-          }
-          if (plan.kind === "fail") {
-            await pause(delayMs, signal);
-            controller.enqueue({ type: "error", error: new Error(plan.reason) });
-            controller.enqueue({
-              type: "finish",
-              usage: usage(inputTokens, sent),
-              finishReason: finish("error"),
-            });
+          const next = await parts.next();
+          if (next.done) {
+            signal?.removeEventListener("abort", onAbort!);
             controller.close();
-            return;
-          }
-          if (plan.kind === "tool") {
-            const input = JSON.stringify(plan.input);
-            await pause(delayMs, signal);
-            controller.enqueue({ type: "tool-input-start", id: callId, toolName: plan.toolName });
-            controller.enqueue({ type: "tool-input-delta", id: callId, delta: input });
-            controller.enqueue({ type: "tool-input-end", id: callId });
-            controller.enqueue({
-              type: "tool-call",
-              toolCallId: callId,
-              toolName: plan.toolName,
-              input,
-            });
-            sent += tokenize(input).length;
-          }
-          controller.enqueue({
-            type: "finish",
-            usage: usage(inputTokens, sent),
-            finishReason: finish(plan.kind === "tool" ? "tool-calls" : "stop"),
-          });
-          controller.close();
+          } else controller.enqueue(next.value);
         } catch (err) {
+          signal?.removeEventListener("abort", onAbort!);
           controller.error(err);
         }
+      },
+      cancel() {
+        signal?.removeEventListener("abort", onAbort!);
+        void parts.return(undefined).catch(() => {});
       },
     });
     return { stream };
