@@ -77,6 +77,7 @@ beforeAll(async () => {
       { timeout: 120_000, interval: 200, what: "the rate limiter's dev server" },
     ),
   ]);
+  await waitFor(() => /^\[rate-limiter\] ready on /m.test(output), { what: "the ready line" });
 }, 300_000);
 
 afterEach((ctx) => {
@@ -106,6 +107,10 @@ async function openPage(): Promise<Page> {
 
 describe("the rate limiter's first run after pnpm dev", () => {
   it("asks for the admin password, checks it, creates the admin and opens the dashboard; a second browser is told to sign in", async () => {
+    // The ready line (which the root `pnpm dev` puts in its table) says what to do.
+    expect(output).toMatch(
+      /^\[rate-limiter\] ready on http:\/\/\S+ \(no admin yet: the first visit chooses the admin password\)$/m,
+    );
     const first = await openPage();
     const second = await openPage();
     await Promise.all([first.goto(url), second.goto(url)]);

@@ -74,4 +74,8 @@ await startApp({
     // Production refuses a first start without ADMIN_PASSWORD; development lets the first
     // visitor of the dashboard choose the password instead (the first-run form).
     startServer({ ...where, ...config, requireAdmin: production, firstRunSetup: !production }),
+  // On a first start in development: `[rate-limiter] ready on <url> (no admin yet: …)`, which
+  // the root `pnpm dev` shows in its table of URLs.
+  readyNote: (server) =>
+    server.awaitingAdmin ? "no admin yet: the first visit chooses the admin password" : "",
 });

@@ -69,6 +69,11 @@ export interface RateLimiterServer {
   limiter: Limiter;
   store: Store;
   database: Database;
+  /**
+   * At start no admin was stored and the first-run form is on (development): the dashboard's
+   * first visitor chooses the admin password. `main.ts` says so in its ready line.
+   */
+  awaitingAdmin: boolean;
   close(): Promise<void>;
 }
 
@@ -142,6 +147,7 @@ export async function startServer(opts: ServerOptions): Promise<RateLimiterServe
     limiter,
     store,
     database,
+    awaitingAdmin: !hasAdmin && (opts.firstRunSetup ?? false),
     close: server.close,
   };
 }
