@@ -217,6 +217,10 @@ describe("pnpm dev at the root", () => {
       expect(url, rows).toBe(`http://localhost:${p[app.name]}`);
       await expectServing(url!, app.title);
     }
+    // A fresh rate limiter has no admin yet: its row says the first visit chooses the password.
+    expect(rows).toMatch(
+      /^ {2}rate-limiter +http:\/\/\S+ +no admin yet: the first visit chooses the admin password$/m,
+    );
     expect(suite.output()).toMatch(/^\[dev\] ready \(Ctrl-C stops them all\):$/m);
     // One Postgres per app, each with its own cluster; the binaries copied once.
     const servers = postmasters(root);

@@ -171,6 +171,14 @@ describe("a successful start", () => {
         ]);
       }
 
+      // The dashboard's first-run form is development only: the built server has no setup route.
+      const setup = await call(base, "POST", "/api/admin/setup", { password: "a-stranger-here" });
+      expect([setup.status, ((await setup.json()) as { code: string }).code]).toEqual([
+        404,
+        "setup_disabled",
+      ]);
+      expect(first.output()).not.toMatch(/no admin yet/);
+
       const login = await call(base, "POST", "/api/admin/login", { password: ADMIN_PASSWORD });
       expect(login.status).toBe(200);
       const { token } = (await login.json()) as { token: string };

@@ -70,11 +70,7 @@ const APPS = [
     dir: "templates/rate-limiter",
     portVariable: "RATE_LIMITER_PORT",
     databaseVariable: "RATE_LIMITER_DATABASE_URL",
-    // In development it starts without an admin, but then nobody can sign in.
-    note: (env) =>
-      env.ADMIN_PASSWORD
-        ? undefined
-        : "admin password: the ADMIN_PASSWORD of its first start (none yet? restart with one)",
+    // Without an admin yet, its ready line says the first visit chooses the password.
   },
 ];
 

@@ -1,12 +1,13 @@
 /**
  * The dashboard's admin sign-in. One admin, whose password comes from `ADMIN_PASSWORD` on the
- * first start and is kept in SQL as a scrypt hash made by `troupe/accounts/password` (the same
- * hashing as the accounts of the other templates: `node:crypto`, NFKC-normalised, parameters in
- * the hash); later starts ignore the variable. A sign-in returns a bearer token: an expiry signed
- * with HMAC-SHA256 under the app's secret (`troupe/secret`), checked without a database round
- * trip. Signing out ends that token on the server (`AdminSessions.signOut`): its session id goes
- * into SQL and into the in-memory set every check consults, so a copied token stops working at
- * once (one replica; a restart reads the set back from SQL).
+ * first start, or outside production from the dashboard's first-run form (`createAdmin`), and
+ * is kept in SQL as a scrypt hash made by `troupe/accounts/password` (the same hashing as the
+ * accounts of the other templates: `node:crypto`, NFKC-normalised, parameters in the hash);
+ * later starts ignore the variable. A sign-in returns a bearer token: an expiry signed with
+ * HMAC-SHA256 under the app's secret (`troupe/secret`), checked without a database round trip.
+ * Signing out ends that token on the server (`AdminSessions.signOut`): its session id goes into
+ * SQL and into the in-memory set every check consults, so a copied token stops working at once
+ * (one replica; a restart reads the set back from SQL).
  *
  * The password module is imported by its own path, not from `troupe/accounts`, whose index also
  * brings `jose` and the account routes: the Worker build (`worker.ts`) needs none of them.
@@ -54,6 +55,32 @@ export async function ensureAdmin(
     .values({ id: 1, passwordHash: await hashPassword(password, cost) })
     .onConflictDoNothing();
   return true;
+}
+
+/**
+ * The first-run setup (outside production): stores `password` as the admin's if no admin exists
+ * yet. Atomic: of two racing calls exactly one gets `"created"`, the other `"exists"` (the
+ * insert on the one admin row decides, not the check before the hash, which only spares a
+ * hash). The caller checks the password's length (`MIN_ADMIN_PASSWORD_LENGTH`) first.
+ */
+export async function createAdmin(
+  db: Db,
+  password: string,
+  cost = DEFAULT_SCRYPT,
+): Promise<"created" | "exists"> {
+  if (await adminExists(db)) return "exists";
+  const inserted = await db
+    .insert(admin)
+    .values({ id: 1, passwordHash: await hashPassword(password, cost) })
+    .onConflictDoNothing()
+    .returning({ id: admin.id });
+  return inserted.length === 1 ? "created" : "exists";
+}
+
+/** Whether an admin password is stored. */
+export async function adminExists(db: Db): Promise<boolean> {
+  const [row] = await db.select({ id: admin.id }).from(admin).where(eq(admin.id, 1));
+  return row !== undefined;
 }
 
 /** A token for the admin if `password` is right, else undefined. */

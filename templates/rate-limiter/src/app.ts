@@ -11,7 +11,14 @@ import type { ScryptParams } from "troupe/accounts/password";
 import { bodyLimit } from "troupe/hono";
 import { z } from "zod";
 import { TENANT_ID } from "./actors/index.js";
-import { type AdminSessions, ensureAdmin, signIn } from "./admin-auth.js";
+import {
+  type AdminSessions,
+  adminExists,
+  createAdmin,
+  ensureAdmin,
+  MIN_ADMIN_PASSWORD_LENGTH,
+  signIn,
+} from "./admin-auth.js";
 import type { Db } from "./db/index.js";
 import type { Store } from "./db/store.js";
 import type { Limiter } from "./limiter/limiter.js";
@@ -37,6 +44,14 @@ export interface AppDeps {
   logger?: Logger;
   /** The actor registry's routes at `/api/troupe/*` (Node; on Workers the handler routes them). */
   registry?: (request: Request) => Response | Promise<Response>;
+  /**
+   * Whether `POST /api/admin/setup` (the dashboard's first-run form: the first visitor chooses
+   * the admin password while none is stored) exists. Only outside production: a server on the
+   * internet must not let the first stranger claim it. Default false.
+   */
+  firstRunSetup?: boolean;
+  /** The cost of the first-run setup's hash (default `DEFAULT_SCRYPT`; tests make it cheap). */
+  scrypt?: ScryptParams;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -174,6 +189,41 @@ export function createApp(deps: AppDeps): Hono<RateLimitEnv> {
     const token = await signIn(db, authSecret, body.password);
     if (!token) return c.json({ code: "wrong_password", message: "Wrong password." }, 401);
     return c.json({ token });
+  });
+  // The first run (outside production): while no admin exists, the sign-in screen is a form
+  // that chooses the admin password. GET says which screen to show.
+  app.get("/api/admin/setup", async (c) => {
+    const exists = await adminExists(db);
+    return c.json({ adminExists: exists, setupAvailable: !exists && deps.firstRunSetup === true });
+  });
+  app.post("/api/admin/setup", async (c) => {
+    if (!deps.firstRunSetup) {
+      return c.json(
+        {
+          code: "setup_disabled",
+          message: "In production the admin password comes from ADMIN_PASSWORD on the first start.",
+        },
+        404,
+      );
+    }
+    const { password } = parse(z.object({ password: z.string().max(1000) }), await json(c.req.raw));
+    if (password.length < MIN_ADMIN_PASSWORD_LENGTH) {
+      throw new BadInput(
+        `The admin password must be at least ${MIN_ADMIN_PASSWORD_LENGTH} characters long.`,
+      );
+    }
+    if ((await createAdmin(db, password, deps.scrypt)) === "exists") {
+      return c.json(
+        {
+          code: "admin_exists",
+          message: "Someone else has set the admin password already: sign in with it.",
+        },
+        409,
+      );
+    }
+    const token = await signIn(db, authSecret, password);
+    if (!token) throw new Error("The admin just created cannot sign in.");
+    return c.json({ token }, 201);
   });
   app.use("/api/admin/*", async (c, next) => {
     const header = c.req.header("authorization");

@@ -14,6 +14,9 @@
  *   actor state in `.troupe/data`; `AUTH_SECRET` generated and kept in .troupe/. The API on an
  *   internal port, and Vite (the dashboard with hot reload) on `$PORT` in front of it.
  * - `ADMIN_PASSWORD` (12+ characters): the admin's password, stored hashed on the first start.
+ *   Required on a production first start; in development it is optional: without it the
+ *   dashboard's first visitor chooses the password (the first-run form, `POST /api/admin/setup`,
+ *   which exists only outside production).
  * - `PORT` (default 3000); `HOST` (development only, default 127.0.0.1).
  * - `API_ONLY=1` (development only): no Vite, the API alone on `PORT` (tests start it so).
  * - `BUDGET_MS`: the middleware's time budget (default 20).
@@ -68,5 +71,11 @@ await startApp({
     };
   },
   start: ({ config, production, ...where }) =>
-    startServer({ ...where, ...config, requireAdmin: production }),
+    // Production refuses a first start without ADMIN_PASSWORD; development lets the first
+    // visitor of the dashboard choose the password instead (the first-run form).
+    startServer({ ...where, ...config, requireAdmin: production, firstRunSetup: !production }),
+  // On a first start in development: `[rate-limiter] ready on <url> (no admin yet: …)`, which
+  // the root `pnpm dev` shows in its table of URLs.
+  readyNote: (server) =>
+    server.awaitingAdmin ? "no admin yet: the first visit chooses the admin password" : "",
 });

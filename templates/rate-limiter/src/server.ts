@@ -1,7 +1,8 @@
 /**
  * The rate limiter's HTTP server on Node: the app of `app.ts` on one port with
  *   /v1/*              the public API (quotes, weather), behind `apiKey()` and `rateLimit()`
- *   /api/admin/*       sign-in, plans and their rules, tenants, API keys, usage (admin token)
+ *   /api/admin/*       sign-in, first-run setup (development), plans and their rules, tenants,
+ *                      API keys, usage (admin token)
  *   /api/health        for the platform's health check
  *   /api/troupe/*      the actor registry (the limiter's actors refuse every caller from outside;
  *                      `tenantTraffic`, the dashboard's live chart, takes the admin's token)
@@ -41,6 +42,12 @@ export interface ServerOptions {
    * production start: a service nobody can administer). Default false.
    */
   requireAdmin?: boolean;
+  /**
+   * The dashboard's first-run form (`POST /api/admin/setup`) while no admin is stored: the first
+   * visitor chooses the admin password. Development only (`main.ts` turns it on outside
+   * production). Default false.
+   */
+  firstRunSetup?: boolean;
   scrypt?: ScryptParams;
   /** The middleware's time budget (default 20 ms). */
   budgetMs?: number;
@@ -63,6 +70,11 @@ export interface RateLimiterServer {
   limiter: Limiter;
   store: Store;
   database: Database;
+  /**
+   * At start no admin was stored and the first-run form is on (development): the dashboard's
+   * first visitor chooses the admin password. `main.ts` says so in its ready line.
+   */
+  awaitingAdmin: boolean;
   close(): Promise<void>;
 }
 
@@ -117,6 +129,8 @@ export async function startServer(opts: ServerOptions): Promise<RateLimiterServe
     clientAddress: (c) => clientAddress(c, opts.trustProxy ?? false),
     logger: opts.logger,
     registry: (request) => registry.handler(request),
+    firstRunSetup: opts.firstRunSetup ?? false,
+    scrypt: opts.scrypt,
   });
   if (opts.frontendDir) serveFrontend(app, opts.frontendDir);
 
@@ -134,6 +148,7 @@ export async function startServer(opts: ServerOptions): Promise<RateLimiterServe
     limiter,
     store,
     database,
+    awaitingAdmin: !hasAdmin && (opts.firstRunSetup ?? false),
     close: server.close,
   };
 }

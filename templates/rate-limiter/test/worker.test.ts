@@ -170,7 +170,7 @@ describe("rate limiter on workerd", { timeout: 90_000 }, () => {
     expect(await missing.json()).toMatchObject({ code: "missing_api_key" });
   });
 
-  test("admin routes need the admin's token; a wrong password is refused", async () => {
+  test("admin routes need the admin's token; a wrong password is refused; no first-run setup", async () => {
     const anonymous = await fetch(`${worker.url}/api/admin/tenants`);
     expect(anonymous.status).toBe(401);
     const wrong = await fetch(`${worker.url}/api/admin/login`, {
@@ -180,6 +180,14 @@ describe("rate limiter on workerd", { timeout: 90_000 }, () => {
     });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ code: "wrong_password" });
+    // A deploy: no first-run setup (the admin comes from `pnpm db:setup`).
+    const setup = await fetch(`${worker.url}/api/admin/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ password: "a-stranger-claims-it" }),
+    });
+    expect(setup.status).toBe(404);
+    expect(await setup.json()).toMatchObject({ code: "setup_disabled" });
     const tenants = await admin("GET", "/api/admin/tenants");
     expect(tenants.status).toBe(200);
     expect(tenants.body.map((t: { id: string }) => t.id)).toContain("acme");

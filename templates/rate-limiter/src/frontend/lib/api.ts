@@ -136,6 +136,11 @@ export interface UsageRow {
 
 export const admin = {
   signIn: (password: string) => api<{ token: string }>("POST", "/api/admin/login", { password }),
+  /** Whether an admin exists, and whether the first-run form may choose one (development). */
+  setupState: () =>
+    api<{ adminExists: boolean; setupAvailable: boolean }>("GET", "/api/admin/setup"),
+  /** Chooses the admin password while none exists (409 `admin_exists` once one does). */
+  setup: (password: string) => api<{ token: string }>("POST", "/api/admin/setup", { password }),
   /** Ends the token on the server (a copy of it stops working), then forgets it here. */
   signOut: async () => {
     await api("POST", "/api/admin/logout").catch(() => {});
