@@ -35,7 +35,13 @@ import { enqueue, OutboxFlusher, type OutboxState } from "troupe/outbox";
 import { z } from "zod";
 import { type GameOutboxEntry, type MatchResults, writeResults } from "../db/results.js";
 import { type InputCounters, InputGuard, InputQueue } from "../input/input.js";
-import { InterestTracker, SpatialGrid, visibleFrom, worldViews } from "../interest/interest.js";
+import {
+  type EntityView,
+  InterestTracker,
+  SpatialGrid,
+  visibleFrom,
+  worldViews,
+} from "../interest/interest.js";
 import { encodeSnapshot, type WireSnapshot } from "../interest/wire.js";
 import { eloChanges } from "../matchmaking/elo.js";
 import { botInput } from "../sim/bots.js";
@@ -690,6 +696,9 @@ export function createMatch(services: GameServices) {
     }
   }
 
+  /** What a player sees, refilled for each player's snapshot (see `sendSnapshot`). */
+  const visible: EntityView[] = [];
+
   /** What `slot`'s player sees now, as changes against what it had, in the wire format. */
   function sendSnapshot(
     conn: { send(name: "snapshot", payload: WireSnapshot): void },
@@ -699,7 +708,8 @@ export function createMatch(services: GameServices) {
     me: { x: number; y: number },
   ): void {
     const before = slot.tracker.knows;
-    const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y));
+    // `diff` copies what it keeps out of `visible`, so one array serves every player in turn.
+    const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y, visible));
     conn.send("snapshot", encodeSnapshot({ t: tick, ack: slot.queue.ack, ...delta }, before));
   }
 
