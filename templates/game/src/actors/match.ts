@@ -56,6 +56,7 @@ import {
   type GameTuning,
   MODES,
   RESYNC_MIN_INTERVAL_MS,
+  SCORE_STORE_MS,
 } from "./services.js";
 import { Ticker } from "./ticker.js";
 
@@ -144,6 +145,8 @@ export interface MatchVars {
   stats: LoopStats;
   /** Replies to `input` calls waiting for the next tick (see `input`). */
   replies: (() => void)[];
+  /** Kills and deaths by entity not yet added to the seats in state (see `storeScores`). */
+  unstoredScores: Map<string, { kills: number; deaths: number }>;
 }
 
 export interface Seated {
@@ -181,6 +184,8 @@ type MatchEvents = typeof matchEvents;
 
 /** Tick durations and intervals kept for the loop's figures. */
 const SAMPLE = 200;
+/** Ticks between two `storeScores` while the loop runs. */
+const SCORE_STORE_TICKS = Math.max(1, Math.round(SCORE_STORE_MS / TICK_MS));
 
 const inputSchema = z.object({
   mode: z.enum(MODES),
@@ -259,6 +264,7 @@ export function createMatch(services: GameServices) {
       flusher: null,
       stats: { ticks: 0, durations: [], intervals: [], lastStart: 0 },
       replies: [],
+      unstoredScores: new Map(),
     }),
 
     createConnState: async (c, params: MatchConnParams | undefined): Promise<MatchConnState> => {
@@ -374,6 +380,7 @@ export function createMatch(services: GameServices) {
         ticket,
         tickRate: TICK_RATE_HZ,
       });
+      storeScores(c);
       conn.send("scores", scoreLines(c.state));
       // A full snapshot now, so a player joining during the countdown sees the arena at once.
       const world = c.vars.world;
@@ -473,17 +480,20 @@ export function createMatch(services: GameServices) {
       },
 
       /** The match as it stands: phase, times, seats and scores. */
-      getMatch: (c) => ({
-        matchId: c.state.matchId,
-        mode: c.state.mode,
-        phase: c.state.phase,
-        startsAt: c.state.startsAt,
-        startedAt: c.state.startedAt,
-        endsAt: c.state.endsAt,
-        endedAt: c.state.endedAt,
-        scores: scoreLines(c.state),
-        results: c.state.results,
-      }),
+      getMatch: (c) => {
+        storeScores(c);
+        return {
+          matchId: c.state.matchId,
+          mode: c.state.mode,
+          phase: c.state.phase,
+          startsAt: c.state.startsAt,
+          startedAt: c.state.startedAt,
+          endsAt: c.state.endsAt,
+          endedAt: c.state.endedAt,
+          scores: scoreLines(c.state),
+          results: c.state.results,
+        };
+      },
 
       /** The server's clock, for the client's round-trip time (ping) display. */
       ping: (): number => Date.now(),
@@ -619,6 +629,37 @@ export function createMatch(services: GameServices) {
     c.vars.loop?.();
     c.vars.loop = null;
     answerInputs(c);
+    storeScores(c);
+  }
+
+  /** Counts a kill for now in vars; `storeScores` adds it to the seats (see `SCORE_STORE_MS`). */
+  function countKill(c: Ctx, killer: string, victim: string): void {
+    const scores = c.vars.unstoredScores;
+    for (const [entity, kills, deaths] of [
+      [killer, 1, 0],
+      [victim, 0, 1],
+    ] as const) {
+      const s = scores.get(entity);
+      if (s) {
+        s.kills += kills;
+        s.deaths += deaths;
+      } else {
+        scores.set(entity, { kills, deaths });
+      }
+    }
+  }
+
+  /** Adds the kills and deaths counted since the last time to the seats in state. */
+  function storeScores(c: Ctx): void {
+    const scores = c.vars.unstoredScores;
+    if (scores.size === 0) return;
+    for (const [entity, s] of scores) {
+      const seat = c.state.seats[entity];
+      if (!seat) continue;
+      seat.kills += s.kills;
+      seat.deaths += s.deaths;
+    }
+    scores.clear();
   }
 
   /** Answers the `input` calls waiting for a tick. */
@@ -657,10 +698,7 @@ export function createMatch(services: GameServices) {
 
     for (const e of events) {
       if (e.type === "kill") {
-        const killer = c.state.seats[e.killer];
-        const victim = c.state.seats[e.victim];
-        if (killer) killer.kills += 1;
-        if (victim) victim.deaths += 1;
+        countKill(c, e.killer, e.victim);
         // The players' tables follow from this (applyKill): no whole table on every kill.
         tell(c, "kill", { killer: e.killer, victim: e.victim });
       } else if (e.type === "removed") {
@@ -674,6 +712,7 @@ export function createMatch(services: GameServices) {
     }
 
     if (next.tick % SEND_EVERY_TICKS === 0) sendSnapshots(c, next);
+    if (next.tick % SCORE_STORE_TICKS === 0) storeScores(c);
 
     const now = Date.now();
     for (const slot of c.vars.slots.values()) {
