@@ -746,10 +746,12 @@ export function createMatch(services: GameServices) {
     tick: number,
     me: { x: number; y: number },
   ): void {
-    const before = slot.tracker.knows;
     // `diff` copies what it keeps out of `visible`, so one array serves every player in turn.
     const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y, visible));
-    conn.send("snapshot", encodeSnapshot({ t: tick, ack: slot.queue.ack, ...delta }, before));
+    conn.send(
+      "snapshot",
+      encodeSnapshot({ t: tick, ack: slot.queue.ack, ...delta }, slot.tracker.previous),
+    );
   }
 
   /**

@@ -14,9 +14,8 @@
  *
  * @example
  * const grid = SpatialGrid.from(worldViews(world), world.tick);
- * const before = tracker.knows;
  * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
- * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, before)); // wire.ts
+ * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, tracker.previous)); // wire.ts
  */
 import { GRID_CELL, VIEW_HEIGHT, VIEW_MARGIN, VIEW_WIDTH } from "../sim/constants.js";
 import type { Rect } from "../sim/map.js";
@@ -163,17 +162,38 @@ function sameView(a: EntityView, b: EntityView): boolean {
   return true;
 }
 
+/** One entity a receiver knows: its view, the one it had before the last diff, when last seen. */
+interface Known {
+  view: EntityView;
+  was: EntityView | undefined;
+  mark: number;
+}
+
 /**
  * What one receiver knows, and the deltas that keep it current.
  *
- * It keeps two maps and swaps them at every `diff` (the new one is filled in the other, emptied
- * first), so a tick makes no map per receiver: with 16 players at 20 Hz per match, fresh maps
- * were a large share of the server's garbage.
+ * Its map is changed in place: an entity still in view has its entry updated, one that left is
+ * deleted, one that entered is added, so a tick makes no map per receiver (with 16 players at
+ * 20 Hz per match, a fresh map per player per tick was a large share of the server's garbage).
+ * What the receiver had before the last diff, which the wire encoder compares with, is kept on
+ * the entries and read through `previous`.
  */
 export class InterestTracker {
-  private known = new Map<string, EntityView>();
-  private spare = new Map<string, EntityView>();
+  private readonly known = new Map<string, Known>();
+  /** Which diff an entry was last seen in. */
+  private mark = 0;
   private needsFull = true;
+
+  /**
+   * The view the receiver had of an entity before the last `diff` (undefined when the entity was
+   * new to it, or is not in view): what `encodeSnapshot` compares the delta's updates with.
+   */
+  readonly previous: { get(id: string): EntityView | undefined } = {
+    get: (id) => {
+      const k = this.known.get(id);
+      return k && k.mark === this.mark ? k.was : undefined;
+    },
+  };
 
   /** The next delta sends a full snapshot (after a (re)connect). */
   reset(): void {
@@ -185,38 +205,45 @@ export class InterestTracker {
     return this.known.size;
   }
 
-  /**
-   * What the receiver knows. `diff` fills the other of its two maps rather than changing this
-   * one, so a reference taken before a diff is what the receiver had before it (what the wire
-   * encoder compares with), until the diff after that one reuses it.
-   */
-  get knows(): ReadonlyMap<string, EntityView> {
-    return this.known;
-  }
-
   diff(visible: readonly EntityView[]): Delta {
-    const before = this.known;
-    const next = this.spare;
-    next.clear();
-    this.known = next;
-    this.spare = before;
+    const mark = ++this.mark;
+    const known = this.known;
     if (this.needsFull) {
       this.needsFull = false;
-      for (const v of visible) next.set(v.id, v);
+      known.clear();
+      for (const v of visible) known.set(v.id, { view: v, was: undefined, mark });
       return { full: true, enter: [...visible], update: [], leave: [] };
     }
     const enter: EntityView[] = [];
     const update: EntityView[] = [];
+    let inView = 0;
     for (const v of visible) {
-      next.set(v.id, v);
-      const was = before.get(v.id);
-      if (!was) enter.push(v);
-      else if (!sameView(was, v)) update.push(v);
+      const k = known.get(v.id);
+      if (!k) {
+        known.set(v.id, { view: v, was: undefined, mark });
+        enter.push(v);
+        inView++;
+        continue;
+      }
+      if (k.mark === mark) {
+        k.view = v; // the same entity twice in one view: the last one counts, as in a map
+        continue;
+      }
+      k.mark = mark;
+      k.was = k.view;
+      k.view = v;
+      inView++;
+      if (!sameView(k.was, v)) update.push(v);
     }
     const leave: string[] = [];
-    if (before.size + enter.length > next.size) {
-      // Some of what it knew is not in view any more (else every known id is still there).
-      for (const id of before.keys()) if (!next.has(id)) leave.push(id);
+    if (known.size > inView) {
+      // Some of what it knew is not in view any more.
+      for (const [id, k] of known) {
+        if (k.mark !== mark) {
+          leave.push(id);
+          known.delete(id);
+        }
+      }
     }
     return { full: false, enter, update, leave };
   }
