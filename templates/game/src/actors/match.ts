@@ -147,6 +147,8 @@ export interface MatchVars {
   replies: (() => void)[];
   /** Kills and deaths by entity not yet added to the seats in state (see `storeScores`). */
   unstoredScores: Map<string, { kills: number; deaths: number }>;
+  /** The entities of the bot seats in the world (set with it, by `buildWorld`). */
+  bots: Set<string>;
 }
 
 export interface Seated {
@@ -265,6 +267,7 @@ export function createMatch(services: GameServices) {
       stats: { ticks: 0, durations: [], intervals: [], lastStart: 0 },
       replies: [],
       unstoredScores: new Map(),
+      bots: new Set(),
     }),
 
     createConnState: async (c, params: MatchConnParams | undefined): Promise<MatchConnState> => {
@@ -596,6 +599,7 @@ export function createMatch(services: GameServices) {
       world.players[seat.entity]!.deaths = seat.deaths;
     }
     c.vars.world = world;
+    c.vars.bots = new Set(active.filter((s) => s.bot).map((s) => s.entity));
   }
 
   function startLoop(c: Ctx): void {
@@ -675,23 +679,24 @@ export function createMatch(services: GameServices) {
     const world = c.vars.world;
     if (!world) return;
     const inputs: Record<string, TickInput> = {};
-    for (const seat of Object.values(c.state.seats)) {
-      if (seat.left || !world.players[seat.entity]) continue;
-      if (seat.bot) {
+    // The world's players are the seats that have not left (removeSeat takes both away), in
+    // seat order: reading them here costs no walk through the state's change-tracking proxies.
+    for (const entity in world.players) {
+      if (c.vars.bots.has(entity)) {
         try {
-          inputs[seat.entity] = brain(world, seat.entity);
+          inputs[entity] = brain(world, entity);
         } catch (err) {
           c.log.error("a bot failed: removed from the match", {
             error: err,
             match: c.state.matchId,
-            entity: seat.entity,
+            entity,
           });
-          removeSeat(c, seat.entity, "error");
+          removeSeat(c, entity, "error");
         }
         continue;
       }
-      const queue = c.vars.inputs.get(seat.entity);
-      if (queue) inputs[seat.entity] = queue.take();
+      const queue = c.vars.inputs.get(entity);
+      if (queue) inputs[entity] = queue.take();
     }
     const { world: next, events } = step(c.vars.world!, inputs);
     c.vars.world = next;
