@@ -40,7 +40,6 @@ function run(players: number, seconds: number) {
       const me = world.players[id];
       if (!me) continue;
       const tracker = trackers.get(id)!;
-      const before = tracker.knows;
       const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
       const snapshot = { t: world.tick, ack: t, ...delta };
       // What the runtime writes to the socket for `conn.send("snapshot", …)`: the compact
@@ -48,7 +47,7 @@ function run(players: number, seconds: number) {
       const frame = JSON.stringify({
         t: "event",
         name: "snapshot",
-        args: [encodeSnapshot(snapshot, before)],
+        args: [encodeSnapshot(snapshot, tracker.previous)],
       });
       bytes += frame.length;
       objectBytes += JSON.stringify({ t: "event", name: "snapshot", args: [snapshot] }).length;

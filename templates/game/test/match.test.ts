@@ -319,5 +319,15 @@ describe("the loop", () => {
       { what: "the kills to arrive" },
     );
     expect(table().reduce((n, l) => n + l.kills, 0)).toBeGreaterThanOrEqual(3);
+    // The match stores kills in its state once a second, but what it reports is never behind
+    // the kill events it has sent (each kill is one kill and one death in the table).
+    for (let i = 0; i < 5; i++) {
+      const told = kills.length;
+      const { scores } = await ada.conn.getMatch();
+      expect(scores.reduce((n, l) => n + l.kills, 0)).toBeGreaterThanOrEqual(told);
+      expect(scores.reduce((n, l) => n + l.deaths, 0)).toBeGreaterThanOrEqual(told);
+      const more = kills.length;
+      await waitFor(() => kills.length > more, { what: "another kill", timeout: 20_000 });
+    }
   });
 });

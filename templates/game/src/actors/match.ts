@@ -35,7 +35,13 @@ import { enqueue, OutboxFlusher, type OutboxState } from "troupe/outbox";
 import { z } from "zod";
 import { type GameOutboxEntry, type MatchResults, writeResults } from "../db/results.js";
 import { type InputCounters, InputGuard, InputQueue } from "../input/input.js";
-import { InterestTracker, SpatialGrid, visibleFrom, worldViews } from "../interest/interest.js";
+import {
+  type EntityView,
+  InterestTracker,
+  SpatialGrid,
+  visibleFrom,
+  worldViews,
+} from "../interest/interest.js";
 import { encodeSnapshot, type WireSnapshot } from "../interest/wire.js";
 import { eloChanges } from "../matchmaking/elo.js";
 import { botInput } from "../sim/bots.js";
@@ -50,6 +56,7 @@ import {
   type GameTuning,
   MODES,
   RESYNC_MIN_INTERVAL_MS,
+  SCORE_STORE_MS,
 } from "./services.js";
 import { Ticker } from "./ticker.js";
 
@@ -138,6 +145,10 @@ export interface MatchVars {
   stats: LoopStats;
   /** Replies to `input` calls waiting for the next tick (see `input`). */
   replies: (() => void)[];
+  /** Kills and deaths by entity not yet added to the seats in state (see `storeScores`). */
+  unstoredScores: Map<string, { kills: number; deaths: number }>;
+  /** The entities of the bot seats in the world (set with it, by `buildWorld`). */
+  bots: Set<string>;
 }
 
 export interface Seated {
@@ -175,6 +186,8 @@ type MatchEvents = typeof matchEvents;
 
 /** Tick durations and intervals kept for the loop's figures. */
 const SAMPLE = 200;
+/** Ticks between two `storeScores` while the loop runs. */
+const SCORE_STORE_TICKS = Math.max(1, Math.round(SCORE_STORE_MS / TICK_MS));
 
 const inputSchema = z.object({
   mode: z.enum(MODES),
@@ -253,6 +266,8 @@ export function createMatch(services: GameServices) {
       flusher: null,
       stats: { ticks: 0, durations: [], intervals: [], lastStart: 0 },
       replies: [],
+      unstoredScores: new Map(),
+      bots: new Set(),
     }),
 
     createConnState: async (c, params: MatchConnParams | undefined): Promise<MatchConnState> => {
@@ -368,6 +383,7 @@ export function createMatch(services: GameServices) {
         ticket,
         tickRate: TICK_RATE_HZ,
       });
+      storeScores(c);
       conn.send("scores", scoreLines(c.state));
       // A full snapshot now, so a player joining during the countdown sees the arena at once.
       const world = c.vars.world;
@@ -469,17 +485,20 @@ export function createMatch(services: GameServices) {
       },
 
       /** The match as it stands: phase, times, seats and scores. */
-      getMatch: (c) => ({
-        matchId: c.state.matchId,
-        mode: c.state.mode,
-        phase: c.state.phase,
-        startsAt: c.state.startsAt,
-        startedAt: c.state.startedAt,
-        endsAt: c.state.endsAt,
-        endedAt: c.state.endedAt,
-        scores: scoreLines(c.state),
-        results: c.state.results,
-      }),
+      getMatch: (c) => {
+        storeScores(c);
+        return {
+          matchId: c.state.matchId,
+          mode: c.state.mode,
+          phase: c.state.phase,
+          startsAt: c.state.startsAt,
+          startedAt: c.state.startedAt,
+          endsAt: c.state.endsAt,
+          endedAt: c.state.endedAt,
+          scores: scoreLines(c.state),
+          results: c.state.results,
+        };
+      },
 
       /** The server's clock, for the client's round-trip time (ping) display. */
       ping: (): number => Date.now(),
@@ -582,6 +601,7 @@ export function createMatch(services: GameServices) {
       world.players[seat.entity]!.deaths = seat.deaths;
     }
     c.vars.world = world;
+    c.vars.bots = new Set(active.filter((s) => s.bot).map((s) => s.entity));
   }
 
   function startLoop(c: Ctx): void {
@@ -615,6 +635,37 @@ export function createMatch(services: GameServices) {
     c.vars.loop?.();
     c.vars.loop = null;
     answerInputs(c);
+    storeScores(c);
+  }
+
+  /** Counts a kill for now in vars; `storeScores` adds it to the seats (see `SCORE_STORE_MS`). */
+  function countKill(c: Ctx, killer: string, victim: string): void {
+    const scores = c.vars.unstoredScores;
+    for (const [entity, kills, deaths] of [
+      [killer, 1, 0],
+      [victim, 0, 1],
+    ] as const) {
+      const s = scores.get(entity);
+      if (s) {
+        s.kills += kills;
+        s.deaths += deaths;
+      } else {
+        scores.set(entity, { kills, deaths });
+      }
+    }
+  }
+
+  /** Adds the kills and deaths counted since the last time to the seats in state. */
+  function storeScores(c: Ctx): void {
+    const scores = c.vars.unstoredScores;
+    if (scores.size === 0) return;
+    for (const [entity, s] of scores) {
+      const seat = c.state.seats[entity];
+      if (!seat) continue;
+      seat.kills += s.kills;
+      seat.deaths += s.deaths;
+    }
+    scores.clear();
   }
 
   /** Answers the `input` calls waiting for a tick. */
@@ -630,33 +681,31 @@ export function createMatch(services: GameServices) {
     const world = c.vars.world;
     if (!world) return;
     const inputs: Record<string, TickInput> = {};
-    for (const seat of Object.values(c.state.seats)) {
-      if (seat.left || !world.players[seat.entity]) continue;
-      if (seat.bot) {
+    // The world's players are the seats that have not left (removeSeat takes both away), in
+    // seat order: reading them here costs no walk through the state's change-tracking proxies.
+    for (const entity in world.players) {
+      if (c.vars.bots.has(entity)) {
         try {
-          inputs[seat.entity] = brain(world, seat.entity);
+          inputs[entity] = brain(world, entity);
         } catch (err) {
           c.log.error("a bot failed: removed from the match", {
             error: err,
             match: c.state.matchId,
-            entity: seat.entity,
+            entity,
           });
-          removeSeat(c, seat.entity, "error");
+          removeSeat(c, entity, "error");
         }
         continue;
       }
-      const queue = c.vars.inputs.get(seat.entity);
-      if (queue) inputs[seat.entity] = queue.take();
+      const queue = c.vars.inputs.get(entity);
+      if (queue) inputs[entity] = queue.take();
     }
     const { world: next, events } = step(c.vars.world!, inputs);
     c.vars.world = next;
 
     for (const e of events) {
       if (e.type === "kill") {
-        const killer = c.state.seats[e.killer];
-        const victim = c.state.seats[e.victim];
-        if (killer) killer.kills += 1;
-        if (victim) victim.deaths += 1;
+        countKill(c, e.killer, e.victim);
         // The players' tables follow from this (applyKill): no whole table on every kill.
         tell(c, "kill", { killer: e.killer, victim: e.victim });
       } else if (e.type === "removed") {
@@ -670,6 +719,7 @@ export function createMatch(services: GameServices) {
     }
 
     if (next.tick % SEND_EVERY_TICKS === 0) sendSnapshots(c, next);
+    if (next.tick % SCORE_STORE_TICKS === 0) storeScores(c);
 
     const now = Date.now();
     for (const slot of c.vars.slots.values()) {
@@ -692,6 +742,9 @@ export function createMatch(services: GameServices) {
     }
   }
 
+  /** What a player sees, refilled for each player's snapshot (see `sendSnapshot`). */
+  const visible: EntityView[] = [];
+
   /** What `slot`'s player sees now, as changes against what it had, in the wire format. */
   function sendSnapshot(
     conn: { send(name: "snapshot", payload: WireSnapshot): void },
@@ -700,9 +753,12 @@ export function createMatch(services: GameServices) {
     tick: number,
     me: { x: number; y: number },
   ): void {
-    const before = slot.tracker.knows;
-    const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y));
-    conn.send("snapshot", encodeSnapshot({ t: tick, ack: slot.queue.ack, ...delta }, before));
+    // `diff` copies what it keeps out of `visible`, so one array serves every player in turn.
+    const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y, visible));
+    conn.send(
+      "snapshot",
+      encodeSnapshot({ t: tick, ack: slot.queue.ack, ...delta }, slot.tracker.previous),
+    );
   }
 
   /**

@@ -28,6 +28,13 @@ export const FINISH_RETRY_MS = 5000;
  * reloads the page as the match ends is refused with `match_over` and the results with it.
  */
 export const RESULTS_KEEP_MS = 60_000;
+/**
+ * Kills and deaths reach the match's stored state at most this often while the loop runs (and
+ * whenever the loop stops or someone reads the scores): every stored change is a storage write,
+ * and each `input` reply waits for the one pending. Kill events go out at once all the same; a
+ * crash loses at most this much of the scores, along with the world itself (vars).
+ */
+export const SCORE_STORE_MS = 1000;
 /** `resync` (a full snapshot) at most this often per connection; more often is refused. */
 export const RESYNC_MIN_INTERVAL_MS = 1000;
 

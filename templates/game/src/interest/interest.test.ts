@@ -87,12 +87,13 @@ describe("InterestTracker", () => {
         const copy = copies.get(id)!;
         const before = new Map(copy);
         const tracker = trackers.get(id)!;
-        const knew = tracker.knows;
         const sent = tracker.diff(visibleFrom(grid, me.x, me.y));
         // What the client gets: the encoded payload through JSON, decoded against its copy.
         const payload = JSON.parse(
-          JSON.stringify(encodeSnapshot({ t: world.tick, ack: tick, ...sent }, knew)),
+          JSON.stringify(encodeSnapshot({ t: world.tick, ack: tick, ...sent }, tracker.previous)),
         );
+        // The tracker's `previous` is what the receiver had of each update (what masks compare).
+        for (const v of sent.update) expect(tracker.previous.get(v.id)).toEqual(before.get(v.id));
         const delta = decodeSnapshot(payload, copy);
         expect(delta).toEqual({ t: world.tick, ack: tick, ...sent });
         applyDelta(copy, delta);

@@ -14,9 +14,8 @@
  *
  * @example
  * const grid = SpatialGrid.from(worldViews(world), world.tick);
- * const before = tracker.knows;
  * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
- * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, before)); // wire.ts
+ * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, tracker.previous)); // wire.ts
  */
 import { GRID_CELL, VIEW_HEIGHT, VIEW_MARGIN, VIEW_WIDTH } from "../sim/constants.js";
 import type { Rect } from "../sim/map.js";
@@ -124,9 +123,8 @@ export class SpatialGrid {
     bucket.push({ view, x, y });
   }
 
-  /** The entities inside `rect`. */
-  query(rect: Rect): EntityView[] {
-    const out: EntityView[] = [];
+  /** The entities inside `rect`, appended to `out` (a new array unless one is given). */
+  query(rect: Rect, out: EntityView[] = []): EntityView[] {
     const x0 = Math.floor(rect.x / this.cell);
     const x1 = Math.floor((rect.x + rect.w) / this.cell);
     const y0 = Math.floor(rect.y / this.cell);
@@ -142,8 +140,18 @@ export class SpatialGrid {
   }
 }
 
-export function visibleFrom(grid: SpatialGrid, x: number, y: number): EntityView[] {
-  return grid.query(viewRect(x, y));
+/**
+ * What a player at (x, y) sees. `out`, when given, is emptied and filled (the match reuses one
+ * array for all its players, every tick, rather than making one per player per tick).
+ */
+export function visibleFrom(
+  grid: SpatialGrid,
+  x: number,
+  y: number,
+  out?: EntityView[],
+): EntityView[] {
+  if (out) out.length = 0;
+  return grid.query(viewRect(x, y), out);
 }
 
 function sameView(a: EntityView, b: EntityView): boolean {
@@ -154,10 +162,38 @@ function sameView(a: EntityView, b: EntityView): boolean {
   return true;
 }
 
-/** What one receiver knows, and the deltas that keep it current. */
+/** One entity a receiver knows: its view, the one it had before the last diff, when last seen. */
+interface Known {
+  view: EntityView;
+  was: EntityView | undefined;
+  mark: number;
+}
+
+/**
+ * What one receiver knows, and the deltas that keep it current.
+ *
+ * Its map is changed in place: an entity still in view has its entry updated, one that left is
+ * deleted, one that entered is added, so a tick makes no map per receiver (with 16 players at
+ * 20 Hz per match, a fresh map per player per tick was a large share of the server's garbage).
+ * What the receiver had before the last diff, which the wire encoder compares with, is kept on
+ * the entries and read through `previous`.
+ */
 export class InterestTracker {
-  private known = new Map<string, EntityView>();
+  private readonly known = new Map<string, Known>();
+  /** Which diff an entry was last seen in. */
+  private mark = 0;
   private needsFull = true;
+
+  /**
+   * The view the receiver had of an entity before the last `diff` (undefined when the entity was
+   * new to it, or is not in view): what `encodeSnapshot` compares the delta's updates with.
+   */
+  readonly previous: { get(id: string): EntityView | undefined } = {
+    get: (id) => {
+      const k = this.known.get(id);
+      return k && k.mark === this.mark ? k.was : undefined;
+    },
+  };
 
   /** The next delta sends a full snapshot (after a (re)connect). */
   reset(): void {
@@ -169,32 +205,46 @@ export class InterestTracker {
     return this.known.size;
   }
 
-  /**
-   * What the receiver knows. `diff` replaces this map rather than changing it, so a reference
-   * taken before a diff is what the receiver had before it (what the wire encoder compares with).
-   */
-  get knows(): ReadonlyMap<string, EntityView> {
-    return this.known;
-  }
-
   diff(visible: readonly EntityView[]): Delta {
+    const mark = ++this.mark;
+    const known = this.known;
     if (this.needsFull) {
       this.needsFull = false;
-      this.known = new Map(visible.map((v) => [v.id, v]));
+      known.clear();
+      for (const v of visible) known.set(v.id, { view: v, was: undefined, mark });
       return { full: true, enter: [...visible], update: [], leave: [] };
     }
-    const next = new Map<string, EntityView>();
     const enter: EntityView[] = [];
     const update: EntityView[] = [];
+    let inView = 0;
     for (const v of visible) {
-      next.set(v.id, v);
-      const before = this.known.get(v.id);
-      if (!before) enter.push(v);
-      else if (!sameView(before, v)) update.push(v);
+      const k = known.get(v.id);
+      if (!k) {
+        known.set(v.id, { view: v, was: undefined, mark });
+        enter.push(v);
+        inView++;
+        continue;
+      }
+      if (k.mark === mark) {
+        k.view = v; // the same entity twice in one view: the last one counts, as in a map
+        continue;
+      }
+      k.mark = mark;
+      k.was = k.view;
+      k.view = v;
+      inView++;
+      if (!sameView(k.was, v)) update.push(v);
     }
     const leave: string[] = [];
-    for (const id of this.known.keys()) if (!next.has(id)) leave.push(id);
-    this.known = next;
+    if (known.size > inView) {
+      // Some of what it knew is not in view any more.
+      for (const [id, k] of known) {
+        if (k.mark !== mark) {
+          leave.push(id);
+          known.delete(id);
+        }
+      }
+    }
     return { full: false, enter, update, leave };
   }
 }

@@ -31,9 +31,8 @@
  * broken frame instead of showing a wrong world.
  *
  * @example
- * const before = tracker.knows;                 // server, per player and tick
- * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
- * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, before));
+ * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));  // server, per player and tick
+ * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, tracker.previous));
  *
  * conn.on("snapshot", (payload) => {            // client
  *   const snapshot = decodeSnapshot(payload, known);
@@ -113,11 +112,12 @@ const q = (v: number, scale: number) => Math.round(v * scale);
 
 /**
  * The payload of one snapshot. `before` is what the receiver knew before this delta (the
- * tracker's `knows` taken before its `diff`): updates carry only the fields that differ from it.
+ * tracker's `previous` after its `diff`, or a copy of the map a client keeps): updates carry only
+ * the fields that differ from it.
  */
 export function encodeSnapshot(
   snapshot: SnapshotEvent,
-  before: ReadonlyMap<string, EntityView>,
+  before: { get(id: string): EntityView | undefined },
 ): WireSnapshot {
   const out: WireSnapshot = { t: snapshot.t, a: snapshot.ack };
   if (snapshot.full) out.f = 1;
