@@ -266,7 +266,10 @@ export class ActorInstance {
       // actor's writes from it (see commit.ts).
       // A write still queued (its batch not cut yet) serializes the state when the batch is
       // cut, so it carries this change too: the actions of one socket read share one write.
-      if (this.queuedWrite) return this.queuedWrite;
+      if (this.queuedWrite) {
+        this.host.committer.joined();
+        return this.queuedWrite;
+      }
       const write = this.host.committer
         .writeState(this.id, this.serializeQueued)
         .then(this.assertStored);

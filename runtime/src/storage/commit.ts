@@ -114,6 +114,16 @@ export class GroupCommitter {
     return this.enqueue();
   }
 
+  /**
+   * A write call that joined one already queued: the actor changed again before its batch was
+   * cut, so its queued state (serialized at the cut) carries this change too and no new entry
+   * is needed. Counting it keeps `stats.calls` true and tells run() that writes are still
+   * arriving, so a burst of actions on one actor gathers into one batch.
+   */
+  joined(): void {
+    if (this.next) this.pendingCalls++;
+  }
+
   /** Resolves when everything queued so far has been written (or has failed). */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.inFlight, this.next?.promise]);
