@@ -568,13 +568,21 @@ export function createAgent(
     // delta (what providers stream; exactly the stand-in's words). Its input is not known.
     let unfinishedStepOutput = 0;
     let stallTimer: ReturnType<typeof setTimeout> | undefined;
+    // Re-armed on every part: `refresh()` moves the same timer on, where a new one per token
+    // would allocate and cancel thousands of timers a second on a busy server.
     const armStallTimer = () => {
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(
-        () => gen.controller.abort(new ModelStalled(stallTimeoutMs)),
-        stallTimeoutMs,
-      );
+      if (stallTimer) stallTimer.refresh();
+      else {
+        stallTimer = setTimeout(
+          () => gen.controller.abort(new ModelStalled(stallTimeoutMs)),
+          stallTimeoutMs,
+        );
+      }
     };
+    // The answer's messages for the history, handed over when the SDK finishes (before the
+    // stream ends). Not `await result.response`: that getter tees the stream again and reads
+    // every part of the answer a second time through the SDK's web streams.
+    let responseMessages: ModelMessage[] | undefined;
     // The stream is read in its own task, and an abort ends the wait at once: how long the
     // SDK takes to tear its streams down is never part of Stop's latency.
     const consume = async () => {
@@ -587,6 +595,9 @@ export function createAgent(
         abortSignal: signal,
         // Errors arrive as stream parts below; the default would print them.
         onError: () => {},
+        onFinish: (event) => {
+          responseMessages = event.response.messages;
+        },
       });
       armStallTimer();
       const parts = result.fullStream[Symbol.asyncIterator]();
@@ -667,8 +678,9 @@ export function createAgent(
         throw err;
       }
       if (!signal.aborted && errorText === undefined) {
-        const response = await result.response;
-        if (!signal.aborted) pushHistory(c, ...(response.messages as ModelMessage[]));
+        // Without onFinish (no step recorded) the promise rejects with the SDK's reason.
+        const messages = responseMessages ?? (await result.response).messages;
+        if (!signal.aborted) pushHistory(c, ...messages);
       }
     };
     const abortedNow = new Promise<void>((resolve) => {
@@ -906,8 +918,9 @@ function saveSoon(c: AgentCtx): void {
   );
 }
 
+/** From the newest: the message being streamed is the last or nearly (this runs per token). */
 function messageById(c: AgentCtx, id: string): ChatMessage | undefined {
-  return c.state.messages.find((m) => m.id === id);
+  return c.state.messages.findLast((m) => m.id === id);
 }
 
 function liveText(c: AgentCtx, msg: ChatMessage): string {
