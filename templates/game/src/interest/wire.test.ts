@@ -27,7 +27,10 @@ describe("wire ids", () => {
     const nums = ids.map(wireId);
     expect(new Set(nums).size).toBe(ids.length);
     expect(nums.map(entityId)).toEqual(ids);
-    for (const bad of ["p128", "h128", "x1", "p0", "p01", "p", "b-1", "p1.5"]) {
+    const bad = ["p128", "h128", "x1", "p0", "p01", "p", "b-1", "p1.5", "p1e1", "p 1", "P1", ""];
+    for (const id of [...bad, `b${"9".repeat(16)}`])
+      expect(() => wireId(id), id).toThrow(WireError);
+    for (const bad of ["h0", "b0", "b00"]) {
       expect(() => wireId(bad)).toThrow(WireError);
     }
   });
