@@ -784,7 +784,14 @@ export function createMatch(services: GameServices) {
     // `diff` copies what it keeps out of `visible`, so one array serves every player in turn.
     const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y, visible));
     const payload = encodeSnapshot(
-      { t: tick, ack: slot.queue.ack, ...delta },
+      {
+        t: tick,
+        ack: slot.queue.ack,
+        full: delta.full,
+        enter: delta.enter,
+        update: delta.update,
+        leave: delta.leave,
+      },
       slot.tracker.previous,
     );
     if (kills && kills.length > 0) payload.k = kills;
