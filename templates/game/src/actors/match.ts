@@ -183,7 +183,7 @@ const matchEvents = {
    */
   snapshot: event<WireSnapshot>(),
   phase: event<{ phase: Phase; startsAt: number; endsAt: number | null }>(),
-  /** The whole table, on (re)connecting; then each kill in the snapshots is the change (sim/scores.ts). */
+  /** The whole table, on (re)connecting; then each kill a snapshot carries is the change. */
   scores: event<ScoreLine[]>(),
   left: event<{ entity: string; reason: "away" | "error" }>(),
   results: event<MatchResults & { ratingsAfter: Record<string, number> }>(),
@@ -651,6 +651,7 @@ export function createMatch(services: GameServices) {
     // Kills a snapshot did not carry (none while a snapshot goes with every tick) are in the
     // score table a player gets on connecting and in the results.
     c.vars.kills.length = 0;
+    for (const slot of c.vars.slots.values()) slot.killsSeen = 0;
     answerInputs(c);
     storeScores(c);
   }
