@@ -484,7 +484,7 @@ describe("the game in two browsers", () => {
     );
 
     // Ada reloads: back in the same match as the same entity, with her own entity in view and
-    // the score table (sent whole on reconnecting) as Bo's page keeps it from the kill events.
+    // the score table (sent whole on reconnecting) as Bo's page keeps it from the kills.
     await ada.reload();
     await waitFor(async () => (await you(ada)) === adaId && (await status(ada)) === "connected", {
       what: "Ada back in the match",

@@ -3,7 +3,7 @@
  * the queue gets a match, the match session joins it, and while "keys" are held the predicted
  * position runs ahead of the server's and then agrees with it (reconciliation through the real
  * tick loop, inputs sent at the tick rate, none dropped by the server's guard); the score table
- * kept by the kill events; a copy out of step with the server's put right by a full snapshot.
+ * kept by the kills in the snapshots; a copy out of step with the server's put right by a full snapshot.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MatchedEvent } from "../src/actors/index.js";
@@ -113,7 +113,7 @@ describe("the browser client's match session", () => {
     expect((session.getView().error as { code: string }).code).toBe("ticket_invalid");
   });
 
-  it("keeps the score table with the kill events, equal to the server's", async () => {
+  it("keeps the score table with the kills in the snapshots, equal to the server's", async () => {
     app = await startTestApp({
       tuning: { matchSize: 8, botFillAfterMs: 100, countdownMs: 100, matchDurationMs: 120_000 },
     });

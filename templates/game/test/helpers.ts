@@ -47,6 +47,8 @@ export interface Player {
   snapshots: SnapshotEvent[];
   /** The entities this player knows, kept current from the snapshots (as a client would). */
   known: Map<string, EntityView>;
+  /** The kills its snapshots carried, in order. */
+  kills: { killer: string; victim: string }[];
   /** Its own entity id, once welcomed. */
   me(): string;
   /** The newest view of its own entity. */
@@ -141,6 +143,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         welcome: [],
         snapshots: [],
         known: new Map(),
+        kills: [],
         events: {},
         errors: [],
         me() {
@@ -161,8 +164,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         const s = decodeSnapshot(payload, player.known);
         player.snapshots.push(s);
         applyDelta(player.known, s);
+        if (s.kills) player.kills.push(...s.kills);
       });
-      for (const name of ["phase", "scores", "kill", "left", "results"] as const) {
+      for (const name of ["phase", "scores", "left", "results"] as const) {
         player.events[name] = [];
         conn.on(name, (e: unknown) => player.events[name]!.push(e));
       }

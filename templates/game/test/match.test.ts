@@ -256,9 +256,14 @@ describe("resync", () => {
     await ticksPass(ada, 2);
     const from = ada.snapshots.length;
     const bos = bo.snapshots.length;
+    expect(ada.events.scores).toHaveLength(1);
     // As a client whose copy broke (nobody moves meanwhile, so no delta needs what it forgot).
     ada.known.clear();
     await ada.conn.resync();
+    // The score table comes again too (the broken frame may have carried kills), to Ada alone.
+    expect(ada.events.scores).toHaveLength(2);
+    expect(ada.events.scores![1]).toEqual((await ada.conn.getMatch()).scores);
+    expect(bo.events.scores).toHaveLength(1);
     // Asking again at once is refused: one full snapshot per connection per second at most.
     expect(await codeOf(ada.conn.resync())).toBe("rate_limited");
     await waitFor(() => ada.snapshots.slice(from).some((s) => s.full), { what: "a full one" });
@@ -296,13 +301,13 @@ describe("the loop", () => {
     expect(logger.entries.filter((e) => e.level === "error")).toHaveLength(1);
   });
 
-  it("sends the score table once; the kill events keep every player's copy current", async () => {
+  it("sends the score table once; the kills in the snapshots keep every player's copy current", async () => {
     app = await startTestApp({
       tuning: { matchSize: 8, botFillAfterMs: 100, countdownMs: 100, matchDurationMs: 120_000 },
     });
     const ada = await app.play("Ada");
     await live(ada);
-    const kills = ada.events.kill as { killer: string; victim: string }[];
+    const kills = ada.kills;
     await waitFor(() => kills.length >= 3, { what: "three kills among the bots", timeout: 20_000 });
     // The table came once, on connecting; the kills since then did not resend it.
     expect(ada.events.scores).toHaveLength(1);
@@ -320,7 +325,7 @@ describe("the loop", () => {
     );
     expect(table().reduce((n, l) => n + l.kills, 0)).toBeGreaterThanOrEqual(3);
     // The match stores kills in its state once a second, but what it reports is never behind
-    // the kill events it has sent (each kill is one kill and one death in the table).
+    // the kills it has sent (each kill is one kill and one death in the table).
     for (let i = 0; i < 5; i++) {
       const told = kills.length;
       const { scores } = await ada.conn.getMatch();

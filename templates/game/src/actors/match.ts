@@ -42,7 +42,7 @@ import {
   visibleFrom,
   worldViews,
 } from "../interest/interest.js";
-import { encodeSnapshot, type WireSnapshot } from "../interest/wire.js";
+import { encodeKills, encodeSnapshot, type Kill, type WireSnapshot } from "../interest/wire.js";
 import { eloChanges } from "../matchmaking/elo.js";
 import { botInput } from "../sim/bots.js";
 import { SEND_EVERY_TICKS, TICK_MS, TICK_RATE_HZ } from "../sim/constants.js";
@@ -122,6 +122,8 @@ interface Slot {
   closing: boolean;
   /** When this connection last asked for a full snapshot (`resync`). */
   resyncAt: number;
+  /** How many of `MatchVars.kills` its score table already had when it connected. */
+  killsSeen: number;
 }
 
 export interface LoopStats {
@@ -145,6 +147,8 @@ export interface MatchVars {
   stats: LoopStats;
   /** Replies to `input` calls waiting for the next tick (see `input`). */
   replies: (() => void)[];
+  /** Kills not yet sent: they go in the next snapshots (`k`, interest/wire.ts). */
+  kills: Kill[];
   /** Kills and deaths by entity not yet added to the seats in state (see `storeScores`). */
   unstoredScores: Map<string, { kills: number; deaths: number }>;
   /** The entities of the bot seats in the world (set with it, by `buildWorld`). */
@@ -173,12 +177,14 @@ export type { ScoreLine };
 
 const matchEvents = {
   welcome: event<WelcomeEvent>(),
-  /** Compact deltas (interest/wire.ts): a client reads them with `decodeSnapshot`. */
+  /**
+   * Compact deltas (interest/wire.ts): a client reads them with `decodeSnapshot`. They carry the
+   * kills too, each in the snapshot of its tick (`decodeKills`).
+   */
   snapshot: event<WireSnapshot>(),
   phase: event<{ phase: Phase; startsAt: number; endsAt: number | null }>(),
-  /** The whole table, on (re)connecting; then each `kill` is the change (sim/scores.ts). */
+  /** The whole table, on (re)connecting; then each kill a snapshot carries is the change. */
   scores: event<ScoreLine[]>(),
-  kill: event<{ killer: string; victim: string }>(),
   left: event<{ entity: string; reason: "away" | "error" }>(),
   results: event<MatchResults & { ratingsAfter: Record<string, number> }>(),
 };
@@ -266,6 +272,7 @@ export function createMatch(services: GameServices) {
       flusher: null,
       stats: { ticks: 0, durations: [], intervals: [], lastStart: 0 },
       replies: [],
+      kills: [],
       unstoredScores: new Map(),
       bots: new Set(),
     }),
@@ -369,6 +376,8 @@ export function createMatch(services: GameServices) {
         queue: new InputQueue(guard.counters),
         closing: false,
         resyncAt: Number.NEGATIVE_INFINITY,
+        // The table it is about to get has the kills counted so far, unsent ones included.
+        killsSeen: c.vars.kills.length,
       };
       c.vars.slots.set(conn.id, slot);
       c.vars.inputs.set(entity, slot.queue);
@@ -468,6 +477,11 @@ export function createMatch(services: GameServices) {
         }
         slot.resyncAt = now;
         slot.tracker.reset();
+        // And the whole score table: a client that could not read a snapshot may have missed
+        // its kills too. It counts every kill so far; the snapshots carry the ones after it.
+        storeScores(c);
+        slot.killsSeen = c.vars.kills.length;
+        c.conns.get(slot.connId)?.send("scores", scoreLines(c.state));
         const world = c.vars.world;
         const me = world?.players[slot.entity];
         const conn = c.conns.get(slot.connId);
@@ -634,6 +648,10 @@ export function createMatch(services: GameServices) {
   function stopLoop(c: Ctx): void {
     c.vars.loop?.();
     c.vars.loop = null;
+    // Kills a snapshot did not carry (none while a snapshot goes with every tick) are in the
+    // score table a player gets on connecting and in the results.
+    c.vars.kills.length = 0;
+    for (const slot of c.vars.slots.values()) slot.killsSeen = 0;
     answerInputs(c);
     storeScores(c);
   }
@@ -706,8 +724,9 @@ export function createMatch(services: GameServices) {
     for (const e of events) {
       if (e.type === "kill") {
         countKill(c, e.killer, e.victim);
-        // The players' tables follow from this (applyKill): no whole table on every kill.
-        tell(c, "kill", { killer: e.killer, victim: e.victim });
+        // The players' tables follow from this (applyKill): no whole table on every kill, and
+        // no frame of its own either: it goes in the snapshots (sendSnapshots).
+        c.vars.kills.push({ killer: e.killer, victim: e.victim });
       } else if (e.type === "removed") {
         c.log.error("an entity failed to update: removed from the match", {
           match: c.state.matchId,
@@ -732,14 +751,23 @@ export function createMatch(services: GameServices) {
   }
 
   function sendSnapshots(c: Ctx, world: World): void {
-    if (c.vars.slots.size === 0) return;
+    const kills = c.vars.kills;
+    if (c.vars.slots.size === 0) {
+      kills.length = 0;
+      return;
+    }
     const grid = SpatialGrid.from(worldViews(world), world.tick);
+    // Encoded once: every player's snapshot carries the same kills.
+    const k = kills.length > 0 ? encodeKills(kills) : undefined;
     for (const slot of c.vars.slots.values()) {
       const conn = c.conns.get(slot.connId);
       const me = world.players[slot.entity];
+      const seen = slot.killsSeen;
+      slot.killsSeen = 0;
       if (!conn || !me || slot.closing) continue;
-      sendSnapshot(conn, slot, grid, world.tick, me);
+      sendSnapshot(conn, slot, grid, world.tick, me, seen === 0 ? k : k?.slice(2 * seen));
     }
+    kills.length = 0;
   }
 
   /** What a player sees, refilled for each player's snapshot (see `sendSnapshot`). */
@@ -752,13 +780,23 @@ export function createMatch(services: GameServices) {
     grid: SpatialGrid,
     tick: number,
     me: { x: number; y: number },
+    kills?: number[],
   ): void {
     // `diff` copies what it keeps out of `visible`, so one array serves every player in turn.
     const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y, visible));
-    conn.send(
-      "snapshot",
-      encodeSnapshot({ t: tick, ack: slot.queue.ack, ...delta }, slot.tracker.previous),
+    const payload = encodeSnapshot(
+      {
+        t: tick,
+        ack: slot.queue.ack,
+        full: delta.full,
+        enter: delta.enter,
+        update: delta.update,
+        leave: delta.leave,
+      },
+      slot.tracker.previous,
     );
+    if (kills && kills.length > 0) payload.k = kills;
+    conn.send("snapshot", payload);
   }
 
   /**

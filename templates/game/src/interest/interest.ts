@@ -125,17 +125,38 @@ export class SpatialGrid {
 
   /** The entities inside `rect`, appended to `out` (a new array unless one is given). */
   query(rect: Rect, out: EntityView[] = []): EntityView[] {
+    out.length = this.fill(rect, out, out.length);
+    return out;
+  }
+
+  /**
+   * Writes the entities inside `rect` into `out` from index `at` on, and returns the index after
+   * the last one written; it does not change `out.length` (see `visibleFrom`).
+   */
+  private fill(rect: Rect, out: EntityView[], at: number): number {
     const x0 = Math.floor(rect.x / this.cell);
     const x1 = Math.floor((rect.x + rect.w) / this.cell);
     const y0 = Math.floor(rect.y / this.cell);
     const y1 = Math.floor((rect.y + rect.h) / this.cell);
+    let n = at;
     for (let cx = x0; cx <= x1; cx++) {
       for (let cy = y0; cy <= y1; cy++) {
         const bucket = this.cells.get(this.keyOf(cx, cy));
         if (!bucket) continue;
-        for (const p of bucket) if (inRect(rect, p.x, p.y)) out.push(p.view);
+        for (const p of bucket) if (inRect(rect, p.x, p.y)) out[n++] = p.view;
       }
     }
+    return n;
+  }
+
+  /**
+   * `out` refilled with the entities inside `rect`. Its elements are overwritten in place and
+   * its length set once at the end: emptying it first (`length = 0`) made V8 drop its storage,
+   * so every player's view of every tick allocated it again.
+   */
+  refill(rect: Rect, out: EntityView[]): EntityView[] {
+    const n = this.fill(rect, out, 0);
+    if (out.length !== n) out.length = n;
     return out;
   }
 }
@@ -150,8 +171,7 @@ export function visibleFrom(
   y: number,
   out?: EntityView[],
 ): EntityView[] {
-  if (out) out.length = 0;
-  return grid.query(viewRect(x, y), out);
+  return out ? grid.refill(viewRect(x, y), out) : grid.query(viewRect(x, y));
 }
 
 function sameView(a: EntityView, b: EntityView): boolean {
@@ -183,6 +203,8 @@ export class InterestTracker {
   /** Which diff an entry was last seen in. */
   private mark = 0;
   private needsFull = true;
+  /** What `diff` returns, refilled by each call. */
+  private readonly delta: Delta = { full: false, enter: [], update: [], leave: [] };
 
   /**
    * The view the receiver had of an entity before the last `diff` (undefined when the entity was
@@ -205,47 +227,64 @@ export class InterestTracker {
     return this.known.size;
   }
 
+  /**
+   * The delta from what the receiver knows to `visible`, which becomes what it knows. The delta
+   * and its arrays belong to the tracker and are refilled by the next `diff`: use it (encode it)
+   * before then. (Fresh ones for every player of every tick were the largest share of what the
+   * snapshots allocated.)
+   */
   diff(visible: readonly EntityView[]): Delta {
     const mark = ++this.mark;
     const known = this.known;
-    if (this.needsFull) {
+    const out = this.delta;
+    const { enter, update, leave } = out;
+    let entered = 0;
+    let updated = 0;
+    let left = 0;
+    const full = this.needsFull;
+    if (full) {
       this.needsFull = false;
       known.clear();
-      for (const v of visible) known.set(v.id, { view: v, was: undefined, mark });
-      return { full: true, enter: [...visible], update: [], leave: [] };
-    }
-    const enter: EntityView[] = [];
-    const update: EntityView[] = [];
-    let inView = 0;
-    for (const v of visible) {
-      const k = known.get(v.id);
-      if (!k) {
+      for (const v of visible) {
         known.set(v.id, { view: v, was: undefined, mark });
-        enter.push(v);
+        enter[entered++] = v;
+      }
+    } else {
+      let inView = 0;
+      for (const v of visible) {
+        const k = known.get(v.id);
+        if (!k) {
+          known.set(v.id, { view: v, was: undefined, mark });
+          enter[entered++] = v;
+          inView++;
+          continue;
+        }
+        if (k.mark === mark) {
+          k.view = v; // the same entity twice in one view: the last one counts, as in a map
+          continue;
+        }
+        k.mark = mark;
+        k.was = k.view;
+        k.view = v;
         inView++;
-        continue;
+        if (!sameView(k.was, v)) update[updated++] = v;
       }
-      if (k.mark === mark) {
-        k.view = v; // the same entity twice in one view: the last one counts, as in a map
-        continue;
-      }
-      k.mark = mark;
-      k.was = k.view;
-      k.view = v;
-      inView++;
-      if (!sameView(k.was, v)) update.push(v);
-    }
-    const leave: string[] = [];
-    if (known.size > inView) {
-      // Some of what it knew is not in view any more.
-      for (const [id, k] of known) {
-        if (k.mark !== mark) {
-          leave.push(id);
-          known.delete(id);
+      if (known.size > inView) {
+        // Some of what it knew is not in view any more.
+        for (const [id, k] of known) {
+          if (k.mark !== mark) {
+            leave[left++] = id;
+            known.delete(id);
+          }
         }
       }
     }
-    return { full: false, enter, update, leave };
+    // Lengths set once, at the end: `length = 0` first would make V8 drop the arrays' storage.
+    out.full = full;
+    if (enter.length !== entered) enter.length = entered;
+    if (update.length !== updated) update.length = updated;
+    if (leave.length !== left) leave.length = left;
+    return out;
   }
 }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { EntityView } from "./interest.js";
 import {
+  decodeKills,
   decodeSnapshot,
+  encodeKills,
   encodeSnapshot,
   entityId,
   type SnapshotEvent,
@@ -25,7 +27,10 @@ describe("wire ids", () => {
     const nums = ids.map(wireId);
     expect(new Set(nums).size).toBe(ids.length);
     expect(nums.map(entityId)).toEqual(ids);
-    for (const bad of ["p128", "h128", "x1", "p0", "p01", "p", "b-1", "p1.5"]) {
+    const bad = ["p128", "h128", "x1", "p0", "p01", "p", "b-1", "p1.5", "p1e1", "p 1", "P1", ""];
+    for (const id of [...bad, `b${"9".repeat(16)}`])
+      expect(() => wireId(id), id).toThrow(WireError);
+    for (const bad of ["h0", "b0", "b00"]) {
       expect(() => wireId(bad)).toThrow(WireError);
     }
   });
@@ -104,6 +109,47 @@ describe("encodeSnapshot / decodeSnapshot", () => {
     ];
     for (const [payload, message] of cases) {
       expect(() => decodeSnapshot(payload, none), JSON.stringify(payload)).toThrow(message);
+    }
+  });
+
+  it("carry the tick's kills as pairs of player wire ids, in order", () => {
+    const kills = [
+      { killer: "p3", victim: "p12" },
+      { killer: "p12", victim: "p100" },
+    ];
+    const s: SnapshotEvent = {
+      t: 40,
+      ack: 2,
+      full: false,
+      enter: [],
+      update: [],
+      leave: [],
+      kills,
+    };
+    const { payload, decoded } = roundTrip(s, new Map());
+    expect(payload).toEqual({ t: 40, a: 2, k: [3, 12, 12, 100] });
+    expect(decoded).toEqual(s);
+    expect(encodeKills(kills)).toEqual([3, 12, 12, 100]);
+    // Read alone, without the entity table: from a payload whose records this receiver
+    // cannot read (p1 is new to it and has only its x).
+    const broken = { t: 41, a: 3, e: [1, 1, 50], k: [3, 12] };
+    expect(() => decodeSnapshot(broken, new Map())).toThrow(WireError);
+    expect(decodeKills(broken)).toEqual([{ killer: "p3", victim: "p12" }]);
+    expect(decodeKills({ t: 42, a: 3 })).toEqual([]);
+    expect(() => encodeKills([{ killer: "p1", victim: "h2" }])).toThrow(/not a player/);
+  });
+
+  it("refuses kills it cannot read", () => {
+    const cases: [unknown, RegExp][] = [
+      [[3, 12], /object/],
+      [{ t: 1, a: 1, k: 3 }, /k is an array/],
+      [{ t: 1, a: 1, k: [3, 12, 5] }, /pairs/],
+      [{ t: 1, a: 1, k: [3, 130] }, /between players/],
+      [{ t: 1, a: 1, k: [0, 4] }, /between players/],
+    ];
+    for (const [payload, message] of cases) {
+      expect(() => decodeKills(payload), JSON.stringify(payload)).toThrow(message);
+      expect(() => decodeSnapshot(payload, new Map()), JSON.stringify(payload)).toThrow(message);
     }
   });
 

@@ -1,12 +1,15 @@
 /**
  * The score table a client shows, and how it changes. The match sends the whole table
- * (`scores`) when a player (re)connects; after that each `kill` event is the change, applied
- * with `applyKill`. With 100 players a whole table is about 7 KB, and there are several kills a
- * second: resending it on every kill cost more than all the snapshots together (`bench:game`).
+ * (`scores`) when a player (re)connects (and with a `resync`); after that each kill is the
+ * change, applied with `applyKill`. The kills travel in the snapshot of their tick
+ * (interest/wire.ts). With 100 players a whole table is about 7 KB, and there are several kills
+ * a second: resending it on every kill cost more than all the snapshots together (`bench:game`).
  *
  * @example
  * conn.on("scores", (lines) => (table = lines));
- * conn.on("kill", (k) => (table = applyKill(table, k)));
+ * conn.on("snapshot", (payload) => {
+ *   for (const k of decodeKills(payload)) table = applyKill(table, k);
+ * });
  */
 
 export interface ScoreLine {

@@ -240,20 +240,24 @@ export function step(
   };
   const events: SimEvent[] = [];
 
+  // The players in id order, the order of every rule below: sorted once per step (it was once
+  // per rule and once per health pack, a tenth of what the step allocated).
+  const ordered: PlayerEntity[] = [];
   for (const id of Object.keys(world.players).sort()) {
     const player = { ...world.players[id]! };
     try {
       updatePlayer(next, player, inputs[id] ?? IDLE, events, world.players);
       assertSound(player);
       next.players[id] = player;
+      ordered.push(player);
     } catch (err) {
       // The others step on; the caller logs it and drops the player for good.
       events.push({ type: "removed", id, error: (err as Error).message });
     }
   }
 
-  flyBullets(next, events);
-  updatePickups(next, events);
+  flyBullets(next, ordered, events);
+  updatePickups(next, ordered, events);
   return { world: next, events };
 }
 
@@ -310,23 +314,37 @@ const cellKey = (cx: number, cy: number) => (cx + 1024) * 4096 + (cy + 1024);
  */
 const NO_PLAYERS: readonly number[] = [];
 
-function flyBullets(world: World, events: SimEvent[]): void {
-  const targets = Object.keys(world.players)
-    .sort()
-    .map((id) => world.players[id]!);
+/**
+ * The hit test's grid, kept between steps and emptied at the start of each (its cells' arrays
+ * too, emptied rather than dropped): a fresh map and arrays every tick were garbage of every
+ * match's every tick. Only `flyBullets` uses it, within one synchronous call.
+ */
+const hitCells = new Map<number, number[]>();
+/** The cells of `hitCells` that the last step filled (the ones to empty). */
+const filledCells: number[][] = [];
+
+/** `targets`: the world's players in id order. */
+function flyBullets(world: World, targets: readonly PlayerEntity[], events: SimEvent[]): void {
   const reach = PLAYER_RADIUS + BULLET_RADIUS;
   // Players by cell, so a bullet is tested against the few near it rather than everyone. Among
   // several players in reach, the first in id order is hit, as without the grid.
-  const cells = new Map<number, number[]>();
-  targets.forEach((t, i) => {
-    if (!t.alive) return;
+  const cells = hitCells;
+  for (const cell of filledCells) cell.length = 0;
+  filledCells.length = 0;
+  if (cells.size > 4096) cells.clear(); // empty cells of positions long gone: start again
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (!t.alive) continue;
     const key = cellKey(Math.floor(t.x / HIT_CELL), Math.floor(t.y / HIT_CELL));
-    const cell = cells.get(key);
-    if (cell) cell.push(i);
-    else cells.set(key, [i]);
-  });
-  const flying: Bullet[] = [];
-  for (const b of world.bullets) {
+    let cell = cells.get(key);
+    if (!cell) cells.set(key, (cell = []));
+    if (cell.length === 0) filledCells.push(cell);
+    cell.push(i);
+  }
+  // Bullets that fly on are kept in place: `world.bullets` is this step's own copy.
+  const bullets = world.bullets;
+  let flying = 0;
+  for (const b of bullets) {
     if (world.tick > b.expiresTick) continue;
     let spent = false;
     for (let s = 0; s < BULLET_SUBSTEPS && !spent; s++) {
@@ -364,20 +382,20 @@ function flyBullets(world: World, events: SimEvent[]): void {
         events.push({ type: "kill", victim: t.id, killer: b.owner });
       }
     }
-    if (!spent) flying.push(b);
+    if (!spent) bullets[flying++] = b;
   }
-  world.bullets = flying;
+  bullets.length = flying;
 }
 
-function updatePickups(world: World, events: SimEvent[]): void {
+/** `players`: the world's players in id order. */
+function updatePickups(world: World, players: readonly PlayerEntity[], events: SimEvent[]): void {
   const reach = PLAYER_RADIUS + PICKUP_RADIUS;
   for (const pickup of world.pickups) {
     if (!pickup.active) {
       if (world.tick >= pickup.respawnTick) pickup.active = true;
       else continue;
     }
-    for (const id of Object.keys(world.players).sort()) {
-      const p = world.players[id]!;
+    for (const p of players) {
       if (!p.alive || p.hp >= MAX_HEALTH) continue;
       const dx = p.x - pickup.x;
       const dy = p.y - pickup.y;

@@ -9,8 +9,10 @@
  *   be read means this copy is out of step with the server's: the session logs it once, asks the
  *   match for a full snapshot (`resync`), and applies nothing until that arrives (a reconnect
  *   brings one too), rather than drawing a stale or wrong world.
- * - Scores: the whole table comes once on (re)connecting; each `kill` event then updates it
- *   with the server's own `applyKill`.
+ * - Scores: the whole table comes once on (re)connecting (and with a `resync`); each kill a
+ *   snapshot carries then updates it with the server's own `applyKill`, and goes to the feed.
+ *   The kills are read on their own (`killsFromWire`), so they count even in a snapshot whose
+ *   entities this page cannot apply.
  * - Inputs: one per tick (`TICK_MS`), never faster, so the server's rate limit (30/s with
  *   bursts of 15) is never reached; none while the connection is down (the client would queue
  *   them and send them in a burst). `fire` is sent at most once per `MIN_FIRE_INTERVAL_MS`.
@@ -32,7 +34,7 @@ import { reasonOf } from "../lib/errors.js";
 import { saveMatch } from "../lib/storage.js";
 import { type EntityPose, EntityTable, isOwnBullet } from "../net/entities.js";
 import { Predictor } from "../net/prediction.js";
-import { type Snapshot, snapshotFromWire } from "../net/wire.js";
+import { killsFromWire, type Snapshot, snapshotFromWire } from "../net/wire.js";
 import { type Controls, createControls, readControls } from "./controls.js";
 
 /** How often the round trip is measured. */
@@ -191,13 +193,6 @@ export class MatchSession {
     conn.on("scores", (scores) => {
       if (!stale()) this.update({ scores });
     });
-    conn.on("kill", (k) => {
-      if (stale()) return;
-      this.update({
-        scores: applyKill(this.view.scores, k),
-        feed: [{ ...k, at: Date.now() }, ...this.view.feed].slice(0, 5),
-      });
-    });
     conn.on("results", (r) => {
       if (stale()) return;
       saveMatch(null);
@@ -246,6 +241,7 @@ export class MatchSession {
   }
 
   private onSnapshot(payload: unknown): void {
+    this.applyKills(payload);
     let snapshot: Snapshot;
     try {
       snapshot = snapshotFromWire(payload, this.table.known);
@@ -284,6 +280,25 @@ export class MatchSession {
     if (me.hp !== this.view.hp || me.alive !== this.view.alive) {
       this.update({ hp: me.hp, alive: me.alive });
     }
+  }
+
+  /** The kills a snapshot carries, into the score table and the feed. */
+  private applyKills(payload: unknown): void {
+    let kills: ReturnType<typeof killsFromWire>;
+    try {
+      kills = killsFromWire(payload);
+    } catch {
+      return; // the snapshot is unreadable as a whole: onSnapshot asks for a resync (and table)
+    }
+    if (kills.length === 0) return;
+    let scores = this.view.scores;
+    let feed = this.view.feed;
+    const at = Date.now();
+    for (const k of kills) {
+      scores = applyKill(scores, k);
+      feed = [{ ...k, at }, ...feed];
+    }
+    this.update({ scores, feed: feed.slice(0, 5) });
   }
 
   /** Asks the match for a full snapshot; the table stays as it is until it arrives. */

@@ -5,11 +5,15 @@
  * and hands the rest of the client a `Snapshot` of whole `EntityView`s.
  *
  * @example
- * match.on("snapshot", (payload) => table.apply(snapshotFromWire(payload, table.known)));
+ * match.on("snapshot", (payload) => {
+ *   for (const kill of killsFromWire(payload)) scores = applyKill(scores, kill);
+ *   table.apply(snapshotFromWire(payload, table.known));
+ * });
  */
 import type { Delta, EntityView } from "../../interest/interest.js";
-import { decodeSnapshot, WireError } from "../../interest/wire.js";
+import { decodeKills, decodeSnapshot, type Kill, WireError } from "../../interest/wire.js";
 
+export type { Kill };
 export { WireError };
 
 /** One snapshot as the rest of the client uses it. */
@@ -33,4 +37,13 @@ export function snapshotFromWire(
 ): Snapshot {
   const { t, ack, ...delta } = decodeSnapshot(payload, known);
   return { t, ack, delta };
+}
+
+/**
+ * The kills a `snapshot` event payload carries (empty when none), read without the entity table:
+ * they are applied even when the entities cannot be (a copy out of step, waiting for a full
+ * snapshot). Throws `WireError` when they cannot be read.
+ */
+export function killsFromWire(payload: unknown): Kill[] {
+  return decodeKills(payload);
 }

@@ -1,0 +1,70 @@
+import { describe, expect, it, vi } from "vitest";
+import type { ScoreLine } from "../../actors/index.js";
+import { MatchSession } from "./match-session.js";
+
+/** A connection that only records handlers, so a test can hand the session events itself. */
+function fakeClient() {
+  const handlers = new Map<string, (payload: unknown) => void>();
+  const conn = {
+    status: "connected",
+    on: (name: string, h: (payload: unknown) => void) => handlers.set(name, h),
+    onError: () => {},
+    onStatusChange: () => {},
+    input: () => Promise.resolve(),
+    ping: () => Promise.resolve(Date.now()),
+    resync: () => Promise.resolve(),
+    dispose: () => Promise.resolve(),
+  };
+  const client = { match: { get: () => ({ connect: () => conn }) } };
+  return {
+    client: client as unknown as ConstructorParameters<typeof MatchSession>[0],
+    emit: (name: string, payload: unknown) => handlers.get(name)!(payload),
+  };
+}
+
+const line = (entity: string, name: string): ScoreLine => ({
+  entity,
+  name,
+  bot: false,
+  kills: 0,
+  deaths: 0,
+});
+
+describe("MatchSession's score table", () => {
+  it("takes the kills a snapshot carries, even when its entities cannot be applied", async () => {
+    const { client, emit } = fakeClient();
+    const session = new MatchSession(client, "m1", "ticket");
+    session.start();
+    try {
+      emit("scores", [line("p1", "Ada"), line("p2", "Bo"), line("p3", "Cy")]);
+      emit("snapshot", { t: 10, a: -1, f: 1, e: [1, 31, 1000, 1000, 0, 100, 1], k: [2, 3] });
+      expect(session.getView().scores.map((l) => [l.entity, l.kills, l.deaths])).toEqual([
+        ["p2", 1, 0],
+        ["p1", 0, 0],
+        ["p3", 0, 1],
+      ]);
+      // p7 is new to this page but its record has only an x: the entities cannot be read.
+      const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+      try {
+        emit("snapshot", { t: 11, a: -1, e: [7, 1, 50], k: [2, 1, 3, 2] });
+        expect(warn).toHaveBeenCalledTimes(1);
+      } finally {
+        warn.mockRestore();
+      }
+      expect(session.table.tick).toBe(10);
+      expect(session.getView().scores.map((l) => [l.entity, l.kills, l.deaths])).toEqual([
+        ["p2", 2, 1],
+        ["p3", 1, 1],
+        ["p1", 0, 1],
+      ]);
+      // The feed, newest first.
+      expect(session.getView().feed.map((k) => `${k.killer}>${k.victim}`)).toEqual([
+        "p3>p2",
+        "p2>p1",
+        "p2>p3",
+      ]);
+    } finally {
+      await session.dispose();
+    }
+  });
+});
