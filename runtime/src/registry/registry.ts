@@ -180,8 +180,10 @@ export class Registry<TUse extends Record<string, AnyActorDefinition>> {
 
   /**
    * Accepts connections (`handle.connect()`) and raw WebSockets on a Node HTTP server you run
-   * yourself, e.g. `registry.attachWebSockets(serve({ fetch: app.fetch }))` next to
-   * `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. `serve()` does this itself.
+   * yourself, next to `app.all("/api/troupe/*", (c) => registry.handler(c.req.raw))`. Attach
+   * before the server listens (`createAdaptorServer` from `@hono/node-server`, then `listen`):
+   * until then an upgrade reaches the app as a plain request and gets a 404. `serve()` and
+   * `troupe/server`'s `listen()` do this themselves.
    */
   async attachWebSockets(server: import("node:http").Server): Promise<AttachedWebSockets> {
     const { engine } = await this.ensureRuntime();

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { createClient } from "../client/index.js";
 import { freePort } from "../free-port.js";
 import { actor, setup } from "../index.js";
@@ -88,6 +89,46 @@ describe("healthRoute", () => {
 });
 
 describe("listen and its drain", () => {
+  it("opens the port only once WebSockets are attached: no upgrade meets a plain 404", async () => {
+    const registry = setup({ use: { counter }, storage: "memory" });
+    const app = new Hono();
+    app.get("/api/health", (c) => c.json({ ok: true }));
+    app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
+    // Attaching takes a while (as a registry starting its storage does).
+    const slow = {
+      attachWebSockets: async (server: import("node:http").Server) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return registry.attachWebSockets(server);
+      },
+      close: () => registry.close(),
+    };
+    const port = await freePort();
+    const listening = listen(app, slow, { port, hostname: "127.0.0.1" });
+    // Like a platform's health check, then a client: the first answer means ready.
+    let healthy = false;
+    while (!healthy) {
+      healthy = await fetch(`http://127.0.0.1:${port}/api/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (!healthy) await new Promise((r) => setTimeout(r, 10));
+    }
+    const upgrade = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/troupe/actors/connect`);
+      ws.once("open", () => {
+        ws.close();
+        resolve("open");
+      });
+      ws.once("unexpected-response", (_req, res) => {
+        ws.terminate();
+        resolve(`HTTP ${res.statusCode}`);
+      });
+      ws.once("error", () => resolve("error"));
+    });
+    expect(upgrade).toBe("open");
+    await (await listening).close();
+  });
+
   it("closes connections so that clients reconnect, writes state, then runs onClose", async () => {
     const dir = await mkdtemp(join(tmpdir(), "troupe-server-"));
     dirs.push(dir);

@@ -27,7 +27,7 @@
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { type ServerType, serve } from "@hono/node-server";
+import { createAdaptorServer, type ServerType } from "@hono/node-server";
 import { serveStatic } from "@hono/node-server/serve-static";
 import type { Context, Hono } from "hono";
 import { checkDatabase, type Queryable } from "../db/reach.js";
@@ -134,13 +134,18 @@ export async function listen(
   registry: ServableRegistry,
   opts: ListenOptions,
 ): Promise<ListeningServer> {
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.hostname }, () =>
-      resolve(s),
-    );
-    s.once("error", reject);
-  });
+  // WebSockets are attached before the port opens: a request that reaches the server (a health
+  // check that passes, then a client connecting) must find them, not Node's fallback of handing
+  // an upgrade nobody listens for to the app as a plain request (a 404, then a retry).
+  const server: ServerType = createAdaptorServer({ fetch: app.fetch, hostname: opts.hostname });
   const sockets = await registry.attachWebSockets(server as unknown as Server);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   let closing: Promise<void> | undefined;
