@@ -23,7 +23,7 @@
  * - **SQL.** Every message and tool call is queued in this actor's outbox (`troupe/outbox`).
  */
 import { randomUUID } from "node:crypto";
-import { type ModelMessage, stepCountIs, streamText } from "ai";
+import { type ModelMessage, stepCountIs, streamText, wrapLanguageModel } from "ai";
 import type { ActorContext, ActorDefinition, Registry } from "troupe";
 import { actor, event, Forbidden, UserError } from "troupe";
 import {
@@ -67,7 +67,7 @@ import {
   userOf,
   verifyToken,
 } from "./services.js";
-import { TurnBudget } from "./turns.js";
+import { gateStream, TurnBudget } from "./turns.js";
 
 /** While the outbox is not empty, an alarm checks it this often (so it drains across sleeps). */
 const OUTBOX_CHECK_MS = 30_000;
@@ -243,6 +243,21 @@ export function createAgent(
   const prompt = promptArg(services.maxPromptChars ?? MAX_PROMPT_CHARS);
   /** One for every conversation of this registry: they share the process's event loop. */
   const turns = new TurnBudget(services.turnBudgetMs ?? TURN_BUDGET_MS);
+  // Each part of the model's stream waits for its slice of the loop turn (turns.ts), so a Stop
+  // is read between slices instead of after every stream's backlog.
+  const model =
+    typeof services.model === "object" && services.model.specificationVersion === "v3"
+      ? wrapLanguageModel({
+          model: services.model,
+          middleware: {
+            specificationVersion: "v3",
+            wrapStream: async ({ doStream, params }) => {
+              const result = await doStream();
+              return { ...result, stream: gateStream(result.stream, turns, params.abortSignal) };
+            },
+          },
+        })
+      : services.model;
 
   return actor({
     events: {
@@ -587,7 +602,7 @@ export function createAgent(
     // SDK takes to tear its streams down is never part of Stop's latency.
     const consume = async () => {
       const result = streamText({
-        model: services.model,
+        model,
         system: SYSTEM_PROMPT,
         messages: jsonSafe(c.state.history) as ModelMessage[],
         tools: createTools(host),
@@ -603,10 +618,6 @@ export function createAgent(
       const parts = result.fullStream[Symbol.asyncIterator]();
       try {
         for (;;) {
-          // Many answers at once: each part waits for its slice of the loop turn (turns.ts), so
-          // a Stop is read between slices instead of after every stream's backlog.
-          const turn = signal.aborted ? undefined : turns.take();
-          if (turn) await turn;
           const next = await parts.next();
           if (next.done) break;
           const part = next.value;

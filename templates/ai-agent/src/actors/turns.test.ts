@@ -1,7 +1,7 @@
 // The turn budget with a hand-driven clock and loop: reads go on at once while the slice has
 // budget, wait in order once it is spent, and are released after the next "poll" as many as fit.
 import { describe, expect, it } from "vitest";
-import { TurnBudget } from "./turns.js";
+import { gateStream, TurnBudget } from "./turns.js";
 
 function fixture(budgetMs: number) {
   let now = 0;
@@ -112,5 +112,79 @@ describe("TurnBudget", () => {
     f.advance(100);
     for (let i = 0; i < 10; i++) expect(f.budget.take()).toBeUndefined();
     expect(f.armed).toBe(0);
+  });
+});
+
+describe("gateStream", () => {
+  function source(parts: string[]) {
+    let pulls = 0;
+    let cancelled: unknown;
+    const stream = new ReadableStream<string>(
+      {
+        pull(controller) {
+          pulls++;
+          const next = parts.shift();
+          if (next === undefined) controller.close();
+          else controller.enqueue(next);
+        },
+        cancel(reason) {
+          cancelled = reason;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return {
+      stream,
+      get pulls() {
+        return pulls;
+      },
+      get cancelled() {
+        return cancelled;
+      },
+    };
+  }
+
+  it("hands a ready part on only in a slice: once the budget is spent it waits for the next turn", async () => {
+    const f = fixture(4);
+    const src = source(["a", "b", "c"]);
+    const reader = gateStream(src.stream, f.budget).getReader();
+    // Nothing is read from the model before the reader asks.
+    await new Promise((r) => setImmediate(r));
+    expect(src.pulls).toBe(0);
+    expect(await reader.read()).toEqual({ done: false, value: "a" });
+    f.advance(5);
+    let b: ReadableStreamReadResult<string> | undefined;
+    void reader.read().then((r) => {
+      b = r;
+    });
+    await new Promise((r) => setImmediate(r));
+    // The model's part is there, but it goes on only after the loop has polled.
+    expect(src.pulls).toBe(2);
+    expect(b).toBeUndefined();
+    expect(f.budget.waiting).toBe(1);
+    await f.turn();
+    expect(b).toEqual({ done: false, value: "b" });
+    expect(await reader.read()).toEqual({ done: false, value: "c" });
+    expect((await reader.read()).done).toBe(true);
+  });
+
+  it("lets parts through at once after an abort, and passes a cancel on to the model", async () => {
+    const f = fixture(4);
+    const controller = new AbortController();
+    const src = source(["a", "b", "c"]);
+    const reader = gateStream(src.stream, f.budget, controller.signal).getReader();
+    await reader.read();
+    f.advance(5);
+    controller.abort();
+    expect(await reader.read()).toEqual({ done: false, value: "b" });
+    expect(f.budget.waiting).toBe(0);
+    await reader.cancel("stop");
+    expect(src.cancelled).toBe("stop");
+  });
+
+  it("is the stream itself when the budget is off", () => {
+    const f = fixture(0);
+    const src = source([]);
+    expect(gateStream(src.stream, f.budget)).toBe(src.stream);
   });
 });

@@ -9,23 +9,19 @@
  * the sockets (200 streams at about 0.3 ms each: 60 ms, and more on a loaded machine), and a
  * cancel frame waits that long before it is even read.
  *
- * How: each generation asks `take()` before it reads its next part. While the work since the
- * loop last polled is under `budgetMs`, it goes on at once (a lone stream, the first token: no
- * wait). Past it, the read waits in a queue, and the queue is released in the next check phase
- * (`setImmediate`, right after a poll), in order, as many as fit in one budget by the measured
- * cost of a part; the others wait for the turn after. Each stream is served in its order of
- * arrival, so none starves, and the total work is the same: it is only cut into slices with a
- * socket read between them. Reading the model's stream is what runs the SDK's per-part
- * transforms, so the budget covers them too.
+ * How: each part of the model's stream asks `take()` before it goes on into the SDK's pipeline
+ * (`gateStream` below, wrapped around the model). While the work since the loop last polled is
+ * under `budgetMs`, it goes on at once (a lone stream, the first token: no wait). Past it, the
+ * part waits in a queue, and the queue is released in the next check phase (`setImmediate`,
+ * right after a poll), in order, as many as fit in one budget by the measured cost of a part;
+ * the others wait for the turn after. Each stream is served in its order of arrival, so none
+ * starves, and the total work is the same: it is only cut into slices with a socket read
+ * between them. A released part runs through the SDK's transforms, the actor and the socket
+ * writes in the same slice, so the budget covers all of it.
  *
  * @example
- * const turns = new TurnBudget(4);
- * for (;;) {
- *   const wait = turns.take();
- *   if (wait) await wait;
- *   const next = await parts.next();
- *   ...
- * }
+ * const turns = new TurnBudget(2);
+ * const gated = gateStream(modelStream, turns, abortSignal);
  */
 export class TurnBudget {
   /** When the current slice (work since the loop last polled) started; none running if unset. */
@@ -103,4 +99,40 @@ export class TurnBudget {
     this.arm();
     for (const resolve of woken) resolve();
   };
+}
+
+/**
+ * `stream` with every part let through by `turns`: a part enters what reads it (the AI SDK's
+ * pipeline, then the actor) only in a slice of the loop turn. The gate sits at the model's
+ * stream, not at the reader, because the SDK's pipeline reads ahead: gated at the end only, the
+ * pipeline's work for the next part (most of a token's cost) would run wherever the model's
+ * part arrived (a timer, a socket read), outside every slice. Once `signal` aborts, parts go
+ * through at once (what is left drains unread).
+ */
+export function gateStream<T>(
+  stream: ReadableStream<T>,
+  turns: TurnBudget,
+  signal?: AbortSignal,
+): ReadableStream<T> {
+  if (turns.budgetMs <= 0) return stream;
+  const reader = stream.getReader();
+  return new ReadableStream<T>(
+    {
+      async pull(controller) {
+        const next = await reader.read();
+        if (next.done) {
+          controller.close();
+          return;
+        }
+        const wait = signal?.aborted ? undefined : turns.take();
+        if (wait) await wait;
+        controller.enqueue(next.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    // Read one part only when asked: nothing waits ahead of the reader.
+    { highWaterMark: 0 },
+  );
 }
