@@ -601,6 +601,11 @@ export function createAgent(
     // The stream is read in its own task, and an abort ends the wait at once: how long the
     // SDK takes to tear its streams down is never part of Stop's latency.
     const consume = async () => {
+      // Starting a call costs the SDK about a token's worth of work: many prompts at once
+      // (a server's restart, a burst) start in slices too.
+      const turn = turns.take();
+      if (turn) await turn;
+      if (signal.aborted) return;
       const result = streamText({
         model,
         system: SYSTEM_PROMPT,
