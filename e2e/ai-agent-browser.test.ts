@@ -118,7 +118,12 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
     ada = await newContext();
     page = await newPage(ada, "ada");
     await page.goto(server.url);
-    await page.getByRole("tab", { name: "Create a workspace" }).click();
+    // A browser that never entered a workspace starts where a first person would.
+    await expect
+      .poll(() =>
+        page.getByRole("tab", { name: "Create a workspace" }).getAttribute("aria-selected"),
+      )
+      .toBe("true");
     await page.getByLabel("Workspace name").fill(ORG_NAME);
     await page.getByLabel("Your name").fill("Ada");
     await page.getByLabel("Username or email").fill(LOGIN);

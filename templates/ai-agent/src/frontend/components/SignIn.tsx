@@ -17,6 +17,25 @@ import { describeError, PROBLEM_SENTENCES, sessionStore } from "../lib/client.js
 
 type Mode = "sign-in" | "create" | "join";
 
+/** The workspace this browser last entered: its sign-in form comes first, filled in. */
+const LAST_WORKSPACE_KEY = "troupe-ai-agent:last-workspace";
+
+function lastWorkspace(): string {
+  try {
+    return localStorage.getItem(LAST_WORKSPACE_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+function rememberWorkspace(slug: string): void {
+  try {
+    localStorage.setItem(LAST_WORKSPACE_KEY, slug);
+  } catch {
+    // not essential
+  }
+}
+
 export function SignIn({
   problem,
   inviteCode,
@@ -24,8 +43,12 @@ export function SignIn({
   problem: SessionProblem | null;
   inviteCode?: string;
 }) {
-  const [mode, setMode] = useState<Mode>(inviteCode ? "join" : "sign-in");
-  const [org, setOrg] = useState("");
+  // A browser that never entered a workspace starts at "Create a workspace", as a first
+  // person would; one that has starts at its sign-in.
+  const [mode, setMode] = useState<Mode>(
+    inviteCode ? "join" : lastWorkspace() ? "sign-in" : "create",
+  );
+  const [org, setOrg] = useState(lastWorkspace);
   const [orgName, setOrgName] = useState("");
   const [name, setName] = useState("");
   const [login, setLogin] = useState("");
@@ -51,6 +74,7 @@ export function SignIn({
             ? await createOrganisation({ orgName, displayName: name, login, password })
             : await joinOrganisation({ code: inviteCode!, displayName: name, login, password });
       sessionStore.signIn(session);
+      rememberWorkspace(session.user.org);
       if (mode === "join") {
         // Joined: the app's own address, not the invite link (App follows popstate).
         window.history.replaceState(null, "", "/");
