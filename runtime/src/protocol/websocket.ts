@@ -61,12 +61,17 @@ export function serveConnection(
     else peer.send(text);
   };
 
-  const refuse = (code: string, message: string, id?: number) => {
+  /** Counts a refused message; past `MAX_PROTOCOL_ERRORS` the connection is closed. */
+  const countRefusal = () => {
     refused++;
-    sendJson({ t: "error", ...(id !== undefined ? { id } : {}), error: { code, message } });
     if (refused > MAX_PROTOCOL_ERRORS && phase !== "closed") {
       peer.close(CLOSE.policy, "too_many_errors");
     }
+  };
+
+  const refuse = (code: string, message: string, id?: number) => {
+    sendJson({ t: "error", ...(id !== undefined ? { id } : {}), error: { code, message } });
+    countRefusal();
   };
 
   const initTimer = options?.restored
@@ -116,26 +121,37 @@ export function serveConnection(
 
   const action = (msg: Record<string, unknown>) => {
     const id = msg.id;
-    if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
-      return refuse("invalid_message", 'An action needs a positive integer "id".');
+    // No `id`: the client wants no reply (a notification, PROTOCOL.md).
+    const notify = id === undefined;
+    if (!notify && (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0)) {
+      return refuse("invalid_message", 'An action\'s "id", when given, is a positive integer.');
     }
     if (typeof msg.name !== "string")
-      return refuse("invalid_message", 'An action needs a "name".', id);
+      return refuse("invalid_message", 'An action needs a "name".', id as number | undefined);
     if (!Array.isArray(msg.args)) {
-      return refuse("invalid_arguments", 'Action arguments must be a JSON array in "args".', id);
+      return refuse(
+        "invalid_arguments",
+        'Action arguments must be a JSON array in "args".',
+        id as number | undefined,
+      );
     }
     const current = conn!;
     const target = inst!;
-    target.executeAction(msg.name, msg.args, current).then(
+    const name = msg.name;
+    const failed = (err: unknown) =>
+      engine.errorBody(err, { actor: target.name, action: name, connId: current.id }).body;
+    if (notify) {
+      // Runs as any call does; only a failure is answered, without an id, and it counts as a
+      // refused message, so a client flooding failing notifications is cut off as for bad frames.
+      target.executeAction(name, msg.args, current).then(undefined, (err) => {
+        sendJson({ t: "error", error: failed(err) });
+        countRefusal();
+      });
+      return;
+    }
+    target.executeAction(name, msg.args, current).then(
       (output) => sendJson({ t: "result", id, output: wireOutput(output) }),
-      (err) => {
-        const { body } = engine.errorBody(err, {
-          actor: target.name,
-          action: msg.name,
-          connId: current.id,
-        });
-        sendJson({ t: "error", id, error: body });
-      },
+      (err) => sendJson({ t: "error", id, error: failed(err) }),
     );
   };
 
