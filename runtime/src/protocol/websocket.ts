@@ -121,39 +121,35 @@ export function serveConnection(
 
   const action = (msg: Record<string, unknown>) => {
     const id = msg.id;
-    // No `id`: the client wants no reply (a notification, PROTOCOL.md).
-    const notify = id === undefined;
-    if (!notify && (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0)) {
+    if (id !== undefined && !isCallId(id)) {
       return refuse("invalid_message", 'An action\'s "id", when given, is a positive integer.');
     }
     if (typeof msg.name !== "string")
-      return refuse("invalid_message", 'An action needs a "name".', id as number | undefined);
+      return refuse("invalid_message", 'An action needs a "name".', id);
     if (!Array.isArray(msg.args)) {
-      return refuse(
-        "invalid_arguments",
-        'Action arguments must be a JSON array in "args".',
-        id as number | undefined,
-      );
+      return refuse("invalid_arguments", 'Action arguments must be a JSON array in "args".', id);
     }
     const current = conn!;
     const target = inst!;
     const name = msg.name;
-    const failed = (err: unknown) =>
-      engine.errorBody(err, { actor: target.name, action: name, connId: current.id }).body;
-    if (notify) {
+    // No `id`: a notification, which gets no reply (PROTOCOL.md).
+    if (id === undefined) {
       // Runs as any call does; only a failure is answered, without an id, and it counts as a
       // refused message, so a client flooding failing notifications is cut off as for bad frames.
       target.executeAction(name, msg.args, current).then(undefined, (err) => {
-        sendJson({ t: "error", error: failed(err) });
+        sendJson({ t: "error", error: failureBody(err, target, name, current) });
         countRefusal();
       });
       return;
     }
     target.executeAction(name, msg.args, current).then(
       (output) => sendJson({ t: "result", id, output: wireOutput(output) }),
-      (err) => sendJson({ t: "error", id, error: failed(err) }),
+      (err) => sendJson({ t: "error", id, error: failureBody(err, target, name, current) }),
     );
   };
+
+  const failureBody = (err: unknown, target: ActorInstance, action: string, on: Connection) =>
+    engine.errorBody(err, { actor: target.name, action, connId: on.id }).body;
 
   /** `sub` / `unsub`, capped so one socket cannot make the server hold unbounded names. */
   const subscription = (subscribe: boolean, event: string) => {
@@ -224,6 +220,11 @@ export function serveConnection(
     engine.clock.clearTimeout(initTimer);
     if (wasOpen && conn && inst) void inst.connectionClosed(conn);
   });
+}
+
+/** A call's `id`: a positive integer. */
+function isCallId(id: unknown): id is number {
+  return typeof id === "number" && Number.isSafeInteger(id) && id > 0;
 }
 
 /**
