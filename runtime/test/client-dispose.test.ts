@@ -124,7 +124,16 @@ describe("reserved names", () => {
   test("setup() refuses an action named like a handle's or a connection's own member", () => {
     // conn.status is the connection's status, handle.connect opens a connection: such an
     // action could never be called by name, so it is refused up front instead of ignored.
-    for (const action of ["status", "connId", "onError", "dispose", "connect", "fetch", "then"]) {
+    for (const action of [
+      "status",
+      "connId",
+      "onError",
+      "notify",
+      "dispose",
+      "connect",
+      "fetch",
+      "then",
+    ]) {
       const shadowed = actor({ state: {}, actions: { [action]: () => 1 } });
       expect(() => setup({ use: { shadowed } })).toThrow(
         `actor "shadowed" has an action named "${action}"`,

@@ -131,6 +131,21 @@ describe("types", () => {
     await refused(conn);
   });
 
+  test("conn.notify has the actor's actions, with their parameters, returning a boolean", async () => {
+    const client = createClient<typeof registry>("http://localhost:1");
+    const conn = client.counter.getOrCreate(["n"]).connect();
+    expectTypeOf(conn.notify.increment).toEqualTypeOf<(amount: number) => boolean>();
+    expectTypeOf(conn.notify.label).parameters.toEqualTypeOf<[prefix: string, suffix?: string]>();
+    // @ts-expect-error wrong argument type
+    void (() => conn.notify.increment("one"));
+    // @ts-expect-error unknown action
+    void (() => conn.notify.decrement(1));
+    // Untyped: any name and arguments.
+    const untyped = createClient("http://localhost:1").whatever.getOrCreate().connect();
+    expectTypeOf(untyped.notify.anything).returns.toEqualTypeOf<boolean>();
+    await Promise.all([refused(conn), refused(untyped)]);
+  });
+
   test("actors without events keep untyped listeners (the spec's examples)", async () => {
     const client = createClient<typeof registry>("http://localhost:1");
     const conn = client.loose.getOrCreate(["l"]).connect();

@@ -10,6 +10,8 @@
  *   `welcome` the connection re-sends `sub` for every event that still has listeners, then flushes
  *   the calls queued meanwhile. Calls that were on the wire when a socket died are never resent
  *   (they may have run): they fail with `connection_lost`.
+ * - `conn.notify.<action>()` sends an action without an id: the server answers nothing, so there
+ *   is nothing to track, and it is never queued (sent at once or dropped).
  * - Only the WebSocketLike subset of the browser API is used, so the same code runs on browser
  *   WebSockets, the `ws` package (Node 20) and in-process pairs. With `ws`, an "error" listener must
  *   always be attached (an EventEmitter throws on an unheard "error"), and listeners must not throw.
@@ -108,6 +110,7 @@ const CONN_METHOD_KEYS: Record<keyof ActorConnMethods, true> = {
   status: true,
   connId: true,
   action: true,
+  notify: true,
   dispose: true,
 };
 const CONN_METHODS = new Set<string>(Object.keys(CONN_METHOD_KEYS));
@@ -277,6 +280,46 @@ class Connection {
       );
       this.queue.push(call);
     });
+  }
+
+  /**
+   * `conn.notify.<name>(...args)`: an action message without an id, so the server sends no reply.
+   * Dropped (false) unless the socket is open: queued inputs would arrive late and all at once,
+   * and a queue here would have to be bounded anyway. Arguments that cannot be sent throw, as
+   * they are a bug whatever the connection's state.
+   */
+  notify(name: string, args: unknown[]): boolean {
+    if (typeof name !== "string" || !name) {
+      throw new ActorError("invalid_request", "An action name must be a string.");
+    }
+    let text: string;
+    try {
+      text = JSON.stringify({ t: "action", name, args });
+    } catch (err) {
+      throw new ActorError(
+        "invalid_arguments",
+        `The arguments of "${name}" cannot be sent as JSON: ${describe(err)}`,
+        undefined,
+        { cause: err },
+      );
+    }
+    if (overLimit(text, this.maxMessageSize)) {
+      const size = utf8Length(text);
+      throw new ActorError(
+        "payload_too_large",
+        `The notification "${name}" is ${size} bytes, over the limit of ${this.maxMessageSize} bytes (maxMessageSize). It was not sent.`,
+        { size, limit: this.maxMessageSize },
+      );
+    }
+    const socket = this.current?.socket;
+    if (this.status !== "connected" || socket?.readyState !== OPEN) return false;
+    try {
+      socket.send(text);
+      return true;
+    } catch {
+      // The socket is going away; its close event starts the reconnect.
+      return false;
+    }
   }
 
   on(name: string, cb: Listener, once: boolean): () => void {
@@ -816,6 +859,16 @@ export function createActorConnection(
   opts: ConnectionOptions = {},
 ): ActorConn<any> {
   const conn = new Connection(transport, query, opts);
+  // `conn.notify.<action>(...args)`: every name is an action, as on the connection itself.
+  const notify = new Proxy(
+    {},
+    {
+      get(_target, prop) {
+        if (typeof prop !== "string" || prop === "then") return undefined;
+        return (...args: unknown[]) => conn.notify(prop, args);
+      },
+    },
+  );
   const methods: Record<string, unknown> = {
     on: (name: string, cb: Listener) => conn.on(name, cb, false),
     once: (name: string, cb: Listener) => conn.on(name, cb, true),
@@ -824,6 +877,7 @@ export function createActorConnection(
     onError: (cb: (error: ActorErrorLike) => void) => conn.onError(cb),
     onStatusChange: (cb: (status: ConnStatus) => void) => conn.onStatusChange(cb),
     action: (o: { name: string; args?: unknown[] }) => conn.call(o?.name, o?.args ?? []),
+    notify,
     dispose: () => conn.dispose(),
   };
   return new Proxy(methods, {

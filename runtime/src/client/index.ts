@@ -60,6 +60,8 @@ export type {
   ActorErrorLike,
   ActorHandle,
   ActorHandleMethods,
+  ActorNotify,
+  ActorNotifyFunction,
   Client,
   ClientMethods,
   ConnStatus,

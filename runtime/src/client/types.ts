@@ -22,6 +22,19 @@ export type ActorActionFunction<F> = F extends (c: any, ...args: infer A) => inf
   ? (...args: A) => Promise<Awaited<R>>
   : never;
 
+/**
+ * An action called as a notification (`conn.notify.<action>(...)`): same arguments, no reply.
+ * Returns whether the call was written to the socket (false while the connection is not open).
+ */
+export type ActorNotifyFunction<F> = F extends (c: any, ...args: infer A) => any
+  ? (...args: A) => boolean
+  : never;
+
+/** `conn.notify`: every action of the actor, called without waiting for (or getting) a reply. */
+export type ActorNotify<D> = {
+  [K in keyof ActionsOf<D> & string]: ActorNotifyFunction<ActionsOf<D>[K]>;
+};
+
 export interface FetchOptions extends RequestInit {
   /** Deliver even while the actor is starting or stopping (see the client spec). */
   skipReadyWait?: boolean;
@@ -50,9 +63,13 @@ export type ConnStatus = "idle" | "connecting" | "connected" | "disconnected";
 
 /**
  * Methods of a live connection. `TEvents` are the actor's declared events: listeners then get the
- * payload's type; for an actor without `events`, any name and `any` arguments.
+ * payload's type; for an actor without `events`, any name and `any` arguments. `TNotify` types
+ * `notify` (the actor's actions).
  */
-export interface ActorConnMethods<TEvents = EventsSpec> {
+export interface ActorConnMethods<
+  TEvents = EventsSpec,
+  TNotify = { [action: string]: (...args: any[]) => boolean },
+> {
   /** Listens for an event; returns a function that stops listening. */
   on<K extends EventName<TEvents>>(
     eventName: K,
@@ -72,6 +89,14 @@ export interface ActorConnMethods<TEvents = EventsSpec> {
   readonly connId: string | undefined;
   /** Calls an action by name (for dynamic names). */
   action(opts: { name: string; args?: unknown[] }): Promise<unknown>;
+  /**
+   * Calls an action without asking for a reply: `conn.notify.input(x)` runs `input` on the actor
+   * as `conn.input(x)` would, but the server sends no result, so there is nothing to wait for.
+   * Returns true when the call was written to the socket; while the connection is not open the
+   * call is dropped (not queued) and it returns false. A failure reaches `onError`. Not in
+   * RivetKit: a Troupe addition, for high-rate calls such as a game's inputs.
+   */
+  readonly notify: TNotify;
   /** Closes the connection for good; later calls fail with `connection_disposed`. */
   dispose(): Promise<void>;
 }
@@ -84,7 +109,7 @@ export interface ActorErrorLike extends Error {
 /** A live connection: every action of the actor, plus events and status. */
 export type ActorConn<D> = {
   [K in keyof ActionsOf<D> & string]: ActorActionFunction<ActionsOf<D>[K]>;
-} & ActorConnMethods<EventsOfActor<D>>;
+} & ActorConnMethods<EventsOfActor<D>, ActorNotify<D>>;
 
 /** The events of `D`, untyped for `any` (the untyped client) and actors without `events`. */
 export type EventsOfActor<D> = 0 extends 1 & D ? EventsSpec : EventsOf<D>;

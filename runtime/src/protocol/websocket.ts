@@ -61,12 +61,17 @@ export function serveConnection(
     else peer.send(text);
   };
 
-  const refuse = (code: string, message: string, id?: number) => {
+  /** Counts a refused message; past `MAX_PROTOCOL_ERRORS` the connection is closed. */
+  const countRefusal = () => {
     refused++;
-    sendJson({ t: "error", ...(id !== undefined ? { id } : {}), error: { code, message } });
     if (refused > MAX_PROTOCOL_ERRORS && phase !== "closed") {
       peer.close(CLOSE.policy, "too_many_errors");
     }
+  };
+
+  const refuse = (code: string, message: string, id?: number) => {
+    sendJson({ t: "error", ...(id !== undefined ? { id } : {}), error: { code, message } });
+    countRefusal();
   };
 
   const initTimer = options?.restored
@@ -116,8 +121,8 @@ export function serveConnection(
 
   const action = (msg: Record<string, unknown>) => {
     const id = msg.id;
-    if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
-      return refuse("invalid_message", 'An action needs a positive integer "id".');
+    if (id !== undefined && !isCallId(id)) {
+      return refuse("invalid_message", 'An action\'s "id", when given, is a positive integer.');
     }
     if (typeof msg.name !== "string")
       return refuse("invalid_message", 'An action needs a "name".', id);
@@ -126,18 +131,25 @@ export function serveConnection(
     }
     const current = conn!;
     const target = inst!;
-    target.executeAction(msg.name, msg.args, current).then(
+    const name = msg.name;
+    // No `id`: a notification, which gets no reply (PROTOCOL.md).
+    if (id === undefined) {
+      // Runs as any call does; only a failure is answered, without an id, and it counts as a
+      // refused message, so a client flooding failing notifications is cut off as for bad frames.
+      target.executeAction(name, msg.args, current).then(undefined, (err) => {
+        sendJson({ t: "error", error: failureBody(err, target, name, current) });
+        countRefusal();
+      });
+      return;
+    }
+    target.executeAction(name, msg.args, current).then(
       (output) => sendJson({ t: "result", id, output: wireOutput(output) }),
-      (err) => {
-        const { body } = engine.errorBody(err, {
-          actor: target.name,
-          action: msg.name,
-          connId: current.id,
-        });
-        sendJson({ t: "error", id, error: body });
-      },
+      (err) => sendJson({ t: "error", id, error: failureBody(err, target, name, current) }),
     );
   };
+
+  const failureBody = (err: unknown, target: ActorInstance, action: string, on: Connection) =>
+    engine.errorBody(err, { actor: target.name, action, connId: on.id }).body;
 
   /** `sub` / `unsub`, capped so one socket cannot make the server hold unbounded names. */
   const subscription = (subscribe: boolean, event: string) => {
@@ -208,6 +220,11 @@ export function serveConnection(
     engine.clock.clearTimeout(initTimer);
     if (wasOpen && conn && inst) void inst.connectionClosed(conn);
   });
+}
+
+/** A call's `id`: a positive integer. */
+function isCallId(id: unknown): id is number {
+  return typeof id === "number" && Number.isSafeInteger(id) && id > 0;
 }
 
 /**

@@ -3,8 +3,9 @@
  * process (bench/server.ts: the app's `startGameServer` against a scratch Postgres database);
  * this process is the players: real WebSocket clients through the typed client (`troupe/client`)
  * that each sign in as a guest, queue at the matchmaker, take their ticket to the match, and
- * play: 20 inputs a second, chosen by the same logic as the server's bots (`botInput`) from what
- * the player can see (its decoded snapshots), so they move, aim, shoot, die and respawn.
+ * play: 20 inputs a second (notifications, `conn.notify.input`, as the browser sends them),
+ * chosen by the same logic as the server's bots (`botInput`) from what the player can see (its
+ * decoded snapshots), so they move, aim, shoot, die and respawn.
  *
  * Scenarios: (a) 10 matches of 16 players, (b) one match of 100 players. For each, once every
  * match is live and a warm-up has passed, it measures for `BENCH_SECONDS` and prints:
@@ -17,7 +18,7 @@
  *   their schedule, the event loop's delay, GC pauses and preemptions (bench/probe.ts), and the
  *   jitter of an idle ticker alone in its own process (bench/idle-timer.ts): the machine's floor;
  * - bytes per client per second: every WebSocket frame the players received (payload plus frame
- *   header: snapshots, the other events and the replies to their inputs), and of those the
+ *   header: snapshots and the other events; inputs get no reply), and of those the
  *   snapshots alone;
  * - input-to-visible latency p50 / p99: from sending an input to the first snapshot whose `ack`
  *   covers its `seq` (the first snapshot that shows it applied).
@@ -178,9 +179,13 @@ class BotPlayer {
     const decision = botInput(this.visibleWorld(), this.me);
     const seq = ++this.seq;
     this.pending.set(seq, performance.now());
-    this.conn
-      .input({ seq, dx: decision.dx, dy: decision.dy, aimAngle: decision.aim, fire: decision.fire })
-      .catch(() => {});
+    this.conn.notify.input({
+      seq,
+      dx: decision.dx,
+      dy: decision.dy,
+      aimAngle: decision.aim,
+      fire: decision.fire,
+    });
   }
 
   async stop(): Promise<void> {

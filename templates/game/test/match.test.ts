@@ -99,11 +99,10 @@ describe("inputs", () => {
     const start = ada.self();
     const sx = start.x < 800 ? 1 : -1;
     const sy = start.y < 600 ? 1 : -1;
-    // Sent together: both reach the server within one tick.
-    await Promise.all([
-      ada.conn.input({ seq: 1, dx: sx, dy: 0, aimAngle: 0, fire: false }),
-      ada.conn.input({ seq: 2, dx: 0, dy: sy, aimAngle: 0, fire: false }),
-    ]);
+    // Sent together, as the browser sends them (notifications, no reply): both reach the
+    // server within one tick.
+    expect(ada.conn.notify.input({ seq: 1, dx: sx, dy: 0, aimAngle: 0, fire: false })).toBe(true);
+    expect(ada.conn.notify.input({ seq: 2, dx: 0, dy: sy, aimAngle: 0, fire: false })).toBe(true);
     await waitFor(() => seen.some((s) => s.ack === 2), { what: "input 2 to be acknowledged" });
     await ticksPass(ada, 3);
 
@@ -127,20 +126,19 @@ describe("inputs", () => {
     const [cheat, fair] = await Promise.all([app.play("Cheat"), app.play("Fair")]);
     await Promise.all([live(cheat), live(fair)]);
 
-    // Out of range and malformed: dropped and counted, not errors.
+    // Out of range and malformed: dropped and counted, not errors (a call that waits for its
+    // reply gets none either).
     await cheat.conn.input({ seq: 1, dx: 50, dy: 0, aimAngle: 0, fire: false });
-    await cheat.conn.input({ seq: 2, dx: "1", dy: 0, aimAngle: 0, fire: false });
+    cheat.conn.notify.input({ seq: 2, dx: "1", dy: 0, aimAngle: 0, fire: false });
     expect(await cheat.conn.inputStats()).toMatchObject({ malformed: 2, accepted: 0 });
 
     // A speed hack: a burst of inputs every tick. The burst is accepted, the speed is not.
     let seq = 10;
     const direction = cheat.self().x < 800 ? 1 : -1;
     for (let round = 0; round < 5; round++) {
-      await Promise.all(
-        Array.from({ length: 3 }, () =>
-          cheat.conn.input({ seq: ++seq, dx: direction, dy: 0, aimAngle: 0, fire: false }),
-        ),
-      );
+      for (let i = 0; i < 3; i++) {
+        cheat.conn.notify.input({ seq: ++seq, dx: direction, dy: 0, aimAngle: 0, fire: false });
+      }
       await ticksPass(cheat, 1);
     }
     await ticksPass(cheat, 2);
@@ -149,17 +147,16 @@ describe("inputs", () => {
     for (const s of steps) expect(s).toBeLessThanOrEqual(PLAYER_SPEED_PER_TICK + 0.15);
 
     // Repeated and older seqs are dropped too.
-    await cheat.conn.input({ seq, dx: 0, dy: 0, aimAngle: 0, fire: false });
+    cheat.conn.notify.input({ seq, dx: 0, dy: 0, aimAngle: 0, fire: false });
     expect((await cheat.conn.inputStats()).outOfOrder).toBe(1);
 
     // A flood: hundreds of inputs at once. The rate limit drops the excess, then the connection
     // is closed with input_flood.
     const closed: { code: number; reason: string }[] = [];
     cheat.conn.onClose((e) => closed.push(e));
-    const flood = Array.from({ length: 400 }, () =>
-      cheat.conn.input({ seq: ++seq, dx: 1, dy: 0, aimAngle: 0, fire: true }).catch(() => {}),
-    );
-    await Promise.all(flood);
+    for (let i = 0; i < 400; i++) {
+      cheat.conn.notify.input({ seq: ++seq, dx: 1, dy: 0, aimAngle: 0, fire: true });
+    }
     await waitFor(() => closed.length > 0);
     expect(closed[0]).toMatchObject({ code: 4000, reason: "input_flood" });
     expect(cheat.conn.status).toBe("disconnected");
@@ -171,7 +168,7 @@ describe("inputs", () => {
 
     // The other player plays on: snapshots keep coming and its inputs are applied.
     await ticksPass(fair, 3);
-    await fair.conn.input({ seq: 1, dx: 0, dy: 1, aimAngle: 0, fire: false });
+    fair.conn.notify.input({ seq: 1, dx: 0, dy: 1, aimAngle: 0, fire: false });
     await waitFor(() => fair.snapshots.at(-1)!.ack === 1);
     expect(fair.conn.status).toBe("connected");
     // The loop kept its pace figures, and the ping answers with the server's clock.
@@ -202,7 +199,7 @@ describe("connections", () => {
     // Nobody was told the player left.
     expect(bo.events.left).toEqual([]);
     // The match answers inputs on the new connection.
-    await again.conn.input({ seq: 1, dx: 1, dy: 0, aimAngle: 0, fire: false });
+    again.conn.notify.input({ seq: 1, dx: 1, dy: 0, aimAngle: 0, fire: false });
     await waitFor(() => again.snapshots.at(-1)!.ack === 1);
   });
 
@@ -217,7 +214,7 @@ describe("connections", () => {
     // Bo keeps sending inputs; Ada sends none: she is disconnected as away from keyboard.
     let seq = 0;
     const keepAlive = setInterval(() => {
-      void bo.conn.input({ seq: ++seq, dx: 0, dy: 0, aimAngle: 0, fire: false }).catch(() => {});
+      bo.conn.notify.input({ seq: ++seq, dx: 0, dy: 0, aimAngle: 0, fire: false });
     }, 100);
     try {
       await waitFor(() => closed.length > 0);

@@ -145,8 +145,6 @@ export interface MatchVars {
   lastInputAt: Map<string, number>;
   flusher: OutboxFlusher<GameOutboxEntry> | null;
   stats: LoopStats;
-  /** Replies to `input` calls waiting for the next tick (see `input`). */
-  replies: (() => void)[];
   /** Kills not yet sent: they go in the next snapshots (`k`, interest/wire.ts). */
   kills: Kill[];
   /** Kills and deaths by entity not yet added to the seats in state (see `storeScores`). */
@@ -271,7 +269,6 @@ export function createMatch(services: GameServices) {
       lastInputAt: new Map(),
       flusher: null,
       stats: { ticks: 0, durations: [], intervals: [], lastStart: 0 },
-      replies: [],
       kills: [],
       unstoredScores: new Map(),
       bots: new Set(),
@@ -420,15 +417,12 @@ export function createMatch(services: GameServices) {
        * One input: `{ seq, dx, dy, aimAngle, fire }`. Dropped inputs are counted, not answered
        * with an error (see input.ts); a flood closes this connection.
        *
-       * While the loop runs, a queued input is answered with the next tick, not at once: its
-       * reply then leaves in the same socket write as that tick's snapshot (the runtime writes
-       * a connection's frames of one turn of the event loop together, and the ticker runs the
-       * ticks as a microtask so the replies' promise callbacks join that turn). At 20 inputs a
-       * second per player that halves the server's writes, which were most of its CPU time. The
-       * reply says nothing more than before (the input was received); `ack` in the snapshots
-       * says when it was applied.
+       * Clients send it as a notification (`conn.notify.input(…)`): a reply would say nothing
+       * (`ack` in the snapshots says when an input was applied) and would cost the server a
+       * frame and a write per input, at 20 inputs a second per player. It returns at once, so
+       * the runtime needs no timer for it either.
        */
-      input: (c, raw: unknown): Promise<void> | undefined => {
+      input: (c, raw: unknown): void => {
         const conn = c.conn;
         const slot = conn && c.vars.slots.get(conn.id);
         if (!conn || !slot)
@@ -439,10 +433,7 @@ export function createMatch(services: GameServices) {
           c.vars.lastInputAt.set(slot.entity, Date.now());
           // Applied by the loop, one per tick in seq order; before the match is live there is no
           // tick to apply it (the client predicts nothing then either).
-          if (c.vars.loop) {
-            slot.queue.push(r.input);
-            return new Promise<void>((resolve) => c.vars.replies.push(resolve));
-          }
+          if (c.vars.loop) slot.queue.push(r.input);
         } else if (r.flood) {
           c.log.warn("input flood: closing the connection", {
             match: c.state.matchId,
@@ -453,7 +444,6 @@ export function createMatch(services: GameServices) {
           slot.closing = true;
           void conn.disconnect("input_flood");
         }
-        return undefined;
       },
 
       /**
@@ -652,7 +642,6 @@ export function createMatch(services: GameServices) {
     // score table a player gets on connecting and in the results.
     c.vars.kills.length = 0;
     for (const slot of c.vars.slots.values()) slot.killsSeen = 0;
-    answerInputs(c);
     storeScores(c);
   }
 
@@ -686,16 +675,7 @@ export function createMatch(services: GameServices) {
     scores.clear();
   }
 
-  /** Answers the `input` calls waiting for a tick. */
-  function answerInputs(c: Ctx): void {
-    const replies = c.vars.replies;
-    if (replies.length === 0) return;
-    c.vars.replies = [];
-    for (const reply of replies) reply();
-  }
-
   function tick(c: Ctx): void {
-    answerInputs(c);
     const world = c.vars.world;
     if (!world) return;
     const inputs: Record<string, TickInput> = {};

@@ -10,7 +10,7 @@ function fakeClient() {
     on: (name: string, h: (payload: unknown) => void) => handlers.set(name, h),
     onError: () => {},
     onStatusChange: () => {},
-    input: () => Promise.resolve(),
+    notify: { input: () => true },
     ping: () => Promise.resolve(Date.now()),
     resync: () => Promise.resolve(),
     dispose: () => Promise.resolve(),

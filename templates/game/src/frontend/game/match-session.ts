@@ -329,9 +329,9 @@ export class MatchSession {
       fire,
     };
     if (this.predicting) this.predictor.applyInput(input, now);
-    conn.input(input).catch(() => {
-      // Lost with a dropped connection: the next tick sends the current state anyway.
-    });
+    // No reply wanted: the snapshots' `ack` says when it was applied. Lost with a dropped
+    // connection, it is not resent: the next tick sends the current state anyway.
+    conn.notify.input(input);
   }
 
   private async measurePing(): Promise<void> {
