@@ -230,32 +230,12 @@ class Connection {
 
   call(name: string, args: unknown[]): Promise<unknown> {
     if (this.finalError) return Promise.reject(this.finalError);
-    if (typeof name !== "string" || !name) {
-      return Promise.reject(new ActorError("invalid_request", "An action name must be a string."));
-    }
     const id = this.nextId++;
     let text: string;
     try {
-      text = JSON.stringify({ t: "action", id, name, args: Array.isArray(args) ? args : [] });
+      text = this.actionFrame(name, args, id);
     } catch (err) {
-      return Promise.reject(
-        new ActorError(
-          "invalid_arguments",
-          `The arguments of "${name}" cannot be sent as JSON: ${describe(err)}`,
-          undefined,
-          { cause: err },
-        ),
-      );
-    }
-    if (overLimit(text, this.maxMessageSize)) {
-      const size = utf8Length(text);
-      return Promise.reject(
-        new ActorError(
-          "payload_too_large",
-          `The call to "${name}" is ${size} bytes, over the limit of ${this.maxMessageSize} bytes (maxMessageSize). It was not sent.`,
-          { size, limit: this.maxMessageSize },
-        ),
-      );
+      return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
       const call: Call = { id, name, text, resolve, reject };
@@ -289,12 +269,30 @@ class Connection {
    * they are a bug whatever the connection's state.
    */
   notify(name: string, args: unknown[]): boolean {
+    const text = this.actionFrame(name, args);
+    const socket = this.current?.socket;
+    if (this.status !== "connected" || socket?.readyState !== OPEN) return false;
+    try {
+      socket.send(text);
+      return true;
+    } catch {
+      // The socket is going away; its close event starts the reconnect.
+      return false;
+    }
+  }
+
+  /**
+   * The text of an action frame (`id` given: a call; none: a notification), checked before
+   * anything is sent: a name, arguments JSON can carry, within the server's `maxMessageSize`.
+   * Throws an `ActorError` otherwise.
+   */
+  private actionFrame(name: string, args: unknown[], id?: number): string {
     if (typeof name !== "string" || !name) {
       throw new ActorError("invalid_request", "An action name must be a string.");
     }
     let text: string;
     try {
-      text = JSON.stringify({ t: "action", name, args });
+      text = JSON.stringify({ t: "action", id, name, args: Array.isArray(args) ? args : [] });
     } catch (err) {
       throw new ActorError(
         "invalid_arguments",
@@ -305,21 +303,14 @@ class Connection {
     }
     if (overLimit(text, this.maxMessageSize)) {
       const size = utf8Length(text);
+      const what = id === undefined ? `notification "${name}"` : `call to "${name}"`;
       throw new ActorError(
         "payload_too_large",
-        `The notification "${name}" is ${size} bytes, over the limit of ${this.maxMessageSize} bytes (maxMessageSize). It was not sent.`,
+        `The ${what} is ${size} bytes, over the limit of ${this.maxMessageSize} bytes (maxMessageSize). It was not sent.`,
         { size, limit: this.maxMessageSize },
       );
     }
-    const socket = this.current?.socket;
-    if (this.status !== "connected" || socket?.readyState !== OPEN) return false;
-    try {
-      socket.send(text);
-      return true;
-    } catch {
-      // The socket is going away; its close event starts the reconnect.
-      return false;
-    }
+    return text;
   }
 
   on(name: string, cb: Listener, once: boolean): () => void {
