@@ -17,6 +17,7 @@ import {
 import { freePort, setupTest, startTcpProxy, type TestRuntime } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
+import { opened } from "./opened.js";
 import { until } from "./support.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,16 +100,6 @@ function recordStatus(conn: ActorConnMethods): ConnStatus[] {
   const seen: ConnStatus[] = [];
   conn.onStatusChange((s) => seen.push(s));
   return seen;
-}
-
-function opened(conn: ActorConnMethods): Promise<void> {
-  if (conn.status === "connected") return Promise.resolve();
-  return new Promise((resolve) => {
-    const off = conn.onOpen(() => {
-      off();
-      resolve();
-    });
-  });
 }
 
 /** Frames the server sent on its `ws` sockets (the server always uses `ws`), parsed. */

@@ -4,6 +4,7 @@ import { actor, setup, UserError } from "troupe";
 import { type ActorConnMethods, type ActorError, createClient } from "troupe/client";
 import { captureLogger, setupTest, type TestRuntime, waitFor } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { opened } from "./opened.js";
 import { connectRaw } from "./protocol-client.js";
 
 const counter = actor({
@@ -53,16 +54,6 @@ function thrown(fn: () => unknown): ActorError {
     return err as ActorError;
   }
   throw new Error("Expected a throw");
-}
-
-function opened(conn: ActorConnMethods): Promise<void> {
-  if (conn.status === "connected") return Promise.resolve();
-  return new Promise((resolve) => {
-    const off = conn.onOpen(() => {
-      off();
-      resolve();
-    });
-  });
 }
 
 describe("notifications on the wire", () => {
