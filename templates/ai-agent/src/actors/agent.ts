@@ -245,19 +245,16 @@ export function createAgent(
   const turns = new TurnBudget(services.turnBudgetMs ?? TURN_BUDGET_MS);
   // Each part of the model's stream waits for its slice of the loop turn (turns.ts), so a Stop
   // is read between slices instead of after every stream's backlog.
-  const model =
-    typeof services.model === "object" && services.model.specificationVersion === "v3"
-      ? wrapLanguageModel({
-          model: services.model,
-          middleware: {
-            specificationVersion: "v3",
-            wrapStream: async ({ doStream, params }) => {
-              const result = await doStream();
-              return { ...result, stream: gateStream(result.stream, turns, params.abortSignal) };
-            },
-          },
-        })
-      : services.model;
+  const model = wrapLanguageModel({
+    model: services.model,
+    middleware: {
+      specificationVersion: "v3",
+      wrapStream: async ({ doStream, params }) => {
+        const result = await doStream();
+        return { ...result, stream: gateStream(result.stream, turns, params.abortSignal) };
+      },
+    },
+  });
 
   return actor({
     events: {

@@ -5,7 +5,7 @@
  * shrink the tunables.
  */
 import { randomBytes } from "node:crypto";
-import type { LanguageModel } from "ai";
+import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { Forbidden } from "troupe";
 import type { Auth } from "troupe/accounts";
 import type { Db } from "../db/index.js";
@@ -48,7 +48,7 @@ export interface AgentServices {
   auth: Auth;
   db: Db;
   /** The model every conversation uses (the stand-in, or a configured provider). */
-  model: LanguageModel;
+  model: LanguageModelV3;
   /** A sentence naming the model, shown to users (e.g. "offline stand-in model"). */
   modelLabel: string;
   dailyTokenBudget?: number;

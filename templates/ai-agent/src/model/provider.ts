@@ -13,12 +13,12 @@
  * unless it names a complete provider.
  */
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import type { LanguageModel } from "ai";
+import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { createOllama } from "ollama-ai-provider-v2";
 import { StandInModel } from "./stand-in.js";
 
 export interface ModelChoice {
-  model: LanguageModel;
+  model: LanguageModelV3;
   /** Shown to users and in the start line. */
   label: string;
   /** A URL the start check asks (GET), for configured providers. */
