@@ -1,6 +1,6 @@
 /**
- * In-process figures of the match's per-tick work, without sockets: the step, the bots, the
- * grid and every player's delta (as the match does each tick), and the size of the snapshot
+ * In-process figures of the match's per-tick work, without sockets: the step, the bots and
+ * every player's snapshot (`SnapshotEncoder`, as the match does each tick), and the size of the snapshot
  * frames as the runtime sends them (the compact payload of interest/wire.ts, and for comparison
  * the same deltas as whole JSON objects). It says what the loop costs on this machine and how
  * many bytes the snapshots take per player; the end-to-end figures (real WebSocket clients
@@ -9,8 +9,9 @@
  *   pnpm --filter @troupe/template-game bench:sim            # 16 and 100 players, 60 s of play
  *   BENCH_PLAYERS=100 BENCH_SECONDS=30 pnpm --filter @troupe/template-game bench:sim
  */
-import { InterestTracker, SpatialGrid, visibleFrom, worldViews } from "../src/interest/interest.js";
-import { encodeSnapshot } from "../src/interest/wire.js";
+import { applyDelta, type EntityView } from "../src/interest/interest.js";
+import { SnapshotEncoder, SnapshotReceiver } from "../src/interest/snapshots.js";
+import { decodeSnapshot } from "../src/interest/wire.js";
 import { botInput } from "../src/sim/bots.js";
 import { TICK_MS, TICK_RATE_HZ } from "../src/sim/constants.js";
 import { seedFrom } from "../src/sim/rng.js";
@@ -24,36 +25,40 @@ function percentile(values: number[], q: number): number {
 function run(players: number, seconds: number) {
   const ids = Array.from({ length: players }, (_, i) => `p${i + 1}`);
   let world = createWorld(seedFrom(`bench-${players}`), ids);
-  const trackers = new Map(ids.map((id) => [id, new InterestTracker()]));
+  const snapshots = new SnapshotEncoder();
+  const receivers = new Map(ids.map((id) => [id, new SnapshotReceiver()]));
+  // What each client holds, to show the same deltas as whole JSON objects (outside the timing).
+  const copies = new Map(ids.map((id) => [id, new Map<string, EntityView>()]));
   const ticks = seconds * TICK_RATE_HZ;
   const durations: number[] = [];
   let bytes = 0;
   let objectBytes = 0;
   let frames = 0;
+  const payloads: { id: string; payload: unknown }[] = [];
   for (let t = 0; t < ticks; t++) {
     const started = performance.now();
     const inputs: Record<string, TickInput> = {};
     for (const id of ids) if (world.players[id]) inputs[id] = botInput(world, id);
     world = step(world, inputs).world;
-    const grid = SpatialGrid.from(worldViews(world), world.tick);
+    snapshots.update(world);
+    payloads.length = 0;
     for (const id of ids) {
       const me = world.players[id];
       if (!me) continue;
-      const tracker = trackers.get(id)!;
-      const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
-      const snapshot = { t: world.tick, ack: t, ...delta };
-      // What the runtime writes to the socket for `conn.send("snapshot", …)`: the compact
-      // payload the match sends, and (for comparison) the delta as whole JSON objects.
-      const frame = JSON.stringify({
-        t: "event",
-        name: "snapshot",
-        args: [encodeSnapshot(snapshot, tracker.previous)],
-      });
+      // What the runtime writes to the socket for `conn.send("snapshot", …)`.
+      const payload = snapshots.encode(receivers.get(id)!, me.x, me.y, t);
+      const frame = JSON.stringify({ t: "event", name: "snapshot", args: [payload] });
       bytes += frame.length;
-      objectBytes += JSON.stringify({ t: "event", name: "snapshot", args: [snapshot] }).length;
       frames += 1;
+      payloads.push({ id, payload: JSON.parse(JSON.stringify(payload)) });
     }
     durations.push(performance.now() - started);
+    for (const { id, payload } of payloads) {
+      const copy = copies.get(id)!;
+      const delta = decodeSnapshot(payload, copy);
+      applyDelta(copy, delta);
+      objectBytes += JSON.stringify({ t: "event", name: "snapshot", args: [delta] }).length;
+    }
   }
   const perClientPerSecond = bytes / players / seconds;
   return {

@@ -35,14 +35,8 @@ import { enqueue, OutboxFlusher, type OutboxState } from "troupe/outbox";
 import { z } from "zod";
 import { type GameOutboxEntry, type MatchResults, writeResults } from "../db/results.js";
 import { type InputCounters, InputGuard, InputQueue } from "../input/input.js";
-import {
-  type EntityView,
-  InterestTracker,
-  SpatialGrid,
-  visibleFrom,
-  worldViews,
-} from "../interest/interest.js";
-import { encodeKills, encodeSnapshot, type Kill, type WireSnapshot } from "../interest/wire.js";
+import { SnapshotEncoder, SnapshotReceiver } from "../interest/snapshots.js";
+import { encodeKills, type Kill, type WireSnapshot } from "../interest/wire.js";
 import { eloChanges } from "../matchmaking/elo.js";
 import { botInput } from "../sim/bots.js";
 import { SEND_EVERY_TICKS, TICK_MS, TICK_RATE_HZ } from "../sim/constants.js";
@@ -115,7 +109,8 @@ interface Slot {
   connId: string;
   entity: string;
   guard: InputGuard;
-  tracker: InterestTracker;
+  /** What its snapshots have told it (see interest/snapshots.ts). */
+  receiver: SnapshotReceiver;
   /** Accepted inputs waiting for their tick; its `ack` is the last `seq` applied (-1 before). */
   queue: InputQueue;
   /** Being closed by the match (flood, away): ignored until onDisconnect removes it. */
@@ -151,6 +146,8 @@ export interface MatchVars {
   unstoredScores: Map<string, { kills: number; deaths: number }>;
   /** The entities of the bot seats in the world (set with it, by `buildWorld`). */
   bots: Set<string>;
+  /** Every player's snapshot of the current world (interest/snapshots.ts). */
+  snapshots: SnapshotEncoder;
 }
 
 export interface Seated {
@@ -272,6 +269,7 @@ export function createMatch(services: GameServices) {
       kills: [],
       unstoredScores: new Map(),
       bots: new Set(),
+      snapshots: new SnapshotEncoder(),
     }),
 
     createConnState: async (c, params: MatchConnParams | undefined): Promise<MatchConnState> => {
@@ -369,7 +367,7 @@ export function createMatch(services: GameServices) {
         connId: conn.id,
         entity,
         guard,
-        tracker: new InterestTracker(),
+        receiver: new SnapshotReceiver(),
         queue: new InputQueue(guard.counters),
         closing: false,
         resyncAt: Number.NEGATIVE_INFINITY,
@@ -394,10 +392,7 @@ export function createMatch(services: GameServices) {
       // A full snapshot now, so a player joining during the countdown sees the arena at once.
       const world = c.vars.world;
       const me = world?.players[entity];
-      if (world && me) {
-        const grid = SpatialGrid.from(worldViews(world), world.tick);
-        sendSnapshot(conn, slot, grid, world.tick, me);
-      }
+      if (world && me) sendSnapshot(c, conn, slot, world, me);
     },
 
     onDisconnect: async (c, conn) => {
@@ -466,7 +461,7 @@ export function createMatch(services: GameServices) {
           );
         }
         slot.resyncAt = now;
-        slot.tracker.reset();
+        slot.receiver.reset();
         // And the whole score table: a client that could not read a snapshot may have missed
         // its kills too. It counts every kill so far; the snapshots carry the ones after it.
         storeScores(c);
@@ -475,10 +470,7 @@ export function createMatch(services: GameServices) {
         const world = c.vars.world;
         const me = world?.players[slot.entity];
         const conn = c.conns.get(slot.connId);
-        if (!c.vars.loop && world && me && conn) {
-          const grid = SpatialGrid.from(worldViews(world), world.tick);
-          sendSnapshot(conn, slot, grid, world.tick, me);
-        }
+        if (!c.vars.loop && world && me && conn) sendSnapshot(c, conn, slot, world, me);
       },
 
       /** This connection's input counters (accepted and dropped, by reason). */
@@ -736,7 +728,6 @@ export function createMatch(services: GameServices) {
       kills.length = 0;
       return;
     }
-    const grid = SpatialGrid.from(worldViews(world), world.tick);
     // Encoded once: every player's snapshot carries the same kills.
     const k = kills.length > 0 ? encodeKills(kills) : undefined;
     for (const slot of c.vars.slots.values()) {
@@ -745,36 +736,23 @@ export function createMatch(services: GameServices) {
       const seen = slot.killsSeen;
       slot.killsSeen = 0;
       if (!conn || !me || slot.closing) continue;
-      sendSnapshot(conn, slot, grid, world.tick, me, seen === 0 ? k : k?.slice(2 * seen));
+      sendSnapshot(c, conn, slot, world, me, seen === 0 ? k : k?.slice(2 * seen));
     }
     kills.length = 0;
   }
 
-  /** What a player sees, refilled for each player's snapshot (see `sendSnapshot`). */
-  const visible: EntityView[] = [];
-
   /** What `slot`'s player sees now, as changes against what it had, in the wire format. */
   function sendSnapshot(
+    c: Ctx,
     conn: { send(name: "snapshot", payload: WireSnapshot): void },
     slot: Slot,
-    grid: SpatialGrid,
-    tick: number,
+    world: World,
     me: { x: number; y: number },
     kills?: number[],
   ): void {
-    // `diff` copies what it keeps out of `visible`, so one array serves every player in turn.
-    const delta = slot.tracker.diff(visibleFrom(grid, me.x, me.y, visible));
-    const payload = encodeSnapshot(
-      {
-        t: tick,
-        ack: slot.queue.ack,
-        full: delta.full,
-        enter: delta.enter,
-        update: delta.update,
-        leave: delta.leave,
-      },
-      slot.tracker.previous,
-    );
+    // The world's records are made once per tick, for every player (a no-op after the first).
+    c.vars.snapshots.update(world);
+    const payload = c.vars.snapshots.encode(slot.receiver, me.x, me.y, slot.queue.ack);
     if (kills && kills.length > 0) payload.k = kills;
     conn.send("snapshot", payload);
   }

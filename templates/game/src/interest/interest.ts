@@ -12,6 +12,10 @@
  * (re)connected gets a full snapshot instead: everything in view as `enter`, with `full: true`,
  * so it starts from a clean slate.
  *
+ * `InterestTracker` is the definition of what a player is sent, one player at a time. The match
+ * sends the same through `SnapshotEncoder` (snapshots.ts), which encodes each entity once per tick
+ * for all players and is tested against the tracker and `encodeSnapshot`, snapshot by snapshot.
+ *
  * @example
  * const grid = SpatialGrid.from(worldViews(world), world.tick);
  * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
@@ -174,7 +178,8 @@ export function visibleFrom(
   return out ? grid.refill(viewRect(x, y), out) : grid.query(viewRect(x, y));
 }
 
-function sameView(a: EntityView, b: EntityView): boolean {
+/** Whether a receiver holding `a` would be told nothing new by `b`. */
+export function sameView(a: EntityView, b: EntityView): boolean {
   if (a.k !== b.k || a.x !== b.x || a.y !== b.y) return false;
   if (a.k === "p" && b.k === "p") return a.a === b.a && a.hp === b.hp && a.alive === b.alive;
   if (a.k === "h" && b.k === "h") return a.on === b.on;

@@ -44,7 +44,10 @@
  * 1, the compact records above; 2, `k` added, replacing the `kill` event.
  *
  * @example
- * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));  // server, per player and tick
+ * snapshots.update(world);                    // server, once per tick (interest/snapshots.ts)
+ * conn.send("snapshot", snapshots.encode(receiver, me.x, me.y, ack));   // per player
+ * // the same payload, one player at a time (the reference the encoder is tested against):
+ * const delta = tracker.diff(visibleFrom(grid, me.x, me.y));
  * conn.send("snapshot", encodeSnapshot({ t: world.tick, ack, ...delta }, tracker.previous));
  *
  * conn.on("snapshot", (payload) => {            // client
@@ -184,7 +187,12 @@ function playerWireId(id: string): number {
   return n;
 }
 
-function writeRecord(
+/**
+ * Appends the record of `v` to `out`: every field when the receiver did not know it (`was`
+ * undefined), else the id, the mask and the fields that differ from `was` (see the module
+ * comment). `tick` is the snapshot's (a bullet's age is counted from it).
+ */
+export function writeRecord(
   out: number[],
   v: EntityView,
   was: EntityView | undefined,
