@@ -32,8 +32,29 @@ const counter = actor({
   },
 });
 
+/** Sleeps: a notification that ends without a promise must still end its activity. */
+let sleeps = 0;
+const tally = actor({
+  state: { stored: 0 },
+  createVars: () => ({ touched: 0 }),
+  actions: {
+    // Changes nothing in state: the path that ends inside notifyAction.
+    touch: (c) => {
+      c.vars.touched += 1;
+    },
+    store: (c, n: number) => {
+      c.state.stored += n;
+    },
+    read: (c) => ({ touched: c.vars.touched, stored: c.state.stored }),
+  },
+  onSleep: () => {
+    sleeps += 1;
+  },
+  options: { sleepTimeout: 200 },
+});
+
 const logger = captureLogger();
-const registry = setup({ use: { counter }, logger });
+const registry = setup({ use: { counter, tally }, logger });
 
 let t: TestRuntime<typeof registry> | undefined;
 const conns: ActorConnMethods[] = [];
@@ -115,6 +136,27 @@ describe("notifications on the wire", () => {
     good.send({ t: "action", id: 1, name: "add", args: [1] });
     expect((await good.next((m) => m.id === 1)).output).toBe(1);
     good.ws.close();
+  });
+});
+
+describe("notifications that change no state", () => {
+  test("end at once, leave the actor free to sleep, and the ones that change state are stored", async () => {
+    t = await setupTest(registry);
+    sleeps = 0;
+    const a = await connectRaw(t.endpoint, { name: "tally", key: ["k"], mode: "getOrCreate" });
+    for (let i = 0; i < 50; i++) a.send({ t: "action", name: "touch", args: [] });
+    a.send({ t: "action", name: "store", args: [5] });
+    a.send({ t: "action", id: 1, name: "read", args: [] });
+    expect((await a.next((m) => m.id === 1)).output).toEqual({ touched: 50, stored: 5 });
+    expect(a.messages).toEqual([]); // no reply to any of the 51 notifications
+    a.ws.close();
+    // Nothing is left running: the actor sleeps once idle (the test clock moved on past its
+    // sleepTimeout), and wakes with what was stored.
+    await waitFor(async () => {
+      await t!.clock.advance(100);
+      return sleeps === 1;
+    });
+    expect(await t.client.tally.get(["k"]).read()).toEqual({ touched: 0, stored: 5 });
   });
 });
 

@@ -338,7 +338,58 @@ export class ActorInstance {
 
   // ---- actions ---------------------------------------------------------------------------
 
-  async executeAction(name: string, args: unknown, conn?: Conn): Promise<unknown> {
+  executeAction(name: string, callArgs: unknown, conn?: Conn): Promise<unknown> {
+    let fn: ActionFn;
+    try {
+      fn = this.callableAction(name, callArgs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const args = callArgs as unknown[]; // checked by callableAction
+    this.beginActivity();
+    const ctx = this.actionContext(conn);
+    let output: unknown;
+    try {
+      output = fn(ctx, ...args);
+    } catch (err) {
+      return this.completeAction(ctx, name, args, undefined, err);
+    }
+    return this.completeAction(ctx, name, args, output, NO_FAILURE);
+  }
+
+  /**
+   * A notification: an action call nobody waits for (PROTOCOL.md, "Notifications"). It runs as
+   * `executeAction` does, but a synchronous action that left the state unchanged ends here: with
+   * no reply to hold back until earlier writes are durable, it makes no promise and waits for
+   * nothing (a game's inputs, many a second per player). Otherwise it returns the call's promise,
+   * which rejects as the call would. Throws at once for an unknown action or arguments that are
+   * not an array, as `executeAction` rejects.
+   */
+  notifyAction(name: string, callArgs: unknown, conn: Conn): Promise<unknown> | undefined {
+    const fn = this.callableAction(name, callArgs);
+    const args = callArgs as unknown[]; // checked by callableAction
+    this.beginActivity();
+    const ctx = this.actionContext(conn);
+    let output: unknown;
+    try {
+      output = fn(ctx, ...args);
+    } catch (err) {
+      return this.completeAction(ctx, name, args, undefined, err);
+    }
+    if (
+      isThenable(output) ||
+      this.dirty ||
+      this.storageFailure ||
+      this.def.config.onBeforeActionResponse
+    ) {
+      return this.completeAction(ctx, name, args, output, NO_FAILURE);
+    }
+    this.endActivity();
+    return undefined;
+  }
+
+  /** The action `name`, if it can be called now with `args`; throws the call's error if not. */
+  private callableAction(name: string, args: unknown): ActionFn {
     const fn = Object.hasOwn(this.def.config.actions, name)
       ? this.def.config.actions[name]
       : undefined;
@@ -352,12 +403,23 @@ export class ActorInstance {
       throw new TroupeError("invalid_arguments", "Action arguments must be a JSON array.");
     }
     if (this.status !== "ready") throw new TroupeError("actor_stopping");
-    this.beginActivity();
-    let failure: unknown;
-    let output: unknown;
+    return fn;
+  }
+
+  /**
+   * The rest of a call once its action has returned `output` or thrown `failure`: a promise is
+   * given the action timeout, `onBeforeActionResponse` runs, and whether it succeeded or not,
+   * what the action changed is stored before anyone hears back.
+   */
+  private async completeAction(
+    ctx: ActionContext,
+    name: string,
+    args: unknown[],
+    output: unknown,
+    failure: unknown,
+  ): Promise<unknown> {
     try {
-      const ctx = this.actionContext(conn);
-      output = fn(ctx, ...args);
+      if (failure !== NO_FAILURE) throw failure;
       // A synchronous action has finished already: only a promise needs the timeout (and its
       // timer, which was a large part of a small action's cost).
       if (isThenable(output)) {
@@ -375,16 +437,16 @@ export class ActorInstance {
       if (this.def.config.onBeforeActionResponse) {
         output = await this.def.config.onBeforeActionResponse(ctx, name, args, output);
       }
+      failure = NO_FAILURE;
     } catch (err) {
       failure = err;
     }
     try {
-      // Whether it succeeded or not, what the action changed is stored before anyone hears back.
       await this.saveState();
     } finally {
       this.endActivity();
     }
-    if (failure !== undefined) throw failure;
+    if (failure !== NO_FAILURE) throw failure;
     return output;
   }
 
@@ -917,6 +979,12 @@ export class ActorInstance {
     return ctx;
   }
 }
+
+/** An action as the instance calls it. */
+type ActionFn = (ctx: ActionContext, ...args: unknown[]) => unknown;
+
+/** `completeAction`'s failure when there is none (an action may throw undefined). */
+const NO_FAILURE = Symbol("no failure");
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (

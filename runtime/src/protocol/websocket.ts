@@ -136,10 +136,14 @@ export function serveConnection(
     if (id === undefined) {
       // Runs as any call does; only a failure is answered, without an id, and it counts as a
       // refused message, so a client flooding failing notifications is cut off as for bad frames.
-      target.executeAction(name, msg.args, current).then(undefined, (err) => {
-        sendJson({ t: "error", error: failureBody(err, target, name, current) });
-        countRefusal();
-      });
+      // A synchronous action that changed nothing ends inside notifyAction, without a promise.
+      let running: Promise<unknown> | undefined;
+      try {
+        running = target.notifyAction(name, msg.args, current);
+      } catch (err) {
+        return notificationFailed(err, target, name, current);
+      }
+      running?.then(undefined, (err) => notificationFailed(err, target, name, current));
       return;
     }
     target.executeAction(name, msg.args, current).then(
@@ -150,6 +154,16 @@ export function serveConnection(
 
   const failureBody = (err: unknown, target: ActorInstance, action: string, on: Connection) =>
     engine.errorBody(err, { actor: target.name, action, connId: on.id }).body;
+
+  const notificationFailed = (
+    err: unknown,
+    target: ActorInstance,
+    action: string,
+    on: Connection,
+  ) => {
+    sendJson({ t: "error", error: failureBody(err, target, action, on) });
+    countRefusal();
+  };
 
   /** `sub` / `unsub`, capped so one socket cannot make the server hold unbounded names. */
   const subscription = (subscribe: boolean, event: string) => {
