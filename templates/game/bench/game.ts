@@ -43,6 +43,7 @@ import { createClient } from "troupe/client";
 import { createScratchDatabase, EMBEDDED_ROOT, startEmbeddedPostgres } from "troupe/db";
 import type { GameRegistry, MatchedEvent, WireSnapshot } from "../src/actors/index.js";
 import { percentile } from "../src/actors/match.js";
+import { forWire } from "../src/input/input.js";
 import { applyDelta, type EntityView } from "../src/interest/interest.js";
 import { decodeSnapshot } from "../src/interest/wire.js";
 import { botInput } from "../src/sim/bots.js";
@@ -179,13 +180,16 @@ class BotPlayer {
     const decision = botInput(this.visibleWorld(), this.me);
     const seq = ++this.seq;
     this.pending.set(seq, performance.now());
-    this.conn.notify.input({
-      seq,
-      dx: decision.dx,
-      dy: decision.dy,
-      aimAngle: decision.aim,
-      fire: decision.fire,
-    });
+    // As the browser sends it (forWire: 4 decimals).
+    this.conn.notify.input(
+      forWire({
+        seq,
+        dx: decision.dx,
+        dy: decision.dy,
+        aimAngle: decision.aim,
+        fire: decision.fire,
+      }),
+    );
   }
 
   async stop(): Promise<void> {

@@ -9,6 +9,10 @@
  * child process with its own server process. Prints each round's figures, then the medians side
  * by side. One embedded Postgres serves every Troupe round (or `DATABASE_URL`).
  *
+ * Each round measures after 10 s of play (`BENCH_WARMUP_MS`; `bench:game` alone waits 3 s): in
+ * the first seconds V8 is still compiling and re-optimizing both servers' code, and what is
+ * compared is what a server spends once it runs steadily.
+ *
  *   pnpm bench:colyseus                          # 3 rounds each, 20 s measured per round
  *   BENCH_ROUNDS=5 BENCH_SECONDS=15 pnpm bench:colyseus
  */
@@ -45,12 +49,16 @@ function round(side: Side, databaseUrl: string): Promise<Figures> {
       ...process.env,
       BENCH_SCENARIO: "a",
       BENCH_SECONDS: String(SECONDS),
+      BENCH_WARMUP_MS: process.env.BENCH_WARMUP_MS ?? "10000",
       BENCH_JSON: "1",
       DATABASE_URL: databaseUrl,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  process.once("exit", () => child.kill("SIGKILL"));
+  // The child goes with this process, however this one ends (one listener per running round).
+  const kill = () => child.kill("SIGKILL");
+  process.once("exit", kill);
+  child.once("exit", () => process.off("exit", kill));
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -121,6 +129,14 @@ for (const [name, get, digits] of rows) {
 const ratio =
   median(results.troupe.map((f) => f.cpuMsPerMatchTick)) /
   median(results.colyseus.map((f) => f.cpuMsPerMatchTick));
+// Each round's pair ran back to back (Troupe, Colyseus, then Colyseus, Troupe, ...), so the
+// ratio within a pair is the least touched by the machine's load moving between rounds.
+const pairs = results.troupe.map(
+  (f, i) => f.cpuMsPerMatchTick / results.colyseus[i]!.cpuMsPerMatchTick,
+);
 console.log(
   `  Troupe / Colyseus, CPU per match tick: ${ratio.toFixed(2)}   (${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)} at the end)`,
+);
+console.log(
+  `  the same within each round's pair: ${pairs.map((r) => r.toFixed(2)).join(", ")}; median ${median(pairs).toFixed(2)}`,
 );

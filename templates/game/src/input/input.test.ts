@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   FLOOD_MAX_DROPS,
+  forWire,
   INPUT_BURST,
   INPUT_DRAIN_AFTER_TICKS,
   INPUT_QUEUE_MAX,
@@ -216,5 +217,29 @@ describe("InputQueue: one input per tick, in seq order", () => {
     expect(guard.counters.overflow).toBe(INPUT_QUEUE_MAX - 2);
     // One waiting (the cushion for jittery delivery) is never drained.
     expect(waiting.slice(-INPUT_DRAIN_AFTER_TICKS)).toEqual(Array(INPUT_DRAIN_AFTER_TICKS).fill(1));
+  });
+});
+
+describe("forWire: the input as a client sends it", () => {
+  it("cuts dx, dy and aimAngle to 4 decimals toward zero, so every rule still holds", () => {
+    expect(
+      forWire({ seq: 7, dx: 0.123456789, dy: -0.987654321, aimAngle: -1.23456789, fire: true }),
+    ).toEqual({ seq: 7, dx: 0.1234, dy: -0.9876, aimAngle: -1.2345, fire: true });
+    expect(Object.is(forWire({ seq: 1, dx: -1e-9, dy: 0, aimAngle: 0, fire: false }).dx, 0)).toBe(
+      true,
+    );
+    for (let i = 0; i <= 3600; i++) {
+      const a = -Math.PI + (i / 3600) * 2 * Math.PI;
+      const sent = forWire({ seq: i, dx: Math.cos(a), dy: Math.sin(a), aimAngle: a, fire: false });
+      // Never longer than it was (so never past 1), never outside [-π, π], at most 0.0001 off.
+      expect(Math.hypot(sent.dx, sent.dy)).toBeLessThanOrEqual(1);
+      expect(Math.abs(sent.aimAngle)).toBeLessThanOrEqual(Math.PI);
+      expect(Math.abs(sent.aimAngle - a)).toBeLessThan(1e-4);
+      expect(Math.abs(sent.dx - Math.cos(a))).toBeLessThan(1e-4);
+      // What the server reads back is exactly what was sent, and passes its checks.
+      const back = parseInput(JSON.parse(JSON.stringify(sent)));
+      expect(back).toEqual(sent);
+      expect(JSON.stringify(sent.dx).length).toBeLessThanOrEqual(7);
+    }
   });
 });

@@ -26,7 +26,7 @@ import type { Client } from "troupe/client";
 import type { GameRegistry, ScoreLine, WelcomeEvent } from "../../actors/index.js";
 import type { Phase } from "../../actors/match.js";
 import type { MatchResults } from "../../db/results.js";
-import { MIN_FIRE_INTERVAL_MS } from "../../input/input.js";
+import { forWire, MIN_FIRE_INTERVAL_MS } from "../../input/input.js";
 import type { EntityView } from "../../interest/interest.js";
 import { TICK_MS } from "../../sim/constants.js";
 import { applyKill } from "../../sim/scores.js";
@@ -321,13 +321,14 @@ export class MatchSession {
     const now = this.now();
     const fire = !standstill && c.fire && now - this.lastFireAt >= MIN_FIRE_INTERVAL_MS;
     if (fire) this.lastFireAt = now;
-    const input = {
+    // As it goes on the wire (forWire): the prediction applies what the server will.
+    const input = forWire({
       seq: ++this.seq,
       dx: standstill ? 0 : c.dx,
       dy: standstill ? 0 : c.dy,
       aimAngle: c.aim,
       fire,
-    };
+    });
     if (this.predicting) this.predictor.applyInput(input, now);
     // No reply wanted: the snapshots' `ack` says when it was applied. Lost with a dropped
     // connection, it is not resent: the next tick sends the current state anyway.
