@@ -347,23 +347,27 @@ function flyBullets(world: World, targets: readonly PlayerEntity[], events: SimE
   for (const b of bullets) {
     if (world.tick > b.expiresTick) continue;
     let spent = false;
+    // The position in locals, written back once: storing a fraction into the bullet at every
+    // substep made a new heap number each time (a tenth of what a tick allocated).
+    let x = b.x;
+    let y = b.y;
     for (let s = 0; s < BULLET_SUBSTEPS && !spent; s++) {
-      b.x += b.vx / BULLET_SUBSTEPS;
-      b.y += b.vy / BULLET_SUBSTEPS;
-      if (pointInWall(b.x, b.y)) {
+      x += b.vx / BULLET_SUBSTEPS;
+      y += b.vy / BULLET_SUBSTEPS;
+      if (pointInWall(x, y)) {
         spent = true;
         break;
       }
-      const cx = Math.floor(b.x / HIT_CELL);
-      const cy = Math.floor(b.y / HIT_CELL);
+      const cx = Math.floor(x / HIT_CELL);
+      const cy = Math.floor(y / HIT_CELL);
       let hit = -1;
       for (let ox = -1; ox <= 1; ox++) {
         for (let oy = -1; oy <= 1; oy++) {
           for (const i of cells.get(cellKey(cx + ox, cy + oy)) ?? NO_PLAYERS) {
             const t = targets[i]!;
             if (!t.alive || t.id === b.owner || (hit >= 0 && i > hit)) continue;
-            const dx = t.x - b.x;
-            const dy = t.y - b.y;
+            const dx = t.x - x;
+            const dy = t.y - y;
             if (dx * dx + dy * dy <= reach * reach) hit = i;
           }
         }
@@ -382,6 +386,8 @@ function flyBullets(world: World, targets: readonly PlayerEntity[], events: SimE
         events.push({ type: "kill", victim: t.id, killer: b.owner });
       }
     }
+    b.x = x;
+    b.y = y;
     if (!spent) bullets[flying++] = b;
   }
   bullets.length = flying;
