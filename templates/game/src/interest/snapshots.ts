@@ -83,6 +83,8 @@ export class SnapshotEncoder {
   private readonly updateAt: number[] = [];
   private readonly updateEnd: number[] = [];
   private records: number[] = [];
+  /** Where `encode` gathers a snapshot's records (never shortened; see there). */
+  private readonly scratch: number[] = [];
   /** The grid: slots by cell (the first `cellCount[c]` of `cells[c]`), cells clamped to the map. */
   private readonly cells: number[][] = Array.from({ length: COLS * ROWS }, () => []);
   private readonly cellCount = new Int32Array(COLS * ROWS);
@@ -157,7 +159,10 @@ export class SnapshotEncoder {
     const seen = receiver.seen;
     const now = receiver.spare;
     let count = 0;
-    const e: number[] = [];
+    // Records are gathered in a scratch array and copied out once at their final length: an
+    // array grown by push for every player of every tick left its outgrown copies behind.
+    const e = this.scratch;
+    let length = 0;
     const records = this.records;
     const rect = viewRect(x, y);
     const right = rect.x + rect.w;
@@ -185,7 +190,7 @@ export class SnapshotEncoder {
             from = this.wholeAt[s]!;
             to = this.wholeEnd[s]!;
           }
-          for (let j = from; j < to; j++) e.push(records[j]!);
+          for (let j = from; j < to; j++) e[length++] = records[j]!;
           seen[s] = frame;
           now[count++] = s;
         }
@@ -207,7 +212,7 @@ export class SnapshotEncoder {
       t: this.tick,
       a: ack,
       f: full ? 1 : undefined,
-      e: e.length > 0 ? e : undefined,
+      e: length > 0 ? e.slice(0, length) : undefined,
       l,
       k: undefined,
     };
