@@ -338,23 +338,12 @@ export class ActorInstance {
 
   // ---- actions ---------------------------------------------------------------------------
 
-  executeAction(name: string, callArgs: unknown, conn?: Conn): Promise<unknown> {
-    let fn: ActionFn;
+  executeAction(name: string, args: unknown, conn?: Conn): Promise<unknown> {
     try {
-      fn = this.callableAction(name, callArgs);
+      return this.startAction(name, args, conn, true) as Promise<unknown>;
     } catch (err) {
       return Promise.reject(err);
     }
-    const args = callArgs as unknown[]; // checked by callableAction
-    this.beginActivity();
-    const ctx = this.actionContext(conn);
-    let output: unknown;
-    try {
-      output = fn(ctx, ...args);
-    } catch (err) {
-      return this.completeAction(ctx, name, args, undefined, err);
-    }
-    return this.completeAction(ctx, name, args, output, NO_FAILURE);
   }
 
   /**
@@ -365,9 +354,34 @@ export class ActorInstance {
    * which rejects as the call would. Throws at once for an unknown action or arguments that are
    * not an array, as `executeAction` rejects.
    */
-  notifyAction(name: string, callArgs: unknown, conn: Conn): Promise<unknown> | undefined {
-    const fn = this.callableAction(name, callArgs);
-    const args = callArgs as unknown[]; // checked by callableAction
+  notifyAction(name: string, args: unknown, conn: Conn): Promise<unknown> | undefined {
+    return this.startAction(name, args, conn, false);
+  }
+
+  /**
+   * Checks and runs the action; throws the call's error if it cannot run now. With `reply`
+   * false, a synchronous action that left everything to store as it was ends here (undefined).
+   */
+  private startAction(
+    name: string,
+    callArgs: unknown,
+    conn: Conn | undefined,
+    reply: boolean,
+  ): Promise<unknown> | undefined {
+    const fn = Object.hasOwn(this.def.config.actions, name)
+      ? (this.def.config.actions[name] as ActionFn | undefined)
+      : undefined;
+    if (typeof fn !== "function") {
+      throw new TroupeError(
+        "action_not_found",
+        `The actor "${this.name}" has no action "${name}".`,
+      );
+    }
+    if (!Array.isArray(callArgs)) {
+      throw new TroupeError("invalid_arguments", "Action arguments must be a JSON array.");
+    }
+    if (this.status !== "ready") throw new TroupeError("actor_stopping");
+    const args: unknown[] = callArgs;
     this.beginActivity();
     const ctx = this.actionContext(conn);
     let output: unknown;
@@ -377,33 +391,16 @@ export class ActorInstance {
       return this.completeAction(ctx, name, args, undefined, err);
     }
     if (
-      isThenable(output) ||
-      this.dirty ||
-      this.storageFailure ||
-      this.def.config.onBeforeActionResponse
+      !reply &&
+      !isThenable(output) &&
+      !this.dirty &&
+      !this.storageFailure &&
+      !this.def.config.onBeforeActionResponse
     ) {
-      return this.completeAction(ctx, name, args, output, NO_FAILURE);
+      this.endActivity();
+      return undefined;
     }
-    this.endActivity();
-    return undefined;
-  }
-
-  /** The action `name`, if it can be called now with `args`; throws the call's error if not. */
-  private callableAction(name: string, args: unknown): ActionFn {
-    const fn = Object.hasOwn(this.def.config.actions, name)
-      ? this.def.config.actions[name]
-      : undefined;
-    if (typeof fn !== "function") {
-      throw new TroupeError(
-        "action_not_found",
-        `The actor "${this.name}" has no action "${name}".`,
-      );
-    }
-    if (!Array.isArray(args)) {
-      throw new TroupeError("invalid_arguments", "Action arguments must be a JSON array.");
-    }
-    if (this.status !== "ready") throw new TroupeError("actor_stopping");
-    return fn;
+    return this.completeAction(ctx, name, args, output, NO_FAILURE);
   }
 
   /**
