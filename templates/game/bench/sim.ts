@@ -34,14 +34,14 @@ function run(players: number, seconds: number) {
   let bytes = 0;
   let objectBytes = 0;
   let frames = 0;
-  const payloads: { id: string; payload: unknown }[] = [];
+  const sent: { id: string; frame: string }[] = [];
   for (let t = 0; t < ticks; t++) {
     const started = performance.now();
     const inputs: Record<string, TickInput> = {};
     for (const id of ids) if (world.players[id]) inputs[id] = botInput(world, id);
     world = step(world, inputs).world;
     snapshots.update(world);
-    payloads.length = 0;
+    sent.length = 0;
     for (const id of ids) {
       const me = world.players[id];
       if (!me) continue;
@@ -50,12 +50,13 @@ function run(players: number, seconds: number) {
       const frame = JSON.stringify({ t: "event", name: "snapshot", args: [payload] });
       bytes += frame.length;
       frames += 1;
-      payloads.push({ id, payload: JSON.parse(JSON.stringify(payload)) });
+      sent.push({ id, frame });
     }
     durations.push(performance.now() - started);
-    for (const { id, payload } of payloads) {
+    // Read back as a client does, outside the timing.
+    for (const { id, frame } of sent) {
       const copy = copies.get(id)!;
-      const delta = decodeSnapshot(payload, copy);
+      const delta = decodeSnapshot(JSON.parse(frame).args[0], copy);
       applyDelta(copy, delta);
       objectBytes += JSON.stringify({ t: "event", name: "snapshot", args: [delta] }).length;
     }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { botInput } from "../sim/bots.js";
 import { MAP_HEIGHT, MAP_WIDTH } from "../sim/constants.js";
 import { seedFrom } from "../sim/rng.js";
-import { createWorld, step, type TickInput, type World } from "../sim/step.js";
+import { createWorld, type World } from "../sim/step.js";
 import {
   applyDelta,
   type EntityView,
@@ -10,30 +9,18 @@ import {
   inRect,
   positionAt,
   SpatialGrid,
-  viewRect,
   visibleFrom,
   worldViews,
 } from "./interest.js";
+import { expectedAt, tickBots } from "./test-worlds.js";
 import { decodeSnapshot, encodeSnapshot } from "./wire.js";
 
 const IDS = Array.from({ length: 12 }, (_, i) => `p${i + 1}`);
 
-function tickBots(world: World): World {
-  const inputs: Record<string, TickInput> = {};
-  for (const id of Object.keys(world.players)) inputs[id] = botInput(world, id);
-  return step(world, inputs).world;
-}
-
 /** What `id` should know: every entity in its view, found without the grid. */
 function expectedFor(world: World, id: string): Map<string, EntityView> {
   const me = world.players[id]!;
-  const rect = viewRect(me.x, me.y);
-  return new Map(
-    worldViews(world).flatMap((v) => {
-      const at = positionAt(v, world.tick);
-      return inRect(rect, at.x, at.y) ? [[v.id, v]] : [];
-    }),
-  );
+  return expectedAt(world, me.x, me.y);
 }
 
 const gridOf = (world: World) => SpatialGrid.from(worldViews(world), world.tick);

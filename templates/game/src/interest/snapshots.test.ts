@@ -1,39 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { botInput } from "../sim/bots.js";
 import { seedFrom } from "../sim/rng.js";
-import { createWorld, step, type TickInput, type World } from "../sim/step.js";
+import { createWorld } from "../sim/step.js";
 import {
   applyDelta,
   type EntityView,
   InterestTracker,
-  inRect,
-  positionAt,
   SpatialGrid,
-  viewRect,
   visibleFrom,
   worldViews,
 } from "./interest.js";
 import { SnapshotEncoder, SnapshotReceiver } from "./snapshots.js";
+import { expectedAt, tickBots } from "./test-worlds.js";
 import { decodeSnapshot, encodeSnapshot, type WireSnapshot } from "./wire.js";
 
 const IDS = Array.from({ length: 12 }, (_, i) => `p${i + 1}`);
-
-function tickBots(world: World): World {
-  const inputs: Record<string, TickInput> = {};
-  for (const id of Object.keys(world.players)) inputs[id] = botInput(world, id);
-  return step(world, inputs).world;
-}
-
-/** What a player at (x, y) should know: every entity in its view, found without any grid. */
-function expectedAt(world: World, x: number, y: number): Map<string, EntityView> {
-  const rect = viewRect(x, y);
-  return new Map(
-    worldViews(world).flatMap((v) => {
-      const at = positionAt(v, world.tick);
-      return inRect(rect, at.x, at.y) ? [[v.id, v]] : [];
-    }),
-  );
-}
 
 /** Through JSON, as the client gets it. */
 const wire = (payload: WireSnapshot): unknown => JSON.parse(JSON.stringify(payload));
