@@ -204,7 +204,7 @@ function CreateForm() {
   const [orgName, setOrgName] = useState("");
   const [account, setAccount] = useState<AccountFields>(EMPTY_ACCOUNT);
   const { busy, error, submit } = useSubmit(() => {
-    const problem = accountProblem(account) ?? (orgName.trim() ? null : "Name your organisation.");
+    const problem = createProblem(orgName, account);
     if (problem) return invalid(problem);
     return createOrganisation({ orgName: orgName.trim(), ...trimmed(account) });
   });
@@ -322,7 +322,7 @@ function JoinForm({ code, signedInAs }: { code: string; signedInAs: Session | nu
   );
 }
 
-interface AccountFields {
+export interface AccountFields {
   displayName: string;
   login: string;
   password: string;
@@ -332,6 +332,15 @@ const EMPTY_ACCOUNT: AccountFields = { displayName: "", login: "", password: "" 
 
 function trimmed(a: AccountFields): AccountFields {
   return { displayName: a.displayName.trim(), login: a.login.trim(), password: a.password };
+}
+
+/**
+ * What the new-organisation form lacks, the first empty field from the top: the organisation's
+ * name comes before the account's fields.
+ */
+export function createProblem(orgName: string, account: AccountFields): string | null {
+  if (!orgName.trim()) return "Name your organisation.";
+  return accountProblem(account);
 }
 
 /** What is missing before asking the server (which checks the same and more). */
