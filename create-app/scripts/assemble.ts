@@ -259,11 +259,20 @@ function allowScripts(): Record<string, boolean> {
 
 function allowBuildsYaml(): string {
   const block = allowBuildsBlock();
+  const root = readFileSync(join(REPO, "pnpm-workspace.yaml"), "utf8");
+  const permissions = root.match(/^permissions:\n(?:[ \t]+.*\n)+/m)?.[0];
   return [
     "# pnpm 12 runs the install scripts of dependencies listed here only (esbuild, and the",
     "# embedded PostgreSQL used in development and tests). npm ignores this file: it reads",
     "# `allowScripts` in package.json.",
     block,
+    ...(permissions
+      ? [
+          "# Agent skills that dependencies ship (Phaser's), declined: pnpm would otherwise ask",
+          "# after every install whether to link them for AI coding agents.",
+          permissions,
+        ]
+      : []),
   ].join("\n");
 }
 

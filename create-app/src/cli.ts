@@ -62,9 +62,13 @@ export function parseCliArgs(argv: string[]): CliOptions {
   try {
     parsed = parse(argv);
   } catch (err) {
-    throw new UsageError(
-      `${(err as Error).message.split("\n")[0]} (create-troupe --help lists the options)`,
-    );
+    // Node's own message goes on about positionals after "--" for an unknown option: its first
+    // sentence is the one that helps.
+    const first = (err as Error).message
+      .split("\n")[0]!
+      .split(/(?<=\.) /)[0]!
+      .replace(/\.$/, "");
+    throw new UsageError(`${first}. create-troupe --help lists the options.`);
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) {

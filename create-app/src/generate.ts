@@ -1,11 +1,13 @@
 /**
  * Writes an app from an assembled template: the template's files, the runtime in
- * `vendor/troupe`, the app's name in package.json and README, and a `railway.json` whose build
- * and start commands use the package manager the app is installed with.
+ * `vendor/troupe`, the app's name in package.json and README, a development database of its
+ * own (see `nameDevDatabase`), and a `railway.json` whose build and start commands use the
+ * package manager the app is installed with.
  *
  * @example
  * await generateApp({ dir: "/tmp/my-app", name: "my-app", template: "chat", pm: "npm" });
  */
+import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DOT_PREFIX, RUNTIME_DIR, TEMPLATES_DIR, VENDOR_PATH } from "./paths.js";
@@ -40,9 +42,86 @@ export function generateApp(opts: GenerateOptions): TemplateInfo {
       writeFileSync(path, readFileSync(path, "utf8").replaceAll("{{APP_NAME}}", opts.name));
     }
   }
+  nameDevDatabase(opts.dir, opts.name);
+  if (opts.pm !== "npm") commandsFor(opts.dir, opts.pm);
   if (opts.pm === "yarn") pinForYarn(opts.dir);
   writeRailwayConfig(opts.dir, opts.pm, info);
   return info;
+}
+
+/** The opening commands of the README as assembled (npm's: see scripts/assemble.ts). */
+const NPM_COMMANDS = [
+  "npm install && npm run dev   # install, then start with hot reload (prints the URL)",
+  "npm test                     # run the tests",
+  "```",
+  "",
+  "The same with pnpm: `pnpm install && pnpm dev`, then `pnpm test`.",
+].join("\n");
+
+/**
+ * An app installed with pnpm or yarn has that manager's lockfile, so its README opens with that
+ * manager's commands (an `npm install` next to pnpm-lock.yaml would make a second lockfile).
+ */
+function commandsFor(dir: string, pm: "pnpm" | "yarn"): void {
+  const path = join(dir, "README.md");
+  if (!existsSync(path)) return;
+  const readme = readFileSync(path, "utf8");
+  if (!readme.includes(NPM_COMMANDS)) return;
+  const lock = pm === "pnpm" ? "pnpm-lock.yaml" : "yarn.lock";
+  const commands = [
+    pm === "pnpm"
+      ? "pnpm install && pnpm dev     # install, then start with hot reload (prints the URL)"
+      : "yarn && yarn dev             # install, then start with hot reload (prints the URL)",
+    `${`${pm} test`.padEnd(29)}# run the tests`,
+    "```",
+    "",
+    `Installed with ${pm}: keep to it (its lockfile is \`${lock}\`).`,
+  ].join("\n");
+  writeFileSync(
+    path,
+    readme
+      .replace(NPM_COMMANDS, commands)
+      .replace(
+        " Wherever the README below says `pnpm <script>`,\nnpm users write `npm run <script>`.",
+        pm === "yarn"
+          ? " Wherever the README below says `pnpm <script>`,\nwrite `yarn <script>`."
+          : "",
+      ),
+  );
+}
+
+/**
+ * The embedded Postgres that `dev` starts keeps its data under /var/tmp/troupe-pg/<name>, named
+ * by `embeddedName` in the template's `src/main.ts` ("chat-template"). Kept, every app made from
+ * a template would share that database with the others and with the repo's own `dev`, while
+ * each keeps its actors' state in its own `.troupe/data`: a new app would open on someone
+ * else's accounts and rows. So each app gets a name of its own, its package name and a random
+ * suffix (two apps of the same name in different folders stay apart), written into main.ts
+ * and wherever the README names the folder.
+ */
+export function nameDevDatabase(dir: string, appName: string): string | undefined {
+  const main = join(dir, "src", "main.ts");
+  if (!existsSync(main)) return undefined;
+  const code = readFileSync(main, "utf8");
+  const found = [...code.matchAll(/embeddedName: "([A-Za-z0-9._-]+)"/g)];
+  if (found.length === 0) return undefined; // a template without a database
+  if (found.length > 1) {
+    throw new Error(`${main} names more than one embedded database; expected one embeddedName.`);
+  }
+  const [match, old] = found[0]!;
+  const base = appName
+    .replace(/^@/, "")
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^[.-]+/, "")
+    .slice(0, 40);
+  const name = `${base || "app"}-${randomBytes(3).toString("hex")}`;
+  writeFileSync(main, code.replace(match, `embeddedName: "${name}"`));
+  const readme = join(dir, "README.md");
+  if (existsSync(readme)) {
+    const text = readFileSync(readme, "utf8");
+    writeFileSync(readme, text.replaceAll(`troupe-pg/${old}`, `troupe-pg/${name}`));
+  }
+  return name;
 }
 
 /**

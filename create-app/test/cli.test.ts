@@ -123,6 +123,20 @@ describe("refusals: one message, exit 1, nothing written", () => {
     expect(bare.stderr).toContain("there is no terminal to ask on");
     expect(readdirSync(work).sort()).toEqual([basename(tarball), "taken"].sort());
   });
+
+  it("an unknown option or a missing value: one plain sentence and where the options are", async () => {
+    const unknown = await cli(["app-c", "--bogus"]);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([
+      1,
+      "Unknown option '--bogus'. create-troupe --help lists the options.",
+    ]);
+    const missing = await cli(["app-c", "--template"]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      1,
+      "Option '-t, --template <value>' argument missing. create-troupe --help lists the options.",
+    ]);
+    expect(existsSync(join(work, "app-c"))).toBe(false);
+  });
 });
 
 describe("non-interactive runs", () => {

@@ -297,6 +297,15 @@ describe.each(cases)("the $template template, installed with $pm", ({ template, 
     for (const dep of only.devDependencies) expect(pkg.devDependencies[dep]).toBeUndefined();
     for (const script of only.scripts) expect(pkg.scripts[script]).toBeUndefined();
     await run(pm, ["run", "typecheck"], { cwd: app, env: envWith() });
+    if (pm === "pnpm") {
+      // pnpm asks nothing after an install (the game's Phaser ships agent skills it would
+      // otherwise offer to link, after every install).
+      const again = await run("pnpm", ["install", "--frozen-lockfile", "--offline"], {
+        cwd: app,
+        env: envWith(),
+      });
+      expect(`${again.stdout}${again.stderr}`).not.toMatch(/awaiting approval/i);
+    }
   });
 
   it("deploys: railway.json's build and start in a clean copy, a write, SIGTERM, a new start still has it", async () => {
