@@ -4,6 +4,7 @@
 // tab that goes away mid-WebSocket prints nothing.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +14,13 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { TEST_SECRET } from "./helpers.js";
 
 const CHAT_DIR = join(import.meta.dirname, "..");
+/**
+ * The folder of dev's embedded Postgres, as src/main.ts names it: "chat-template" in the repo,
+ * the app's own name in an app made with create-app.
+ */
+const EMBEDDED_NAME = /embeddedName: "([^"]+)"/.exec(
+  readFileSync(join(CHAT_DIR, "src", "main.ts"), "utf8"),
+)![1]!;
 
 interface Dev {
   output(): string;
@@ -127,9 +135,9 @@ describe("dev: start failures", () => {
     const root = await mkdtemp(join(tmpdir(), "chat-dev-pg-"));
     dirs.push(root);
     await chmod(root, 0o755);
-    const cluster = join(root, "chat-template", "pg");
+    const cluster = join(root, EMBEDDED_NAME, "pg");
     await mkdir(cluster, { recursive: true });
-    await writeFile(join(root, "chat-template", "password"), "pw\n");
+    await writeFile(join(root, EMBEDDED_NAME, "password"), "pw\n");
     await writeFile(join(cluster, ".troupe-initialized"), "\n");
     await writeFile(join(cluster, "PG_VERSION"), "18\n");
     if (process.getuid?.() === 0) {
@@ -146,7 +154,9 @@ describe("dev: start failures", () => {
     expect(await dev.exited).toBe(1);
     expectOneSentence(
       dev.output(),
-      /^\[chat\] could not start: Postgres did not start with the data in .*chat-template\/pg \(.+\); if that data is damaged, remove .*chat-template to start afresh, or set DATABASE_URL to use another Postgres\.$/,
+      new RegExp(
+        `^\\[chat\\] could not start: Postgres did not start with the data in .*${EMBEDDED_NAME}/pg \\(.+\\); if that data is damaged, remove .*${EMBEDDED_NAME} to start afresh, or set DATABASE_URL to use another Postgres\\.$`,
+      ),
     );
   });
 });
