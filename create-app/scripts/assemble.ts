@@ -362,4 +362,9 @@ const templates = readdirSync(join(REPO, "templates"), { withFileTypes: true })
   .sort()
   .map((name) => assembleTemplate(name, runtimePkg));
 writeJson(join(ASSETS, "templates.json"), templates);
-console.log(`create-troupe: assembled the runtime and ${templates.map((t) => t.name).join(", ")}`);
+// `--quiet`: the repo's `pnpm create-app` builds first; its user asked for an app, not a build.
+if (!process.argv.includes("--quiet")) {
+  console.log(
+    `create-troupe: assembled the runtime and ${templates.map((t) => t.name).join(", ")}`,
+  );
+}
