@@ -275,7 +275,11 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
     await card.getByRole("button", { name: "Approve" }).click();
     await page.locator('.tool-card[data-tool="deleteNote"].done').waitFor();
     await lastAnswer(page).and(page.locator('[data-status="complete"]')).waitFor();
-    expect(await answerText(page)).toContain("Deleted 1 note.");
+    // The request stays above its card, as history; below it, only the outcome.
+    expect((await textAfterLastCard(page)).trim()).toBe("Deleted 1 note.");
+    expect(await lastAnswer(page).locator(".text").first().textContent()).toContain(
+      "I need your approval",
+    );
     expect(await card.locator(".tool-result").textContent()).toContain('"deleted": 1');
     await shots.take(page, "approved and deleted");
     expect(pageErrors).toEqual([]);
@@ -360,7 +364,21 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
   it("delivers a reminder into the conversation while no page is open", async () => {
     const shots = await screenshots("ai-agent reminder");
     await send(page, "remind me in 4 seconds to stretch");
-    await page.locator('.tool-card[data-tool="remindMe"].done').waitFor();
+    const reminderCard = page.locator('.tool-card[data-tool="remindMe"].done');
+    await reminderCard.waitFor();
+    await lastAnswer(page).and(page.locator('[data-status="complete"]')).waitFor();
+    // Said as a person says it, not as the tool's UTC timestamp.
+    expect((await textAfterLastCard(page)).trim()).toBe(
+      "I will remind you in 4 seconds to stretch.",
+    );
+    expect(await answerText(page)).not.toMatch(/\d{4}-\d\d-\d\dT/);
+    // The card gives the clock time in the browser's own time zone.
+    const due = reminderCard.locator("time");
+    expect(await due.getAttribute("datetime")).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+    const shown = await due.evaluate((el) =>
+      new Date(el.getAttribute("datetime") ?? "").toLocaleTimeString([], { timeStyle: "medium" }),
+    );
+    expect(await due.textContent()).toContain(shown);
     await shots.take(page, "reminder set");
     const url = page.url();
     const conversationId = decodeURIComponent(url.split("/c/")[1]!);

@@ -18,8 +18,10 @@ import {
   applyStreamChunk,
   applyTokenEvent,
   EMPTY_VIEW,
+  formatDue,
   formatTokens,
   mergeSnapshot,
+  messageParts,
   streamingMessage,
   upsertMessage,
   type ViewState,
@@ -239,24 +241,32 @@ function Message({
   onAnswer: (approved: boolean) => Promise<void>;
 }) {
   const label = STATUS_LABEL[m.status];
+  const parts = messageParts(m);
+  const cursor = m.status === "streaming";
   return (
     <li className={`message ${m.role} status-${m.status}`} data-status={m.status}>
       <div className="who">
         {m.role === "user" ? "You" : m.role === "reminder" ? "Reminder" : "Agent"}
         {label && <span className={`status-badge ${m.status}`}>{label}</span>}
       </div>
-      {m.toolCalls.map((t) => (
-        <ToolCard
-          key={t.id}
-          call={t}
-          approval={approval?.toolCallId === t.id ? approval : null}
-          onAnswer={onAnswer}
-        />
-      ))}
-      {(m.text || m.status === "streaming") && (
+      {parts.map((part, i) =>
+        part.kind === "tool" ? (
+          <ToolCard
+            key={part.call.id}
+            call={part.call}
+            approval={approval?.toolCallId === part.call.id ? approval : null}
+            onAnswer={onAnswer}
+          />
+        ) : (
+          <div className="text" key={`text-${part.start}`}>
+            {part.text}
+            {cursor && i === parts.length - 1 && <span className="cursor" aria-hidden="true" />}
+          </div>
+        ),
+      )}
+      {cursor && parts.at(-1)?.kind !== "text" && (
         <div className="text">
-          {m.text}
-          {m.status === "streaming" && <span className="cursor" aria-hidden="true" />}
+          <span className="cursor" aria-hidden="true" />
         </div>
       )}
       {m.status === "error" && m.error && <p className="error">The answer failed: {m.error}</p>}
@@ -299,6 +309,7 @@ function ToolCard({
       {call.result !== undefined && (
         <pre className="tool-result">{JSON.stringify(call.result, null, 2)}</pre>
       )}
+      {call.name === "remindMe" && <ReminderDue result={call.result} />}
       {call.error && <p className="error">{call.error}</p>}
       {approval && (
         <div className="approval">
@@ -313,6 +324,21 @@ function ToolCard({
         </div>
       )}
     </div>
+  );
+}
+
+/** A reminder's time in the reader's own clock (the result says it in UTC). */
+function ReminderDue({ result }: { result: unknown }) {
+  const at = (result as { at?: unknown } | undefined)?.at;
+  const due = typeof at === "string" ? new Date(at) : null;
+  if (!due || Number.isNaN(due.getTime())) return null;
+  return (
+    <p className="tool-note">
+      Due{" "}
+      <time dateTime={at as string} title={due.toString()}>
+        {formatDue(due, new Date())}
+      </time>
+    </p>
   );
 }
 
