@@ -171,6 +171,24 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
         page.getByRole("tab", { name: "Create a workspace" }).getAttribute("aria-selected"),
       )
       .toBe("true");
+    // The password's rule is said before anyone types one.
+    await page.getByText("At least 8 characters.").waitFor();
+    // Checked in the page, in words, field by field from the top (no browser bubble).
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    await formAlert(page).filter({ hasText: "Name your workspace." }).waitFor({ timeout: 5_000 });
+    await shots.take(page, "empty form explained");
+    await page.getByLabel("Workspace name").fill(ORG_NAME);
+    await page.getByLabel("Username or email").fill(LOGIN);
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    // The first field left wrong, in form order: the name, before the short password below it.
+    await formAlert(page).filter({ hasText: "Enter your name." }).waitFor({ timeout: 5_000 });
+    await page.getByLabel("Your name").fill("Ada");
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    await formAlert(page)
+      .filter({ hasText: "Choose a password of at least 8 characters." })
+      .waitFor({ timeout: 5_000 });
+    await shots.take(page, "short password explained");
     await page.getByLabel("Workspace name").fill(ORG_NAME);
     await page.getByLabel("Your name").fill("Ada");
     await page.getByLabel("Username or email").fill(LOGIN);
@@ -444,7 +462,15 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
     });
     const p = await newPage(phone, "ada-phone");
     await p.goto(server.url);
+    await p.getByRole("tab", { name: "Create a workspace" }).click();
+    await p.getByRole("button", { name: "Create workspace" }).click();
+    await formAlert(p).filter({ hasText: "Name your workspace." }).waitFor({ timeout: 5_000 });
+    await p.getByText("At least 8 characters.").waitFor();
+    await shots.take(p, "create a workspace, empty form explained");
     await p.getByRole("tab", { name: "Sign in" }).click();
+    await p.getByLabel("Workspace").fill("");
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await formAlert(p).filter({ hasText: "Enter your workspace." }).waitFor({ timeout: 5_000 });
     await p.getByLabel("Workspace").fill(ORG);
     await p.getByLabel("Username or email").fill(LOGIN);
     await p.getByLabel("Password").fill(PASSWORD);
