@@ -4,9 +4,11 @@
 // a workspace is created, a prompt streams token by token and Stop leaves it "stopped"; a second
 // tab follows the same answer live and a reload mid-answer resumes it with no duplicate text; a
 // note is saved and its deletion waits for Approve; a reminder arrives while no page is open;
-// a server killed mid-answer shows "Reconnecting…" and the answer "interrupted"; the phone
-// layout; Grace joins by Ada's invite link and cannot open Ada's conversation. The tests run in
-// order and share Ada's browser context. Every step is a screenshot in e2e/artifacts/<test>/.
+// at 1280x800 the list keeps its end in view (an approval card's buttons above the composer)
+// and the reader's place once they scroll up; a server killed mid-answer shows "Reconnecting…"
+// and the answer "interrupted"; the phone layout; Grace joins by Ada's invite link and cannot
+// open Ada's conversation. The tests run in order and share Ada's browser context. Every step is
+// a screenshot in e2e/artifacts/<test>/.
 
 import pg from "pg";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -64,7 +66,7 @@ afterAll(async () => {
 });
 
 async function newContext(options: Parameters<Browser["newContext"]>[0] = {}) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
   contexts.push(context);
   return context;
 }
@@ -85,8 +87,53 @@ function lastAnswer(page: Page) {
   return page.locator("li.message.assistant").last();
 }
 
+/** The whole text of the last answer (its parts before and after any tool card, joined). */
 async function answerText(page: Page): Promise<string> {
-  return (await lastAnswer(page).locator(".text").textContent()) ?? "";
+  return (await lastAnswer(page).locator(".text").allTextContents()).join("");
+}
+
+/** The text after the last tool card of the last answer: what the agent said once it ran. */
+async function textAfterLastCard(page: Page): Promise<string> {
+  return lastAnswer(page).evaluate((li) => {
+    const cards = li.querySelectorAll(".tool-card");
+    const last = cards[cards.length - 1];
+    return [...li.querySelectorAll(".text")]
+      .filter((t) => !last || last.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING)
+      .map((t) => t.textContent ?? "")
+      .join("");
+  });
+}
+
+/** The sign-in card's message in words (not the browser's own validation bubble). */
+function formAlert(page: Page) {
+  return page.locator("form[aria-label] [role=alert]");
+}
+
+/** Where an element sits against the visible part of the message list, in pixels. */
+async function visibleInList(page: Page, selector: string) {
+  const list = await page.locator(".messages").boundingBox();
+  const box = await page.locator(selector).boundingBox();
+  if (!list || !box) return { inside: false, list, box };
+  return {
+    inside: box.y >= list.y && box.y + box.height <= list.y + list.height,
+    list,
+    box,
+  };
+}
+
+/**
+ * How far the message list is from its bottom (0: at the bottom), and its scroll position,
+ * once the page has rendered what it has (its ResizeObservers run then, not on a layout read).
+ */
+async function listScroll(page: Page) {
+  await page.evaluate(
+    () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
+  );
+  return page.locator(".messages").evaluate((el) => ({
+    top: el.scrollTop,
+    fromBottom: el.scrollHeight - el.scrollTop - el.clientHeight,
+    overflows: el.scrollHeight > el.clientHeight,
+  }));
 }
 
 /** "1 2 3 … n": what the stand-in answers to "count to n". */
@@ -124,6 +171,24 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
         page.getByRole("tab", { name: "Create a workspace" }).getAttribute("aria-selected"),
       )
       .toBe("true");
+    // The password's rule is said before anyone types one.
+    await page.getByText("At least 8 characters.").waitFor();
+    // Checked in the page, in words, field by field from the top (no browser bubble).
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    await formAlert(page).filter({ hasText: "Name your workspace." }).waitFor({ timeout: 5_000 });
+    await shots.take(page, "empty form explained");
+    await page.getByLabel("Workspace name").fill(ORG_NAME);
+    await page.getByLabel("Username or email").fill(LOGIN);
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    // The first field left wrong, in form order: the name, before the short password below it.
+    await formAlert(page).filter({ hasText: "Enter your name." }).waitFor({ timeout: 5_000 });
+    await page.getByLabel("Your name").fill("Ada");
+    await page.getByRole("button", { name: "Create workspace" }).click();
+    await formAlert(page)
+      .filter({ hasText: "Choose a password of at least 8 characters." })
+      .waitFor({ timeout: 5_000 });
+    await shots.take(page, "short password explained");
     await page.getByLabel("Workspace name").fill(ORG_NAME);
     await page.getByLabel("Your name").fill("Ada");
     await page.getByLabel("Username or email").fill(LOGIN);
@@ -228,16 +293,110 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
     await card.getByRole("button", { name: "Approve" }).click();
     await page.locator('.tool-card[data-tool="deleteNote"].done').waitFor();
     await lastAnswer(page).and(page.locator('[data-status="complete"]')).waitFor();
-    expect(await answerText(page)).toContain("Deleted 1 note.");
+    // The request stays above its card, as history; below it, only the outcome.
+    expect((await textAfterLastCard(page)).trim()).toBe("Deleted 1 note.");
+    expect(await lastAnswer(page).locator(".text").first().textContent()).toContain(
+      "I need your approval",
+    );
     expect(await card.locator(".tool-result").textContent()).toContain('"deleted": 1');
     await shots.take(page, "approved and deleted");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("keeps the newest message in view at 1280x800 (an approval card's buttons too), and the reader's place when they scrolled up", async () => {
+    const shots = await screenshots("ai-agent scroll to the approval");
+    const wide = await newPage(ada, "ada-wide");
+    await wide.setViewportSize({ width: 1280, height: 800 });
+    await wide.goto(server.url);
+    await newConversation(wide);
+    // A few turns, enough to fill the list.
+    for (const prompt of [
+      "what is 2 + 3",
+      "save a note: cats",
+      "what is 6 * 7",
+      "save a note: dogs",
+    ]) {
+      const answers = await wide.locator("li.message.assistant").count();
+      await send(wide, prompt);
+      // This prompt's answer, not the previous one, has ended.
+      await wide.locator("li.message.assistant").nth(answers).waitFor();
+      await lastAnswer(wide).and(wide.locator('[data-status="complete"]')).waitFor();
+    }
+    expect((await listScroll(wide)).overflows).toBe(true);
+
+    await send(wide, "delete the note about dogs");
+    const approve = '.tool-card[data-tool="deleteNote"] .approval button.primary';
+    await wide.locator(approve).waitFor();
+    // The whole card, buttons included, comes into the visible part of the list: not under
+    // the composer, without the person scrolling.
+    await expect
+      .poll(async () => (await visibleInList(wide, approve)).inside, { timeout: 5_000 })
+      .toBe(true);
+    expect((await listScroll(wide)).fromBottom).toBeLessThanOrEqual(2);
+    await shots.take(wide, "approval card in view");
+    await wide.locator(approve).click();
+    await lastAnswer(wide).and(wide.locator('[data-status="complete"]')).waitFor();
+    await expect.poll(async () => (await listScroll(wide)).fromBottom).toBeLessThanOrEqual(2);
+    await shots.take(wide, "approved, outcome in view");
+
+    // A long answer: the list follows it while the reader is at the bottom...
+    await send(wide, "count to 300");
+    await waitFor(async () => (await answerText(wide)).startsWith("1 2 3 4 "), {
+      timeout: UI_TIMEOUT,
+      what: "the answer to start streaming",
+    });
+    const lines = async () => (await lastAnswer(wide).locator(".text").boundingBox())?.height ?? 0;
+    let height = await lines();
+    await waitFor(async () => (await lines()) > height, {
+      timeout: UI_TIMEOUT,
+      what: "the answer to grow by a line",
+    });
+    expect((await listScroll(wide)).fromBottom).toBeLessThanOrEqual(2);
+    // ...and stays where the reader put it once they scrolled up.
+    await wide.locator(".messages").evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    height = await lines();
+    await waitFor(async () => (await lines()) > height, {
+      timeout: UI_TIMEOUT,
+      what: "the answer to grow by a line",
+    });
+    expect((await listScroll(wide)).top).toBe(0);
+    await shots.take(wide, "scrolled up while streaming");
+    // Back at the bottom, it follows again.
+    await wide.locator(".messages").evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    height = await lines();
+    await waitFor(async () => (await lines()) > height, {
+      timeout: UI_TIMEOUT,
+      what: "the answer to grow by a line",
+    });
+    expect((await listScroll(wide)).fromBottom).toBeLessThanOrEqual(2);
+    await wide.getByRole("button", { name: "Stop" }).click();
+    await lastAnswer(wide).locator(".status-badge", { hasText: "stopped" }).waitFor();
+    await wide.close();
     expect(pageErrors).toEqual([]);
   });
 
   it("delivers a reminder into the conversation while no page is open", async () => {
     const shots = await screenshots("ai-agent reminder");
     await send(page, "remind me in 4 seconds to stretch");
-    await page.locator('.tool-card[data-tool="remindMe"].done').waitFor();
+    const reminderCard = page.locator('.tool-card[data-tool="remindMe"].done');
+    await reminderCard.waitFor();
+    await lastAnswer(page).and(page.locator('[data-status="complete"]')).waitFor();
+    // Said as a person says it, not as the tool's UTC timestamp.
+    expect((await textAfterLastCard(page)).trim()).toBe(
+      "I will remind you in 4 seconds to stretch.",
+    );
+    expect(await answerText(page)).not.toMatch(/\d{4}-\d\d-\d\dT/);
+    // The card gives the clock time in the browser's own time zone.
+    const due = reminderCard.locator("time");
+    expect(await due.getAttribute("datetime")).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+    const shown = await due.evaluate((el) =>
+      new Date(el.getAttribute("datetime") ?? "").toLocaleTimeString([], { timeStyle: "medium" }),
+    );
+    expect(await due.textContent()).toContain(shown);
     await shots.take(page, "reminder set");
     const url = page.url();
     const conversationId = decodeURIComponent(url.split("/c/")[1]!);
@@ -303,7 +462,15 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
     });
     const p = await newPage(phone, "ada-phone");
     await p.goto(server.url);
+    await p.getByRole("tab", { name: "Create a workspace" }).click();
+    await p.getByRole("button", { name: "Create workspace" }).click();
+    await formAlert(p).filter({ hasText: "Name your workspace." }).waitFor({ timeout: 5_000 });
+    await p.getByText("At least 8 characters.").waitFor();
+    await shots.take(p, "create a workspace, empty form explained");
     await p.getByRole("tab", { name: "Sign in" }).click();
+    await p.getByLabel("Workspace").fill("");
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await formAlert(p).filter({ hasText: "Enter your workspace." }).waitFor({ timeout: 5_000 });
     await p.getByLabel("Workspace").fill(ORG);
     await p.getByLabel("Username or email").fill(LOGIN);
     await p.getByLabel("Password").fill(PASSWORD);
@@ -319,6 +486,16 @@ describe("the AI agent in a browser (production build, stand-in model)", () => {
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await shots.take(p, "conversation");
+    // The conversation with the approved delete and the reminder: its end in view.
+    await p.getByRole("button", { name: "☰ Conversations" }).click();
+    await p
+      .locator(".conversation-list a")
+      .filter({ hasText: "fail after 3 words" })
+      .last()
+      .click();
+    await p.locator("li.message.reminder").waitFor();
+    await expect.poll(async () => (await listScroll(p)).fromBottom).toBeLessThanOrEqual(2);
+    await shots.take(p, "approved delete and reminder");
     expect(pageErrors).toEqual([]);
   });
 

@@ -331,8 +331,15 @@ describe("tools", () => {
     expect((await errorOf(a.conn.approve(approval.approvalId))).code).toBe("approval_not_found");
     await a.conn.approve(second.approvalId);
     m = await finished(a.messages, r.messageId);
-    expect(m.text).toContain("Deleted 1 note.");
     expect(m.toolCalls.map((t) => [t.name, t.status])).toEqual([["deleteNote", "done"]]);
+    // The request was made before the call, the outcome after it: the page shows the request
+    // above the card and only the outcome below it (messageParts), not one stale paragraph.
+    const at = m.toolCalls[0]!.textAt!;
+    expect(m.text.slice(0, at)).toBe("I need your approval to delete notes. ");
+    expect(m.text.slice(at)).toBe("Deleted 1 note.");
+    // The same in a fresh snapshot (what a reload shows).
+    const stored = (await a.conn.getConversation()).messages.find((x) => x.id === r.messageId)!;
+    expect(stored.toolCalls[0]!.textAt).toBe(at);
     expect(await app.sql("SELECT text FROM notes WHERE user_id = $1", [ada.userId])).toHaveLength(
       0,
     );

@@ -92,6 +92,12 @@ export interface ToolCallView {
   status: ToolCallStatus;
   result?: unknown;
   error?: string;
+  /**
+   * Where the model made the call in the message's text (its length then): what it said before
+   * the call reads above the card, what it said once the call ran (an approved delete's outcome)
+   * below it. Absent in messages stored before it existed: the cards come first.
+   */
+  textAt?: number;
   createdAt: number;
   version: number;
 }
@@ -784,6 +790,7 @@ export function createAgent(
         name: change.name ?? "unknown",
         args: null,
         status: "running",
+        textAt: liveText(c, msg).length,
         createdAt: Date.now(),
         version: 0,
       };

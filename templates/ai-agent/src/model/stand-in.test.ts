@@ -1,10 +1,19 @@
 // The stand-in model through the AI SDK itself (`streamText`), as the agent calls it: the same
 // prompt gives the same stream, tools are chosen by the documented rules, the pace holds,
 // usage is reported and an abort stops the stream.
+
+import { readFile } from "node:fs/promises";
 import { stepCountIs, streamText, tool } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { arithmeticIn, planAnswer, StandInModel, tokenize } from "./stand-in.js";
+import {
+  arithmeticIn,
+  formatDuration,
+  planAnswer,
+  STAND_IN_TOKENS_PER_SECOND,
+  StandInModel,
+  tokenize,
+} from "./stand-in.js";
 
 const noopTool = (schema: z.ZodObject) =>
   tool({ inputSchema: schema, execute: async (input) => ({ ...input, ok: true }) });
@@ -67,6 +76,7 @@ describe("stand-in model", () => {
     expect(remind.calls).toEqual([
       { toolName: "remindMe", input: { text: "stretch", inSeconds: 120 } },
     ]);
+    expect(remind.text).toBe("Setting a reminder. I will remind you in 2 minutes to stretch.");
     expect((await run("save a note: buy milk")).calls).toEqual([
       { toolName: "saveNote", input: { text: "buy milk" } },
     ]);
@@ -86,6 +96,63 @@ describe("stand-in model", () => {
     const plan = planAnswer({ prompt: [user("hello there")], tools: toolDefs });
     expect(plan.kind).toBe("text");
     expect((plan as { text: string }).text).toContain("offline stand-in model");
+  });
+
+  it("says when a reminder is due as a person would, never as the tool's raw timestamp", () => {
+    const at = "2026-12-01T00:25:08.558Z";
+    const answered = (input: Record<string, unknown>) =>
+      planAnswer({
+        tools: toolDefs,
+        prompt: [
+          user("remind me"),
+          {
+            role: "assistant",
+            content: [{ type: "tool-call", toolCallId: "c1", toolName: "remindMe", input }],
+          },
+          {
+            role: "tool",
+            content: [
+              {
+                type: "tool-result",
+                toolCallId: "c1",
+                toolName: "remindMe",
+                output: { type: "json", value: { id: "r1", text: "stretch", at } },
+              },
+            ],
+          },
+        ],
+      });
+    // Asked after a delay: said the same way (the reader's time zone is not known here).
+    expect(answered({ text: "stretch", inSeconds: 60 })).toEqual({
+      kind: "text",
+      text: "I will remind you in 1 minute to stretch.",
+    });
+    // Asked at a time: the time, in words, with its zone named.
+    expect(answered({ text: "stretch", at })).toEqual({
+      kind: "text",
+      text: "I will remind you on 1 December 2026 at 00:25 (UTC) to stretch.",
+    });
+  });
+
+  it("says durations in words", () => {
+    expect(formatDuration(1)).toBe("1 second");
+    expect(formatDuration(30)).toBe("30 seconds");
+    expect(formatDuration(60)).toBe("1 minute");
+    expect(formatDuration(90)).toBe("1 minute and 30 seconds");
+    expect(formatDuration(7200)).toBe("2 hours");
+    expect(formatDuration(90_061)).toBe("1 day, 1 hour, 1 minute and 1 second");
+  });
+
+  it("gives a long answer worth stopping for every count the README suggests trying Stop on", async () => {
+    // Several seconds at the default pace, so a person has time to press Stop.
+    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+    const suggested = [...readme.matchAll(/"count to\s+(\d+)"[^.]*?\bStop\b/g)];
+    expect(suggested.length).toBeGreaterThan(0);
+    for (const [mention, n] of suggested) {
+      const plan = planAnswer({ prompt: [user(`count to ${n}`)], tools: toolDefs });
+      const seconds = tokenize((plan as { text: string }).text).length / STAND_IN_TOKENS_PER_SECOND;
+      expect(seconds, mention).toBeGreaterThanOrEqual(5);
+    }
   });
 
   it("finds arithmetic only where there is an operator between numbers", () => {

@@ -12,13 +12,14 @@
  *   - "find my notes about milk" / "search my notes for milk" → `searchNotes({ query })`
  *   - "delete the note about milk" → `deleteNote({ query })`
  *   - arithmetic ("what is (2 + 3) * 4?") → `calculator({ expression })`
- *   - "count to 50" → "1 2 3 … 50" (a long answer, for trying Stop)
+ *   - "count to 300" → "1 2 3 … 300" (a long answer, for trying Stop: 7.5 s at the default pace)
  *   - "fail after 5 words" → five words, then a stream error (a provider failing mid-answer)
  *   - "stall after 5 words" → five words, then nothing until aborted (a provider that hangs)
  *   - "call the tool X" / "call calculator with bad arguments" → a call the app must refuse
  *   - anything else → a short fixed answer quoting the prompt
  *   A tool rule applies only if the tool is offered; otherwise the answer says it is missing.
- * - tool results → one sentence per result ("The answer is 20.", "Saved your note.", …)
+ * - tool results → one sentence per result ("The answer is 20.", "Saved your note.", "I will
+ *   remind you in 2 minutes to stretch.", …)
  *
  * Tokens are the words of the answer with their trailing space, streamed at `tokensPerSecond`
  * (0: as fast as possible), made as the reader pulls them (a slow reader holds the model back,
@@ -199,7 +200,9 @@ export function planAnswer(
 ): StandInPlan {
   const last = options.prompt.at(-1);
   const offered = new Set((options.tools ?? []).map((t) => t.name));
-  if (last?.role === "tool") return { kind: "text", text: describeResults(last) };
+  if (last?.role === "tool") {
+    return { kind: "text", text: describeResults(last, callInputs(options.prompt)) };
+  }
   const prompt = last?.role === "user" ? textOf(last) : "";
   const tool = (toolName: string, input: unknown, preface: string): StandInPlan =>
     offered.has(toolName)
@@ -273,7 +276,20 @@ export function arithmeticIn(prompt: string): string | undefined {
   return undefined;
 }
 
-function describeResults(message: Extract<LanguageModelV3Message, { role: "tool" }>): string {
+/** The arguments of every tool call in the prompt, by call id. */
+function callInputs(prompt: LanguageModelV3Message[]): Map<string, unknown> {
+  const inputs = new Map<string, unknown>();
+  for (const m of prompt) {
+    if (m.role !== "assistant") continue;
+    for (const p of m.content) if (p.type === "tool-call") inputs.set(p.toolCallId, p.input);
+  }
+  return inputs;
+}
+
+function describeResults(
+  message: Extract<LanguageModelV3Message, { role: "tool" }>,
+  inputs: Map<string, unknown>,
+): string {
   const sentences: string[] = [];
   for (const part of message.content) {
     if (part.type !== "tool-result") continue;
@@ -285,13 +301,13 @@ function describeResults(message: Extract<LanguageModelV3Message, { role: "tool"
       sentences.push(`The ${part.toolName} tool failed: ${reason}`);
     } else {
       const value = out.type === "json" || out.type === "text" ? out.value : undefined;
-      sentences.push(describeValue(part.toolName, value));
+      sentences.push(describeValue(part.toolName, value, inputs.get(part.toolCallId)));
     }
   }
   return sentences.join(" ") || "Done.";
 }
 
-function describeValue(toolName: string, value: unknown): string {
+function describeValue(toolName: string, value: unknown, input: unknown): string {
   const v = (value ?? {}) as Record<string, unknown>;
   switch (toolName) {
     case "calculator":
@@ -306,10 +322,49 @@ function describeValue(toolName: string, value: unknown): string {
     case "deleteNote":
       return `Deleted ${String(v.deleted)} note${v.deleted === 1 ? "" : "s"}.`;
     case "remindMe":
-      return `I will remind you at ${String(v.at)}.`;
+      return describeReminder(v, (input ?? {}) as Record<string, unknown>);
     default:
       return `${toolName} returned ${JSON.stringify(value)}.`;
   }
+}
+
+/**
+ * The reminder as a person says it. The result's `at` is data (UTC); the reader's time zone is
+ * not known here, so the sentence says how long from now, as asked ("in 2 minutes"), and the
+ * web page shows the clock time in the reader's zone beside it. A reminder asked for at a time
+ * rather than after a delay is said in UTC, named as such.
+ */
+function describeReminder(result: Record<string, unknown>, input: Record<string, unknown>): string {
+  const what = typeof result.text === "string" ? ` to ${result.text}` : "";
+  if (typeof input.inSeconds === "number") {
+    return `I will remind you in ${formatDuration(input.inSeconds)}${what}.`;
+  }
+  const at = new Date(String(result.at));
+  if (Number.isNaN(at.getTime())) return `I set the reminder${what}.`;
+  const when = at.toLocaleString("en-GB", {
+    timeZone: "UTC",
+    dateStyle: "long",
+    timeStyle: "short",
+  });
+  return `I will remind you on ${when} (UTC)${what}.`;
+}
+
+/** 90 → "1 minute and 30 seconds", 7200 → "2 hours". */
+export function formatDuration(totalSeconds: number): string {
+  let rest = Math.max(0, Math.round(totalSeconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["day", 86_400],
+    ["hour", 3_600],
+    ["minute", 60],
+    ["second", 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? "" : "s"}`);
+  }
+  if (parts.length === 0) return "0 seconds";
+  return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
 }
 
 function textOf(message: LanguageModelV3Message): string {

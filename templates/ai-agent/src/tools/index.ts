@@ -112,7 +112,8 @@ export function createTools(host: ToolHost) {
       },
     }),
     remindMe: tool({
-      description: "Reminds the user of something later, as a message in this conversation.",
+      description:
+        "Reminds the user of something later, as a message in this conversation. The result's `at` is UTC and the user's time zone is unknown: tell the user how long from now (\"in 2 minutes\"), not the timestamp.",
       inputSchema: inputSchemas.remindMe,
       execute: async ({ text, inSeconds, at }) => {
         const when = inSeconds !== undefined ? host.now() + inSeconds * 1000 : Date.parse(at!);

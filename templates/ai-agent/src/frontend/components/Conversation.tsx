@@ -18,8 +18,10 @@ import {
   applyStreamChunk,
   applyTokenEvent,
   EMPTY_VIEW,
+  formatDue,
   formatTokens,
   mergeSnapshot,
+  messageParts,
   streamingMessage,
   upsertMessage,
   type ViewState,
@@ -78,12 +80,7 @@ export function Conversation({
     };
   }, [conn, agent.isConnected, update]);
 
-  const bottom = useRef<HTMLLIElement>(null);
-  const lastText = view.messages.at(-1)?.text.length ?? 0;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: follow new messages and streamed text.
-  useEffect(() => {
-    bottom.current?.scrollIntoView({ block: "end" });
-  }, [view.messages.length, lastText]);
+  const { scroller, content, stickToBottom } = useStickToBottom();
 
   const refused = agent.connStatus === "disconnected" && !everConnected ? agent.error : null;
   if (refused || loadError) {
@@ -124,38 +121,98 @@ export function Conversation({
           Reconnecting…
         </div>
       )}
-      <ol className="messages">
-        {!view.loaded && <li className="muted pad">Loading the conversation…</li>}
-        {view.loaded && view.messages.length === 0 && (
-          <li className="muted pad empty">
-            Ask anything. The agent can calculate ("what is 17 * 23"), keep notes ("save a note: buy
-            milk", "delete the note about milk") and remind you ("remind me in 2 minutes to
-            stretch").
-          </li>
-        )}
-        {view.messages.map((m) => (
-          <Message
-            key={m.id}
-            message={m}
-            approval={view.approval?.messageId === m.id ? view.approval : null}
-            onAnswer={async (approved) => {
-              if (!conn || !view.approval) return;
-              const id = view.approval.approvalId;
-              await (approved ? conn.approve(id) : conn.deny(id));
-            }}
-          />
-        ))}
-        <li ref={bottom} className="end" aria-hidden="true" />
-      </ol>
+      <div className="messages" ref={scroller}>
+        <ol className="message-list" ref={content}>
+          {!view.loaded && <li className="muted pad">Loading the conversation…</li>}
+          {view.loaded && view.messages.length === 0 && (
+            <li className="muted pad empty">
+              Ask anything. The agent can calculate ("what is 17 * 23"), keep notes ("save a note:
+              buy milk", "delete the note about milk") and remind you ("remind me in 2 minutes to
+              stretch").
+            </li>
+          )}
+          {view.messages.map((m) => (
+            <Message
+              key={m.id}
+              message={m}
+              approval={view.approval?.messageId === m.id ? view.approval : null}
+              onAnswer={async (approved) => {
+                if (!conn || !view.approval) return;
+                const id = view.approval.approvalId;
+                await (approved ? conn.approve(id) : conn.deny(id));
+              }}
+            />
+          ))}
+        </ol>
+      </div>
       <Composer
         disabled={!conn || !agent.isConnected || !view.loaded}
         streaming={Boolean(streaming)}
         waiting={Boolean(view.approval)}
-        send={(text) => conn!.send(text)}
+        send={(text) => {
+          // Your own prompt brings you to the end, wherever you were reading.
+          stickToBottom();
+          return conn!.send(text);
+        }}
         stop={() => conn!.cancel()}
       />
     </section>
   );
+}
+
+/** Within this many pixels of the end, the reader counts as at the bottom. */
+const AT_BOTTOM_SLACK_PX = 24;
+
+/**
+ * Keeps the message list at its end while the reader is there: whatever makes the content
+ * taller (a message, a streamed word, a tool card or its approval buttons appearing, a line
+ * wrapping after layout) and whatever makes the list shorter (the composer growing, a banner,
+ * the window) is seen by ResizeObservers, not guessed from the data. A reader who scrolled up
+ * keeps their place until they come back to the end (or send a prompt).
+ */
+function useStickToBottom() {
+  // State, not refs: the list is not rendered while the conversation cannot be opened.
+  const [el, scroller] = useState<HTMLDivElement | null>(null);
+  const [list, content] = useState<HTMLOListElement | null>(null);
+  // Set by scroll events only: content growing does not move scrollTop, so this is whether
+  // the reader was at the end before it grew.
+  const atBottom = useRef(true);
+  const lastTop = useRef(0);
+  const toEnd = useCallback(() => {
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    lastTop.current = el.scrollTop;
+  }, [el]);
+  useEffect(() => {
+    if (!el || !list) return;
+    const onScroll = () => {
+      const top = el.scrollTop;
+      const fromEnd = el.scrollHeight - top - el.clientHeight;
+      // Only a move up leaves the end, however small (a wheel's smooth steps are a few pixels
+      // each); coming down to within the slack joins it again. The event of our own jump to
+      // the end is dispatched a frame later, against content that may have grown again since
+      // (a new message): read as "not at the end", it would stop the following for good.
+      if (top < lastTop.current - 1) atBottom.current = fromEnd <= 1;
+      else if (fromEnd <= AT_BOTTOM_SLACK_PX) atBottom.current = true;
+      lastTop.current = top;
+    };
+    const follow = () => {
+      if (atBottom.current) toEnd();
+    };
+    el.addEventListener("scroll", onScroll, { passive: true });
+    const observer = new ResizeObserver(follow);
+    observer.observe(el);
+    observer.observe(list);
+    return () => {
+      el.removeEventListener("scroll", onScroll);
+      observer.disconnect();
+    };
+  }, [el, list, toEnd]);
+  const stickToBottom = useCallback(() => {
+    atBottom.current = true;
+    toEnd();
+  }, [toEnd]);
+  return { scroller, content, stickToBottom };
 }
 
 /** Why a conversation's connection was refused, for a person (not the API's wording). */
@@ -184,24 +241,32 @@ function Message({
   onAnswer: (approved: boolean) => Promise<void>;
 }) {
   const label = STATUS_LABEL[m.status];
+  const parts = messageParts(m);
+  const cursor = m.status === "streaming";
   return (
     <li className={`message ${m.role} status-${m.status}`} data-status={m.status}>
       <div className="who">
         {m.role === "user" ? "You" : m.role === "reminder" ? "Reminder" : "Agent"}
         {label && <span className={`status-badge ${m.status}`}>{label}</span>}
       </div>
-      {m.toolCalls.map((t) => (
-        <ToolCard
-          key={t.id}
-          call={t}
-          approval={approval?.toolCallId === t.id ? approval : null}
-          onAnswer={onAnswer}
-        />
-      ))}
-      {(m.text || m.status === "streaming") && (
+      {parts.map((part, i) =>
+        part.kind === "tool" ? (
+          <ToolCard
+            key={part.call.id}
+            call={part.call}
+            approval={approval?.toolCallId === part.call.id ? approval : null}
+            onAnswer={onAnswer}
+          />
+        ) : (
+          <div className="text" key={`text-${part.start}`}>
+            {part.text}
+            {cursor && i === parts.length - 1 && <span className="cursor" aria-hidden="true" />}
+          </div>
+        ),
+      )}
+      {cursor && parts.at(-1)?.kind !== "text" && (
         <div className="text">
-          {m.text}
-          {m.status === "streaming" && <span className="cursor" aria-hidden="true" />}
+          <span className="cursor" aria-hidden="true" />
         </div>
       )}
       {m.status === "error" && m.error && <p className="error">The answer failed: {m.error}</p>}
@@ -244,6 +309,7 @@ function ToolCard({
       {call.result !== undefined && (
         <pre className="tool-result">{JSON.stringify(call.result, null, 2)}</pre>
       )}
+      {call.name === "remindMe" && <ReminderDue result={call.result} />}
       {call.error && <p className="error">{call.error}</p>}
       {approval && (
         <div className="approval">
@@ -258,6 +324,21 @@ function ToolCard({
         </div>
       )}
     </div>
+  );
+}
+
+/** A reminder's time in the reader's own clock (the result says it in UTC). */
+function ReminderDue({ result }: { result: unknown }) {
+  const at = (result as { at?: unknown } | undefined)?.at;
+  const due = typeof at === "string" ? new Date(at) : null;
+  if (!due || Number.isNaN(due.getTime())) return null;
+  return (
+    <p className="tool-note">
+      Due{" "}
+      <time dateTime={at as string} title={due.toString()}>
+        {formatDue(due, new Date())}
+      </time>
+    </p>
   );
 }
 

@@ -1,9 +1,11 @@
 /**
  * The way in, three forms over `troupe/accounts/client` (the same account routes as the chat):
  * sign in to an organisation, create one (you become its admin), or join one from an invite
- * link (`/join/<code>`, the organisation is shown first). Failures are shown in words.
+ * link (`/join/<code>`, the organisation is shown first). Failures are shown in words, in the
+ * page: a field left empty or wrong is reported (top to bottom, the first one) and focused before
+ * anything is sent, as in the chat's sign-in; the server's refusals read the same way.
  */
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import {
   createOrganisation,
   type InvitePreview,
@@ -14,8 +16,12 @@ import {
 } from "troupe/accounts/client";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "troupe/accounts/rules";
 import { describeError, PROBLEM_SENTENCES, sessionStore } from "../lib/client.js";
-
-type Mode = "sign-in" | "create" | "join";
+import {
+  formProblem,
+  type SignInMode as Mode,
+  PASSWORD_HINT,
+  type SignInField,
+} from "../lib/sign-in-form.js";
 
 /** The workspace this browser last entered: its sign-in form comes first, filled in. */
 const LAST_WORKSPACE_KEY = "troupe-ai-agent:last-workspace";
@@ -55,6 +61,9 @@ export function SignIn({
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // The field the error is about (checked in the page), marked and focused.
+  const [invalid, setInvalid] = useState<SignInField | null>(null);
+  const form = useRef<HTMLFormElement>(null);
   const [invite, setInvite] = useState<InvitePreview | null>(null);
 
   useEffect(() => {
@@ -62,17 +71,32 @@ export function SignIn({
     previewInvite(inviteCode).then(setInvite, (err) => setError(describeError(err)));
   }, [inviteCode]);
 
+  function switchMode(next: Mode) {
+    setMode(next);
+    setError(null);
+    setInvalid(null);
+  }
+
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
+    const problem = formProblem(mode, { org, orgName, displayName: name, login, password });
+    setError(problem?.message ?? null);
+    setInvalid(problem?.field ?? null);
+    if (problem) {
+      const input = form.current?.elements.namedItem(problem.field);
+      if (input instanceof HTMLInputElement) input.focus();
+      return;
+    }
     setBusy(true);
-    setError(null);
+    const account = { displayName: name.trim(), login: login.trim(), password };
     try {
       const session =
         mode === "sign-in"
           ? await signIn(org.trim(), login.trim(), password)
           : mode === "create"
-            ? await createOrganisation({ orgName, displayName: name, login, password })
-            : await joinOrganisation({ code: inviteCode!, displayName: name, login, password });
+            ? await createOrganisation({ orgName: orgName.trim(), ...account })
+            : await joinOrganisation({ code: inviteCode!, ...account });
       sessionStore.signIn(session);
       rememberWorkspace(session.user.org);
       if (mode === "join") {
@@ -86,6 +110,11 @@ export function SignIn({
     }
   }
 
+  // The field the message is about says so to assistive technology, and points at it.
+  const marks = (field: SignInField) =>
+    invalid === field
+      ? { "aria-invalid": true as const, "aria-describedby": "signin-error" }
+      : { "aria-invalid": false as const };
   const passwordField = (
     <label>
       Password
@@ -98,7 +127,9 @@ export function SignIn({
         required
         value={password}
         onChange={(e) => setPassword(e.target.value)}
+        {...marks("password")}
       />
+      {mode !== "sign-in" && <small className="muted">{PASSWORD_HINT}</small>}
     </label>
   );
   const loginField = (
@@ -107,22 +138,41 @@ export function SignIn({
       <input
         name="login"
         autoComplete="username"
+        autoCapitalize="none"
+        autoCorrect="off"
+        spellCheck={false}
         required
         value={login}
         onChange={(e) => setLogin(e.target.value)}
+        {...marks("login")}
       />
     </label>
   );
   const nameField = (
     <label>
       Your name
-      <input name="displayName" required value={name} onChange={(e) => setName(e.target.value)} />
+      <input
+        name="displayName"
+        autoComplete="name"
+        required
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+        {...marks("displayName")}
+      />
     </label>
   );
 
   return (
     <main className="signin">
-      <form className="card signin-card" onSubmit={submit} aria-label="Sign in">
+      <form
+        ref={form}
+        className="card signin-card"
+        onSubmit={submit}
+        noValidate
+        aria-label={
+          mode === "sign-in" ? "Sign in" : mode === "create" ? "Create a workspace" : "Join"
+        }
+      >
         <h1>Troupe AI agent</h1>
         <p className="muted">
           An assistant that streams its answers, uses tools with your approval and reminds you
@@ -135,7 +185,7 @@ export function SignIn({
               type="button"
               role="tab"
               aria-selected={mode === "sign-in"}
-              onClick={() => setMode("sign-in")}
+              onClick={() => switchMode("sign-in")}
             >
               Sign in
             </button>
@@ -143,7 +193,7 @@ export function SignIn({
               type="button"
               role="tab"
               aria-selected={mode === "create"}
-              onClick={() => setMode("create")}
+              onClick={() => switchMode("create")}
             >
               Create a workspace
             </button>
@@ -169,6 +219,7 @@ export function SignIn({
               placeholder="acme"
               value={org}
               onChange={(e) => setOrg(e.target.value)}
+              {...marks("org")}
             />
           </label>
         )}
@@ -180,6 +231,7 @@ export function SignIn({
               required
               value={orgName}
               onChange={(e) => setOrgName(e.target.value)}
+              {...marks("orgName")}
             />
             {orgName && <small className="muted">Its address: {slugify(orgName)}</small>}
           </label>
@@ -188,7 +240,7 @@ export function SignIn({
         {loginField}
         {passwordField}
         {error && (
-          <p className="error" role="alert">
+          <p className="notice notice-error" id="signin-error" role="alert">
             {error}
           </p>
         )}

@@ -4,9 +4,11 @@ import {
   applyStreamChunk,
   applyTokenEvent,
   EMPTY_VIEW,
+  formatDue,
   formatTokens,
   fromSnapshot,
   mergeSnapshot,
+  messageParts,
   upsertMessage,
 } from "./conversation.js";
 
@@ -100,5 +102,43 @@ describe("conversation view state", () => {
     expect(formatTokens(950)).toBe("950");
     expect(formatTokens(12_345)).toBe("12k");
     expect(formatTokens(1_250)).toBe("1.3k");
+  });
+
+  it("cuts an answer at its tool calls: the request above the card, only the outcome below", () => {
+    const call = (id: string, textAt?: number) => ({
+      id,
+      name: "deleteNote",
+      args: { query: "dogs" },
+      status: "done" as const,
+      textAt,
+      createdAt: 0,
+      version: 1,
+    });
+    const text = "I need your approval to delete notes. Deleted 1 note.";
+    expect(messageParts({ text, toolCalls: [call("t1", 38)] })).toEqual([
+      { kind: "text", text: "I need your approval to delete notes. ", start: 0 },
+      { kind: "tool", call: call("t1", 38) },
+      { kind: "text", text: "Deleted 1 note.", start: 38 },
+    ]);
+    // Two calls, stored out of order; one made before any text; one without a position
+    // (stored before positions existed) comes first.
+    expect(
+      messageParts({ text: "ab", toolCalls: [call("late", 1), call("old"), call("early", 0)] }).map(
+        (p) => (p.kind === "tool" ? p.call.id : p.text),
+      ),
+    ).toEqual(["old", "early", "a", "late", "b"]);
+    // A position past the text this view has so far (tokens still on their way): the card
+    // goes at the end, nothing is cut or repeated.
+    expect(messageParts({ text: "abc", toolCalls: [call("t", 10)] })).toEqual([
+      { kind: "text", text: "abc", start: 0 },
+      { kind: "tool", call: call("t", 10) },
+    ]);
+    expect(messageParts({ text: "", toolCalls: [] })).toEqual([]);
+  });
+
+  it("shows a reminder's due time in the reader's clock, with the date when not today", () => {
+    const now = new Date(2026, 11, 1, 0, 24, 8);
+    expect(formatDue(new Date(2026, 11, 1, 0, 25, 8), now, "en-GB")).toBe("00:25:08");
+    expect(formatDue(new Date(2026, 11, 2, 9, 0, 0), now, "en-GB")).toBe("2 Dec 2026, 09:00");
   });
 });

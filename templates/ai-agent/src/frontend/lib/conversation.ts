@@ -14,6 +14,7 @@ import type {
   PendingApproval,
   StreamChunk,
   TokenEvent,
+  ToolCallView,
 } from "../../actors/index.js";
 import { applyChunk, applyToken } from "../../stream.js";
 
@@ -107,6 +108,44 @@ export function applyStreamChunk(state: ViewState, chunk: StreamChunk): ViewStat
 /** The message being generated, if any (Stop is shown while there is one). */
 export function streamingMessage(state: ViewState): ChatMessage | undefined {
   return state.messages.find((m) => m.status === "streaming");
+}
+
+/** A piece of an answer as shown: its text and its tool cards in the order the model made them. */
+export type MessagePart =
+  | { kind: "text"; text: string; start: number }
+  | { kind: "tool"; call: ToolCallView };
+
+/**
+ * The message's text cut where each tool call was made (`textAt`): what the model said before a
+ * call (an approval request) reads above its card, what it said after (the outcome) below.
+ * Calls stored without a position come first; empty text is left out.
+ */
+export function messageParts(message: Pick<ChatMessage, "text" | "toolCalls">): MessagePart[] {
+  const calls = message.toolCalls
+    .map((call, i) => ({ call, i, at: Math.min(call.textAt ?? 0, message.text.length) }))
+    .sort((a, b) => a.at - b.at || a.i - b.i);
+  const parts: MessagePart[] = [];
+  let from = 0;
+  for (const { call, at } of calls) {
+    if (at > from) parts.push({ kind: "text", text: message.text.slice(from, at), start: from });
+    parts.push({ kind: "tool", call });
+    from = Math.max(from, at);
+  }
+  if (message.text.length > from) {
+    parts.push({ kind: "text", text: message.text.slice(from), start: from });
+  }
+  return parts;
+}
+
+/**
+ * When a reminder is due, in the reader's time zone and language: the time with its seconds
+ * when it is today ("00:25:08"), the date and time otherwise ("1 Dec 2026, 09:00").
+ */
+export function formatDue(due: Date, now: Date, locales?: string | string[]): string {
+  const sameDay = due.toDateString() === now.toDateString();
+  return sameDay
+    ? due.toLocaleTimeString(locales, { timeStyle: "medium" })
+    : due.toLocaleString(locales, { dateStyle: "medium", timeStyle: "short" });
 }
 
 /** "12.3k" for token counts. */
