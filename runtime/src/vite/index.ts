@@ -88,8 +88,11 @@ function appFirst(
 ): Plugin {
   const listener = getRequestListener(async (request, env) => {
     const response = await fetch(request, env);
-    // Handed on: Vite is answering on the socket itself, so the adapter must write nothing (a
-    // fresh copy of its marker: a shared Response must not be handed to code that may change it).
+    // Handed on: Vite is answering on the socket itself, so the adapter must write nothing.
+    // A copy, not the constant: loaded after the API server started (this module is imported
+    // then), the constant is the adapter's own lightweight Response, which it writes out (an
+    // empty 200) without looking for its marker; a copy is a standard Response, marker and all.
+    // (startApp's development test fails with the constant.)
     return frontend.handedOn(env.incoming) ? RESPONSE_ALREADY_SENT.clone() : response;
   });
   return {
