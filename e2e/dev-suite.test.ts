@@ -217,6 +217,13 @@ describe("pnpm dev at the root", () => {
       expect(url, rows).toBe(`http://localhost:${p[app.name]}`);
       await expectServing(url!, app.title);
     }
+    // Under dev, routes outside /api reach the app as in production (Vite in front only gets
+    // what the app's routes leave): the rate limiter's public API answers, in JSON, without a key.
+    const publicApi = await fetch(`http://localhost:${p["rate-limiter"]}/v1/quotes`, {
+      headers: { accept: "text/html,*/*;q=0.8" },
+    });
+    expect(publicApi.status).toBe(401);
+    expect(publicApi.headers.get("content-type")).toMatch(/^application\/json/);
     // A fresh rate limiter has no admin yet: its row says the first visit chooses the password.
     expect(rows).toMatch(
       /^ {2}rate-limiter +http:\/\/\S+ +no admin yet: the first visit chooses the admin password$/m,

@@ -91,6 +91,43 @@ async function sendLoad(rate: number, seconds: number): Promise<Record<string, n
   );
 }
 
+/** The live chart's y-axis labels, bottom to top. */
+async function yTicks(): Promise<number[]> {
+  const labels = await page.getByTestId("live-chart").getByTestId("y-tick").allTextContents();
+  return labels.map(Number);
+}
+
+/** Round (1, 2 or 5 × 10^n apart), evenly spaced ticks from 0: never "0 3 5". */
+function expectRoundEvenTicks(ticks: number[]): void {
+  expect(ticks.length, `ticks ${ticks.join(" ")}`).toBeGreaterThanOrEqual(3);
+  const step = ticks[1]!;
+  expect(step / 10 ** Math.floor(Math.log10(step)), `ticks ${ticks.join(" ")}`).toBeOneOf([
+    1, 2, 5,
+  ]);
+  expect(ticks).toEqual(ticks.map((_, i) => i * step));
+}
+
+/**
+ * The selects of the plan's rules that are narrower than their longest choice (its text would
+ * be clipped, "sliding windov"): each compared with a copy of itself at its natural width.
+ */
+async function clippedRuleSelects(): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLSelectElement>(".rule select")].flatMap((select) => {
+      const natural = select.cloneNode(true) as HTMLSelectElement;
+      natural.style.width = "auto";
+      natural.style.position = "absolute";
+      natural.style.visibility = "hidden";
+      document.body.append(natural);
+      const needed = natural.getBoundingClientRect().width;
+      natural.remove();
+      const label = select.closest("label")?.firstChild?.textContent?.trim() ?? "select";
+      const has = select.getBoundingClientRect().width;
+      return has + 0.5 < needed ? [`${label}: ${Math.round(has)} px of ${Math.round(needed)}`] : [];
+    }),
+  );
+}
+
 async function choosePlan(label: string) {
   await page.locator(".plan-picker").getByLabel("Plan").selectOption({ label });
   await page
@@ -119,6 +156,23 @@ describe("the rate limiter's dashboard", () => {
     expect(new URL(page.url()).pathname).toBe("/t/acme-inc");
     await page.getByTestId("live-status").filter({ hasText: "live" }).waitFor();
     await page.getByText("No keys yet.").waitFor();
+    // No traffic yet: the chart draws no series at all (not a lone red line at 0), says so over
+    // its empty axes, and those read in round, even steps.
+    await page
+      .getByTestId("no-traffic")
+      .filter({ hasText: "No traffic in the last 2 minutes" })
+      .waitFor();
+    expect(await page.getByTestId("live-chart").locator("path").count()).toBe(0);
+    expectRoundEvenTicks(await yTicks());
+    // The load form's hint points to where keys are made: the API keys section, below it.
+    const keyField = page.getByLabel("API key to send with");
+    expect(await keyField.getAttribute("placeholder")).toContain("created below");
+    const formTop = (await keyField.boundingBox())!.y;
+    const keysTop = (await page.getByRole("heading", { name: "API keys" }).boundingBox())!.y;
+    expect(keysTop).toBeGreaterThan(formTop);
+    // Every choice of the rules' selects fits ("sliding window" was clipped).
+    expect(await clippedRuleSelects()).toEqual([]);
+    await shots.take(page, "a new tenant, no traffic yet");
 
     await page.getByLabel("Key name").fill("load test");
     await page.getByRole("button", { name: "Create key" }).click();
@@ -160,6 +214,11 @@ describe("the rate limiter's dashboard", () => {
     expect(Number(await page.getByTestId("live-chart").getAttribute("data-max"))).toBeGreaterThan(
       0,
     );
+    // Both series drawn, on round, evenly spaced ticks, and no "no traffic" sentence.
+    await page.getByTestId("live-chart").locator("path.line.allowed").waitFor();
+    await page.getByTestId("live-chart").locator("path.line.limited").waitFor();
+    expect(await page.getByTestId("no-traffic").count()).toBe(0);
+    expectRoundEvenTicks(await yTicks());
     // Per endpoint: both rules appear, and each can be charted alone.
     await page.locator(".by-endpoint").getByText("weather").waitFor();
     await page.locator(".by-endpoint").getByText("quotes").waitFor();
@@ -255,6 +314,7 @@ describe("the rate limiter's dashboard", () => {
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
     expect(overflow).toBeLessThanOrEqual(0);
+    expect(await clippedRuleSelects()).toEqual([]);
     await page.evaluate(() => window.scrollTo(0, 0));
     await shots.take(page, "phone");
     await page.getByRole("button", { name: "☰ Tenants" }).click();

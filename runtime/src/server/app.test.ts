@@ -11,8 +11,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../free-port.js";
 import { actor, setup } from "../index.js";
 import { waitFor } from "../test/wait.js";
-import { type StartAppOptions, startApp } from "./app.js";
-import { listen } from "./index.js";
+import { type DevFrontendLoader, type StartAppOptions, startApp } from "./app.js";
+import type { DevFrontend } from "./dev-frontend.js";
+import { listen, serveFrontend } from "./index.js";
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -56,11 +57,14 @@ function harness(
   return { run, out, err, exits, signals, started: () => started };
 }
 
-async function serve(port: number, hostname: string) {
+async function serve(port: number, hostname: string, frontend?: string | DevFrontend) {
   const registry = setup({ use: { counter }, storage: { driver: "memory" } });
   const app = new Hono();
   app.get("/api/health", (c) => c.json({ ok: true }));
   app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
+  // A public API outside /api (as the rate limiter's /v1).
+  app.get("/v1/hello", (c) => c.json({ hello: "from the app" }));
+  if (frontend) serveFrontend(app, frontend);
   const server = await listen(app, registry, { port, hostname });
   return { ...server, fetch: app.fetch };
 }
@@ -129,6 +133,24 @@ describe("startApp refuses with one line and exit 1, before starting anything", 
     }
   });
 
+  it("development with Vite, when the app's server did not mount the frontend it was given", async () => {
+    let viteLoaded = false;
+    const h = harness(
+      { AUTH_SECRET: "s", DATABASE_URL: DB, PORT: String(await freePort()) },
+      {
+        devFrontend: () => {
+          viteLoaded = true;
+          return Promise.reject(new Error("not reached"));
+        },
+      },
+    );
+    await expect(h.run).rejects.toThrow();
+    expect(h.err).toEqual([
+      "[demo] could not start: the app did not mount its frontend: its server must call serveFrontend(app, frontend) after its routes, with the `frontend` its start was given, so that Vite serves the pages its routes leave.",
+    ]);
+    expect(viteLoaded).toBe(false);
+  });
+
   it("the app's start failing (its message is the line)", async () => {
     const h = harness(
       { AUTH_SECRET: "s", DATABASE_URL: DB, PORT: "0" },
@@ -186,6 +208,39 @@ describe("startApp starts", () => {
         storage: { driver: "postgres", connectionString: DB, schema: "troupe" },
       });
       expect((await fetch(`http://127.0.0.1:${port}/api/health`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("startApp in development with Vite", () => {
+  it("answers the app's routes, outside /api too, and leaves the rest to Vite", async () => {
+    const root = await mkdtemp(join(tmpdir(), "troupe-start-vite-"));
+    dirs.push(root);
+    await writeFile(join(root, "index.html"), "<!doctype html><title>dev page</title>");
+    const port = await freePort();
+    const loadVite: DevFrontendLoader = async () => [
+      await import("../vite/index.js"),
+      { default: { root, logLevel: "silent", clearScreen: false } },
+    ];
+    const h = harness(
+      { AUTH_SECRET: "s", DATABASE_URL: DB, PORT: String(port), HOST: "127.0.0.1" },
+      {
+        devFrontend: loadVite,
+        start: (ctx) => serve(ctx.port, ctx.hostname, ctx.frontend),
+      },
+    );
+    const app = await h.run;
+    try {
+      expect(app.url).toBe(`http://127.0.0.1:${port}`);
+      const html = { accept: "text/html,*/*;q=0.8" };
+      const api = await fetch(`${app.url}/v1/hello`, { headers: html });
+      expect(api.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(await api.json()).toEqual({ hello: "from the app" });
+      const page = await fetch(`${app.url}/some/page`, { headers: html });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<title>dev page</title>");
     } finally {
       await app.close();
     }

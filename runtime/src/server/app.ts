@@ -17,11 +17,12 @@
  * Production is the server build (`built`, compiled in by `troupe/vite/server-build`) or
  * `NODE_ENV=production`: the server on `0.0.0.0:$PORT`, actor state in Postgres
  * (`chooseActorStorage`). In development an app with a frontend gets Vite (hot reload) on
- * `$PORT` in front of its API on an internal port; one without listens on `$PORT` at `HOST`
- * (default 127.0.0.1). SIGTERM and SIGINT drain (`stopOnSignals`), registered before anything
- * starts so that a signal during the start ends what has started. Under `tsx watch` (the dev
- * script sets `devWatchVariable`), a failure also stops the watcher, which would otherwise wait
- * for a file change instead of ending `dev`.
+ * `$PORT` in front of its API on an internal port (every request goes to the app first; what its
+ * routes leave reaches the `frontend` it mounted, which hands it on to Vite); one without
+ * listens on `$PORT` at `HOST` (default 127.0.0.1). SIGTERM and SIGINT drain (`stopOnSignals`),
+ * registered before anything starts so that a signal during the start ends what has started.
+ * Under `tsx watch` (the dev script sets `devWatchVariable`), a failure also stops the watcher,
+ * which would otherwise wait for a file change instead of ending `dev`.
  *
  * @example
  * // src/main.ts
@@ -33,6 +34,7 @@
  *   frontendDir: new URL("../dist/public", import.meta.url),
  *   devFrontend: process.env.TROUPE_CHAT_BUILT === "1" ? undefined : loadViteAndConfig,
  *   config: (env) => ({ authSecret: resolveAuthSecret(env) }),
+ *   // startChatServer mounts `frontend` after its routes: serveFrontend(app, frontend)
  *   start: ({ config, ...listen }) => startChatServer({ ...listen, ...config }),
  * });
  * // loadViteAndConfig: imports `troupe/vite` and `../vite.config.js` together (see DevFrontendLoader).
@@ -45,6 +47,7 @@ import type { UserConfig } from "vite";
 import { resolveDatabaseUrl } from "../db/index.js";
 import type { StorageOption } from "../storage/open.js";
 import type { FrontendDevServer, startFrontendDevServer } from "../vite/index.js";
+import { DevFrontend } from "./dev-frontend.js";
 import { chooseActorStorage, type StopOnSignalsOptions, stopOnSignals } from "./index.js";
 
 /** What `start` gets: where to listen, the database, the actor storage and the app's settings. */
@@ -60,12 +63,18 @@ export interface AppStartContext<Config> {
   storage: StorageOption | undefined;
   /** The built frontend to serve, in production (for an app that has one). */
   frontendDir: string | undefined;
+  /**
+   * What the app mounts after its routes with `serveFrontend(app, frontend)`: the built
+   * frontend's directory in production, the `DevFrontend` that hands on to Vite in development
+   * (so that the app's routes win over the pages in both); undefined for an app without one.
+   */
+  frontend: string | DevFrontend | undefined;
 }
 
 /** What `start` resolves with. */
 export interface StartedAppServer {
   url: string;
-  /** The API's request handler, for Vite's in-process `/api` in development. */
+  /** The app's request handler: in development Vite hands it every request first. */
   fetch?: (request: Request) => Response | Promise<Response>;
   /** Drains and closes (`listen().close()`). */
   close(): Promise<void>;
@@ -206,6 +215,7 @@ export async function startApp<
     signals: opts.io?.signals,
   });
 
+  const devFrontend = withVite ? new DevFrontend() : undefined;
   const server = await opts
     .start({
       config,
@@ -215,23 +225,31 @@ export async function startApp<
       hostname: production ? "0.0.0.0" : withVite ? "127.0.0.1" : (publicHost as string),
       storage: chooseActorStorage(appEnv),
       frontendDir: production ? frontendDir : undefined,
+      frontend: production ? frontendDir : devFrontend,
     })
     .catch((e: Error) => fail(e.message));
   started.server = server;
 
-  if (withVite && opts.devFrontend) {
-    const [{ startFrontendDevServer }, { default: viteConfig }] = await opts.devFrontend();
+  if (withVite && opts.devFrontend && devFrontend) {
     const apiFetch = server.fetch;
     if (!apiFetch) {
       await server.close();
-      fail("the app's server has no fetch handler for Vite to answer /api with.");
+      fail("the app's server has no fetch handler for Vite to hand requests to.");
     }
+    if (!devFrontend.mounted) {
+      await server.close();
+      fail(
+        "the app did not mount its frontend: its server must call serveFrontend(app, frontend) after its routes, with the `frontend` its start was given, so that Vite serves the pages its routes leave.",
+      );
+    }
+    const [{ startFrontendDevServer }, { default: viteConfig }] = await opts.devFrontend();
     started.frontend = await startFrontendDevServer({
       config: viteConfig,
       port,
       host: env.HOST,
       apiUrl: server.url,
       apiFetch: apiFetch as NonNullable<StartedAppServer["fetch"]>,
+      frontend: devFrontend,
     }).catch(async (e: Error) => {
       await server.close();
       return fail(`the Vite dev server did not start on port ${port}: ${e.message}`);

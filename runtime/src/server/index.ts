@@ -6,8 +6,9 @@
  *   the file driver in development, `TROUPE_STORAGE` over both.
  * - `healthRoute(pool)`: `/api/health` that reports the database honestly: 200
  *   `{ ok: true, database: "up" }`, or 503 with the reason naming its host:port.
- * - `serveFrontend(app, dir)`: a Vite build, hashed assets cached for a year, index.html (no-cache)
- *   for every other GET path so client-side routes survive a reload.
+ * - `serveFrontend(app, frontend)`: a Vite build, hashed assets cached for a year, index.html
+ *   (no-cache) for every other GET path so client-side routes survive a reload; in development
+ *   (`startApp` gives `frontend` as a `DevFrontend`) the same place hands over to Vite.
  * - `listen(app, registry, opts)`: the Node server with the registry's WebSockets, and a `close()`
  *   that drains: it stops accepting connections, stops every actor (their state written, their
  *   connections closed with 1001 "going away", which clients answer by reconnecting, each
@@ -32,6 +33,9 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import type { Context, Hono } from "hono";
 import { checkDatabase, type Queryable } from "../db/reach.js";
 import type { StorageOption } from "../storage/open.js";
+import { DevFrontend } from "./dev-frontend.js";
+
+export { DevFrontend };
 
 /**
  * Where actor state lives. `TROUPE_STORAGE` wins if set (undefined here lets the runtime read
@@ -77,12 +81,20 @@ export function healthRoute(pool: Queryable, opts: HealthOptions = {}) {
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 
 /**
- * Static files of a built frontend (`dir` holds its `index.html`), and index.html for every other
- * GET path (client-side routes such as `/rooms/:id`). Mount it after the API routes, and after a
- * JSON 404 for unknown `/api/*` paths. index.html is revalidated on every load so a deploy is
+ * What the app's routes leave, after them: in production (`frontend` is the directory of a Vite
+ * build, holding its `index.html`) static files, and index.html for every other GET path
+ * (client-side routes such as `/rooms/:id`); in development (`frontend` is the `DevFrontend`
+ * `startApp` gives) every such request goes on to Vite. Mount it after the API routes, and after
+ * a JSON 404 for unknown `/api/*` paths. index.html is revalidated on every load so a deploy is
  * picked up at once; the hashed assets it points to are cached for a year.
  */
-export function serveFrontend(app: Hono<any>, dir: string): void {
+export function serveFrontend(app: Hono<any>, frontend: string | DevFrontend): void {
+  if (frontend instanceof DevFrontend) {
+    frontend.markMounted();
+    app.all("*", (c) => frontend.handle(c));
+    return;
+  }
+  const dir = frontend;
   const indexHtml = readFileSync(join(dir, "index.html"), "utf8");
   app.use(
     "/assets/*",

@@ -4,9 +4,9 @@
  *   /api/auth/*     organisations, invites, sign-in, token refresh and sign-out, and
  *   /api/me, /api/org/*  the caller and their organisation (all `troupe/accounts`)
  *   /api/health     for the platform's health check (the database answers)
- *   everything else the built frontend (`frontendDir`, production): hashed assets with a long
- *                   cache, index.html for every other path; without it (dev, tests) `/` is a
- *                   short page saying what this server is (in dev Vite serves the UI)
+ *   everything else the frontend (`frontend`): in production the build, hashed assets with a
+ *                   long cache, index.html for every other path; in dev, Vite; without it
+ *                   (tests) `/` is a short page saying what this server is
  *
  * `startAgentServer` is a function, not a side effect of importing this module, so tests start
  * real servers on random ports with their own database and storage, and restart them.
@@ -25,7 +25,7 @@ import {
 } from "troupe/accounts";
 import { assertDatabaseReachable, checkDatabase } from "troupe/db";
 import { bodyLimit } from "troupe/hono";
-import { chooseActorStorage, listen, serveFrontend } from "troupe/server";
+import { chooseActorStorage, type DevFrontend, listen, serveFrontend } from "troupe/server";
 import { type AgentRegistry, createRegistry } from "./actors/index.js";
 import type { AgentServices } from "./actors/services.js";
 import { type Database, openDatabase, runMigrations } from "./db/index.js";
@@ -46,8 +46,11 @@ export interface AgentServerOptions {
   /** The model; default `chooseModel()` from the environment. */
   model?: ModelChoice;
   logger?: Logger;
-  /** The built frontend (`dist/public`) to serve; production only. */
-  frontendDir?: string;
+  /**
+   * What answers after the routes (`serveFrontend`): the built frontend (`dist/public`) in
+   * production, the `DevFrontend` that hands on to Vite in `dev`.
+   */
+  frontend?: string | DevFrontend;
   /** Tunables of the actors (tests shrink them). */
   tuning?: Pick<
     AgentServices,
@@ -137,7 +140,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   app.all("/api/*", (c) =>
     c.json({ error: { code: "not_found", message: "No such API route.", metadata: null } }, 404),
   );
-  if (opts.frontendDir) serveFrontend(app, opts.frontendDir);
+  if (opts.frontend) serveFrontend(app, opts.frontend);
   else app.get("/", (c) => c.html(infoPage(model.label)));
 
   const server = await listen(app, registry, {

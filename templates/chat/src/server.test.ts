@@ -37,7 +37,7 @@ describe("http routes", () => {
     await writeFile(join(dir, "index.html"), "<!doctype html><title>chat</title><div id=root>");
     await writeFile(join(dir, "assets", "index-abc123.js"), "console.log(1)");
     await writeFile(join(dir, "favicon.svg"), "<svg/>");
-    const web = await startTestApp({ frontendDir: dir });
+    const web = await startTestApp({ frontend: dir });
     try {
       for (const path of ["/", "/rooms/some-room", "/search?q=x"]) {
         const res = await fetch(`${web.url}${path}`);

@@ -5,8 +5,9 @@
  *   /api/me, /api/org/*  the caller, the organisation's invite link and members
  *   /api/search     full-text search over the organisation's messages (SQL)
  *   /api/health     for the platform's health check
- *   everything else the built frontend (`frontendDir`): hashed assets with a long cache, and
- *                   index.html for any other GET path, so `/rooms/:id` links work (SPA fallback)
+ *   everything else the frontend (`frontend`): the build's hashed assets with a long cache, and
+ *                   index.html for any other GET path, so `/rooms/:id` links work (SPA
+ *                   fallback); in `dev`, Vite
  *
  * `startChatServer` is a function, not a side effect of importing this module, so tests start
  * real servers on random ports with their own database and storage, and restart them.
@@ -26,7 +27,13 @@ import {
 } from "troupe/accounts";
 import { assertDatabaseReachable } from "troupe/db";
 import { bodyLimit } from "troupe/hono";
-import { chooseActorStorage, healthRoute, listen, serveFrontend } from "troupe/server";
+import {
+  chooseActorStorage,
+  type DevFrontend,
+  healthRoute,
+  listen,
+  serveFrontend,
+} from "troupe/server";
 import { z } from "zod";
 import { type ChatLogger, type ChatRegistry, createRegistry } from "./actors/index.js";
 import type { ChatServices } from "./actors/services.js";
@@ -52,10 +59,11 @@ export interface ChatServerOptions {
   /** Take the client address from `X-Forwarded-For` (behind a proxy); default `TRUST_PROXY=1`. */
   trustProxy?: boolean;
   /**
-   * The built frontend (`vite build` output, with its `index.html`) to serve. Without it the
-   * server is API-only and `/` says so: in development Vite serves the frontend instead.
+   * What answers after the routes (`serveFrontend`): the built frontend (`vite build` output,
+   * with its `index.html`) in production, the `DevFrontend` that hands on to Vite in `dev`.
+   * Without it the server is API-only and `/` says so.
    */
-  frontendDir?: string;
+  frontend?: string | DevFrontend;
   /**
    * Where the server's log lines go: the actors' (through Troupe), the database pool's lost
    * connections and failed requests. Default: stderr. Tests pass `captureLogger()` to assert on
@@ -183,8 +191,8 @@ export async function startChatServer(opts: ChatServerOptions): Promise<ChatServ
     c.json({ error: { code: "not_found", message: "No such API route.", metadata: null } }, 404),
   );
 
-  if (opts.frontendDir) {
-    serveFrontend(app, opts.frontendDir);
+  if (opts.frontend) {
+    serveFrontend(app, opts.frontend);
   } else {
     app.get("/", (c) => c.html(API_ONLY_PAGE));
   }

@@ -5,9 +5,9 @@
  *   GET /api/leaderboard   the best players by rating (SQL)
  *   GET /api/players/:id   one player's rating, games, wins and recent matches (SQL)
  *   GET /api/health        for the platform's health check
- *   everything else        the built frontend (`frontendDir`, production): hashed assets with a
- *                          long cache, index.html for other paths (`/leaderboard`); without it
- *                          (tests, or `dev`, where Vite serves the page) `/` says what this is
+ *   everything else        the frontend (`frontend`): in production the build, hashed assets
+ *                          with a long cache, index.html for other paths (`/leaderboard`); in
+ *                          `dev`, Vite; without it (tests) `/` says what this is
  *
  * `startGameServer` is a function, not a side effect of importing this module, so tests start
  * real servers on random ports with their own database and storage, and restart them.
@@ -19,7 +19,13 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Logger, type StorageOption, UserError } from "troupe";
 import { assertDatabaseReachable } from "troupe/db";
 import { bodyLimit } from "troupe/hono";
-import { chooseActorStorage, healthRoute, listen, serveFrontend } from "troupe/server";
+import {
+  chooseActorStorage,
+  type DevFrontend,
+  healthRoute,
+  listen,
+  serveFrontend,
+} from "troupe/server";
 import { z } from "zod";
 import { createRegistry, type GameRegistry } from "./actors/index.js";
 import type { GameServices } from "./actors/services.js";
@@ -42,8 +48,12 @@ export interface GameServerOptions {
   /** Timings and sizes of matchmaking and matches (tests shrink them). */
   tuning?: GameServices["tuning"];
   botBrain?: GameServices["botBrain"];
-  /** The built frontend (`dist/public`) to serve; without it `/` is a page about the API. */
-  frontendDir?: string;
+  /**
+   * What answers after the routes (`serveFrontend`): the built frontend (`dist/public`) in
+   * production, the `DevFrontend` that hands on to Vite in `dev`. Without it `/` is a page about
+   * the API.
+   */
+  frontend?: string | DevFrontend;
   /** Told about every tick of every match (`bench:game`); unset by default. */
   onTick?: GameServices["onTick"];
 }
@@ -182,7 +192,7 @@ export async function startGameServer(opts: GameServerOptions): Promise<GameServ
   app.all("/api/*", (c) =>
     c.json({ error: { code: "not_found", message: "No such API route.", metadata: null } }, 404),
   );
-  if (opts.frontendDir) serveFrontend(app, opts.frontendDir);
+  if (opts.frontend) serveFrontend(app, opts.frontend);
   else app.get("/", (c) => c.html(ABOUT_PAGE));
 
   const server = await listen(app, registry, {

@@ -6,7 +6,8 @@
  *   /api/health        for the platform's health check
  *   /api/troupe/*      the actor registry (the limiter's actors refuse every caller from outside;
  *                      `tenantTraffic`, the dashboard's live chart, takes the admin's token)
- *   /*                 the dashboard (the built frontend), when `frontendDir` is given
+ *   /*                 the dashboard, when `frontend` is given: the build in production,
+ *                      Vite in `dev` (after the routes in both, so they win over its pages)
  *
  * `startServer` is a function, so tests start real servers on random ports with their own
  * database and storage, and restart them.
@@ -16,7 +17,7 @@ import type { Context } from "hono";
 import type { Logger, StorageOption } from "troupe";
 import type { ScryptParams } from "troupe/accounts/password";
 import { assertDatabaseReachable } from "troupe/db";
-import { healthRoute, listen, serveFrontend } from "troupe/server";
+import { type DevFrontend, healthRoute, listen, serveFrontend } from "troupe/server";
 import { createRegistry, type LimiterServices } from "./actors/index.js";
 import { AdminSessions } from "./admin-auth.js";
 import { createApp, seedDatabase } from "./app.js";
@@ -57,10 +58,11 @@ export interface ServerOptions {
   /** Behind a proxy: the client address is the last `X-Forwarded-For` entry. Default false. */
   trustProxy?: boolean;
   /**
-   * The built dashboard (`vite build` output, with its `index.html`) to serve. Without it the
-   * server is API-only: in development Vite serves the dashboard instead.
+   * What answers after the routes (`serveFrontend`): the built dashboard (`vite build` output,
+   * with its `index.html`) in production, the `DevFrontend` that hands on to Vite in `dev`, so
+   * `/v1/*` and `/api/*` are the app's in both. Without it the server is API-only.
    */
-  frontendDir?: string;
+  frontend?: string | DevFrontend;
 }
 
 export interface RateLimiterServer {
@@ -132,7 +134,7 @@ export async function startServer(opts: ServerOptions): Promise<RateLimiterServe
     firstRunSetup: opts.firstRunSetup ?? false,
     scrypt: opts.scrypt,
   });
-  if (opts.frontendDir) serveFrontend(app, opts.frontendDir);
+  if (opts.frontend) serveFrontend(app, opts.frontend);
 
   // The drain (troupe/server): stop accepting, stop every actor (counters snapshotted, usage
   // flushed through the outbox), then close the pool.

@@ -10,9 +10,10 @@ import { describeError, session, useActor } from "../lib/api.js";
 import {
   areaPath,
   averageRate,
+  axisScale,
+  hasTraffic,
   linePath,
   mergeSecond,
-  niceMax,
   type Point,
   pointsFor,
   rulesIn,
@@ -114,12 +115,6 @@ export function LiveTraffic({
       ) : (
         <Chart points={points} />
       )}
-      {series !== null && points.every((p) => p.allowed === 0 && p.limited === 0) && (
-        <p className="muted small">
-          No traffic in the last {WINDOW_SECONDS / 60} minutes. Send load below, or call the API
-          with a key.
-        </p>
-      )}
       {rules.length > 1 && (
         <table className="by-endpoint">
           <thead>
@@ -158,7 +153,10 @@ function Chart({ points }: { points: Point[] }) {
   const outer = useWidth(figure, 640);
   const W = Math.max(200, outer - 44);
   const H = outer < 500 ? 140 : 180;
-  const max = niceMax(Math.max(...points.map((p) => Math.max(p.allowed, p.limited))));
+  const { max, ticks } = axisScale(Math.max(...points.map((p) => Math.max(p.allowed, p.limited))));
+  // No requests: no series at all (a line of each at 0 would read as data), the axes and a
+  // sentence in their place.
+  const drawn = hasTraffic(points);
   const allowed = points.map((p) => p.allowed);
   const limited = points.map((p) => p.limited);
   const last = points.at(-1);
@@ -171,18 +169,25 @@ function Chart({ points }: { points: Point[] }) {
         data-testid="live-chart"
         data-max={max}
       >
-        {[0, 0.5, 1].map((f) => (
-          <g key={f}>
-            <line x1={0} x2={W} y1={H - f * H} y2={H - f * H} className="grid" />
-            <text x={-6} y={H - f * H + 4} className="axis" textAnchor="end">
-              {Math.round(f * max)}
-            </text>
-          </g>
-        ))}
-        <path d={areaPath(allowed, max, W, H)} className="area allowed" />
-        <path d={linePath(allowed, max, W, H)} className="line allowed" />
-        <path d={areaPath(limited, max, W, H)} className="area limited" />
-        <path d={linePath(limited, max, W, H)} className="line limited" />
+        {ticks.map((tick) => {
+          const y = H - (tick / max) * H;
+          return (
+            <g key={tick} data-testid="y-tick">
+              <line x1={0} x2={W} y1={y} y2={y} className="grid" />
+              <text x={-6} y={y + 4} className="axis" textAnchor="end">
+                {tick}
+              </text>
+            </g>
+          );
+        })}
+        {drawn && (
+          <>
+            <path d={areaPath(allowed, max, W, H)} className="area allowed" />
+            <path d={linePath(allowed, max, W, H)} className="line allowed" />
+            <path d={areaPath(limited, max, W, H)} className="area limited" />
+            <path d={linePath(limited, max, W, H)} className="line limited" />
+          </>
+        )}
         <text x={0} y={H + 18} className="axis">
           −{points.length} s
         </text>
@@ -190,6 +195,14 @@ function Chart({ points }: { points: Point[] }) {
           {last ? new Date(last.t).toLocaleTimeString() : ""}
         </text>
       </svg>
+      {!drawn && (
+        <p className="chart-quiet muted small" data-testid="no-traffic">
+          <span>
+            No traffic in the last {WINDOW_SECONDS / 60} minutes. Send load below, or call the API
+            with a key.
+          </span>
+        </p>
+      )}
       <figcaption className="legend">
         <span className="swatch allowed" /> allowed <span className="swatch limited" /> limited
         (429)
@@ -242,7 +255,7 @@ function LoadForm({
         <input
           value={loadKey}
           onChange={(e) => onLoadKeyChange(e.target.value)}
-          placeholder="rl_… (a key created above is filled in)"
+          placeholder="rl_… (a key created below is filled in)"
           spellCheck={false}
         />
       </label>

@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useState } from "react";
 import { admin, describeError, type UsageRow } from "../lib/api.js";
-import { niceMax } from "../lib/chart.js";
+import { axisScale } from "../lib/chart.js";
 
 type By = "minute" | "day";
 
@@ -69,7 +69,7 @@ export function UsageHistory({ tenantId }: { tenantId: string }) {
     (a, b) => ({ allowed: a.allowed + b.allowed, limited: a.limited + b.limited }),
     { allowed: 0, limited: 0 },
   );
-  const max = niceMax(Math.max(0, ...bars.map((b) => b.allowed + b.limited)));
+  const { max } = axisScale(Math.max(0, ...bars.map((b) => b.allowed + b.limited)));
   const W = 640;
   const H = 120;
   const bw = bars.length ? W / bars.length : W;

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { averageRate, linePath, mergeSecond, niceMax, pointsFor, rulesIn } from "./chart.js";
+import {
+  averageRate,
+  axisScale,
+  hasTraffic,
+  linePath,
+  mergeSecond,
+  pointsFor,
+  rulesIn,
+} from "./chart.js";
 
 const s = (t: number, rules: Record<string, [number, number]>) => ({
   t,
@@ -39,8 +47,40 @@ describe("the live chart's series", () => {
     expect(averageRate(points, 2)).toEqual({ t: 2000, allowed: 3, limited: 6 });
   });
 
-  it("scales to round maxima and draws inside the box", () => {
-    expect([0, 3, 7, 12, 20, 21, 480, 501].map(niceMax)).toEqual([5, 5, 10, 20, 20, 50, 500, 1000]);
+  it("scales to a round maximum with round, evenly spaced ticks", () => {
+    expect(axisScale(0).ticks).toEqual([0, 1, 2, 3, 4]);
+    expect(axisScale(3).ticks).toEqual([0, 1, 2, 3, 4]);
+    expect(axisScale(5).ticks).toEqual([0, 2, 4, 6]);
+    expect(axisScale(7).ticks).toEqual([0, 2, 4, 6, 8]);
+    expect(axisScale(12).ticks).toEqual([0, 5, 10, 15]);
+    expect(axisScale(20).ticks).toEqual([0, 5, 10, 15, 20]);
+    expect(axisScale(21).ticks).toEqual([0, 10, 20, 30]);
+    expect(axisScale(480).ticks).toEqual([0, 200, 400, 600]);
+    expect(axisScale(501).ticks).toEqual([0, 200, 400, 600]);
+    expect(axisScale(0.4).max).toBe(4);
+    expect(axisScale(Number.NaN).max).toBe(4);
+    expect(axisScale(-Infinity).max).toBe(4);
+    for (let value = 0; value <= 100_000; value += value < 100 ? 1 : 997) {
+      const { max, ticks } = axisScale(value);
+      expect(max).toBeGreaterThanOrEqual(value);
+      expect(ticks[0]).toBe(0);
+      expect(ticks.at(-1)).toBe(max);
+      expect(ticks.length).toBeGreaterThanOrEqual(3);
+      expect(ticks.length).toBeLessThanOrEqual(5);
+      const step = ticks[1]!;
+      // A step of 1, 2 or 5 times a power of ten, the same between every two ticks.
+      expect(step / 10 ** Math.floor(Math.log10(step))).toBeOneOf([1, 2, 5]);
+      expect(ticks.every((t, i) => t === i * step)).toBe(true);
+    }
+  });
+
+  it("says whether there is any traffic to draw", () => {
+    const quiet = [0, 1].map((t) => ({ t, allowed: 0, limited: 0 }));
+    expect(hasTraffic(quiet)).toBe(false);
+    expect(hasTraffic([...quiet, { t: 2, allowed: 0, limited: 1 }])).toBe(true);
+  });
+
+  it("draws inside the box", () => {
     expect(linePath([0, 10, 20], 20, 100, 50)).toBe("M0.0,50.0L50.0,25.0L100.0,0.0");
     expect(linePath([40], 20, 100, 50)).toBe("M0.0,0.0");
   });

@@ -1,7 +1,7 @@
 /**
  * The live chart's arithmetic, apart from React so it can be tested: the seconds the
  * `tenantTraffic` actor broadcasts are merged into a window of the last `WINDOW_SECONDS`, read
- * for one endpoint (rule) or all, and scaled to a round maximum.
+ * for one endpoint (rule) or all, and scaled to a round maximum with round, evenly spaced ticks.
  */
 import type { TrafficSecond } from "../../actors/index.js";
 
@@ -71,14 +71,45 @@ export function averageRate(points: readonly Point[], seconds = 5): Point {
   };
 }
 
-/** A round number at or above `value` (1, 2, 5 × 10^n), at least 5, for the y axis. */
-export function niceMax(value: number): number {
-  if (!(value > 5)) return 5;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 5, 10]) {
-    if (step * magnitude >= value) return step * magnitude;
+/** The y axis: a round maximum at or above the highest value, and its evenly spaced ticks. */
+export interface AxisScale {
+  max: number;
+  /** From 0 to `max`, every `max / (ticks.length - 1)`: round numbers, 3 to 5 of them. */
+  ticks: number[];
+}
+
+/** The least maximum of an axis (an empty chart, or a few requests a second): ticks 0 to 4. */
+const LEAST_AXIS_MAX = 4;
+/** At most this many intervals between ticks. */
+const MAX_INTERVALS = 4;
+
+/**
+ * The axis for values up to `value`: a tick step of 1, 2 or 5 × 10^n (the smallest that covers
+ * `value` in at most 4 steps), and the maximum the next multiple of it, so every tick is a round
+ * number and they are evenly spaced (0 10 20 30, never 0 3 5).
+ */
+export function axisScale(value: number): AxisScale {
+  // NaN or Infinity (no points) would never be covered: the least axis instead.
+  const top = Number.isFinite(value) ? Math.max(value, LEAST_AXIS_MAX) : LEAST_AXIS_MAX;
+  let magnitude = 10 ** Math.floor(Math.log10(top / MAX_INTERVALS));
+  for (;;) {
+    for (const m of [1, 2, 5]) {
+      const step = m * magnitude;
+      if (step * MAX_INTERVALS >= top) {
+        const intervals = Math.ceil(top / step);
+        return {
+          max: step * intervals,
+          ticks: Array.from({ length: intervals + 1 }, (_, i) => i * step),
+        };
+      }
+    }
+    magnitude *= 10;
   }
-  return 10 * magnitude;
+}
+
+/** Whether any point has a request, allowed or limited: an empty chart draws no series. */
+export function hasTraffic(points: readonly Point[]): boolean {
+  return points.some((p) => p.allowed > 0 || p.limited > 0);
 }
 
 /** An SVG path through `values` over a `width` × `height` box (y grows downwards). */
