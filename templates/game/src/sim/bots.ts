@@ -2,11 +2,12 @@
  * Bots: what a bot does in a tick, decided from the world alone (no randomness of its own, no
  * clock), so matches with bots replay exactly from a seed too. A bot goes for the nearest living
  * player it can see, keeps some distance and strafes around it, and shoots when its target is in
- * range and in sight; with nobody in sight it walks between spawn points.
+ * range and in sight (and not shielded: it keeps aiming at a player with spawn protection, and
+ * fires once that is over); with nobody in sight it walks between spawn points.
  */
 import { PLAYER_SPEED_PER_TICK } from "./constants.js";
 import { lineOfSight, SPAWN_POINTS } from "./map.js";
-import type { TickInput, World } from "./step.js";
+import { isShielded, type PlayerEntity, type TickInput, type World } from "./step.js";
 
 /** How far a bot looks for a target. */
 export const BOT_SIGHT = 700;
@@ -27,7 +28,7 @@ function idHash(id: string): number {
 export function botInput(world: World, botId: string): TickInput {
   const me = world.players[botId];
   if (!me?.alive) return { dx: 0, dy: 0, aim: 0, fire: false };
-  let target: { x: number; y: number } | undefined;
+  let target: PlayerEntity | undefined;
   let best = BOT_SIGHT * BOT_SIGHT;
   for (const id of Object.keys(world.players).sort()) {
     if (id === botId) continue;
@@ -65,5 +66,6 @@ export function botInput(world: World, botId: string): TickInput {
   const mx = (dx / dist) * approach + (-dy / dist) * side * 0.7;
   const my = (dy / dist) * approach + (dx / dist) * side * 0.7;
   const len = Math.hypot(mx, my) || 1;
-  return { dx: mx / len, dy: my / len, aim, fire: dist < BOT_FIRE_RANGE };
+  const fire = dist < BOT_FIRE_RANGE && !isShielded(target, world.tick);
+  return { dx: mx / len, dy: my / len, aim, fire };
 }

@@ -131,7 +131,16 @@ export class ArenaScene extends Phaser.Scene {
       seen.add(frame.you);
       const me = frame.me;
       this.draw(
-        { id: frame.you, k: "p", x: me.x, y: me.y, a: me.a, hp: me.hp, alive: me.alive },
+        {
+          id: frame.you,
+          k: "p",
+          x: me.x,
+          y: me.y,
+          a: me.a,
+          hp: me.hp,
+          alive: me.alive,
+          shielded: me.shielded,
+        },
         me.x,
         me.y,
         me.a,
