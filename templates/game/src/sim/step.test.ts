@@ -323,6 +323,18 @@ describe("spawn protection", () => {
     expect(botInput(fired, "a").fire).toBe(true);
   });
 
+  it("bots go for a player they can hurt before a nearer one with a shield", () => {
+    const world = duel(300, { shielded: true });
+    // c, further away on the other side of a and without a shield: a turns to it and fires.
+    world.players.c = { ...world.players.b!, id: "c", x: 100, y: 380 + 450, shieldUntil: 0 };
+    const input = botInput(world, "a");
+    expect(input.aim).toBeCloseTo(Math.PI / 2, 6);
+    expect(input.fire).toBe(true);
+    // Out of sight, c does not count: a keeps tracking b, holding its fire.
+    world.players.c.y = 380 + 800;
+    expect(botInput(world, "a")).toMatchObject({ aim: 0, fire: false });
+  });
+
   it("in a bots' match, nobody is ever hurt while shielded, and every respawn brings a shield", () => {
     let world = createWorld(seedFrom("shields"), IDS);
     const counts = { absorbed: 0, respawns: 0, hits: 0 };
