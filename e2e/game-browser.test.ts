@@ -8,7 +8,9 @@
 // killed ("Reconnecting…" on both pages) and started again, and both are back in the match as
 // the same entities; the match ends and
 // both get the results screen with their rating changes, and the leaderboard lists them. On a
-// phone viewport Cy plays against bots and walks with the on-screen stick (touch events).
+// phone viewport Cy plays against bots: appears with spawn protection that runs out by itself,
+// opens and closes the one-line score table with a tap, and walks with the on-screen stick
+// (touch events).
 // Every step is a screenshot in e2e/artifacts/<test>/.
 // `window.__game`, the page's read-only view of the match.
 import type {} from "@troupe/template-game/src/frontend/game/debug.js";
@@ -99,6 +101,7 @@ interface Entity {
   x: number;
   y: number;
   alive?: boolean;
+  shielded?: boolean;
 }
 
 interface Score {
@@ -565,13 +568,32 @@ describe("the game on a phone", () => {
     await cy.getByText("Looking for a match").waitFor();
     await shots.take(cy, "queued");
     const cyId = await waitFor(() => you(cy), { what: "a match with bots", timeout: 30_000 });
+    // Spawn protection: the server's view of Cy says shielded from the start (the countdown, or
+    // the first 1.5 s of play), and the shield runs out by itself since Cy does not fire.
+    const first = await waitFor(() => seen(cy, cyId), { what: "Cy's entity", timeout: UI_TIMEOUT });
+    expect(first.shielded, `Cy at the start, in phase ${await phase(cy)}`).toBe(true);
+    await shots.take(cy, "shielded at the start");
     await waitFor(async () => (await phase(cy)) === "live", {
       what: "the match to go live",
+      timeout: UI_TIMEOUT,
+    });
+    await waitFor(async () => (await seen(cy, cyId))?.shielded === false, {
+      what: "Cy's spawn protection to run out",
       timeout: UI_TIMEOUT,
     });
     const stick = cy.getByTestId("stick-left");
     await stick.waitFor();
     await shots.take(cy, "arena on a phone");
+
+    // The phone's HUD: the score table is one line, opened and closed by a tap.
+    const scoreline = cy.getByTestId("scoreline");
+    await scoreline.waitFor();
+    expect(await cy.getByTestId("scores").count()).toBe(0);
+    await scoreline.tap();
+    await cy.getByTestId("scores").waitFor();
+    await shots.take(cy, "score table opened");
+    await scoreline.tap();
+    await cy.getByTestId("scores").waitFor({ state: "detached" });
 
     // Touch the left stick and drag towards the middle of the map.
     const start = (await me(cy))!;

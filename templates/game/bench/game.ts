@@ -168,6 +168,8 @@ class BotPlayer {
         alive: v.alive,
         respawnTick: 0,
         lastFireTick: 0,
+        // Shielded at this tick and no later: all `botInput` asks is whether it is now.
+        shieldUntil: v.shielded ? this.tick + 1 : 0,
         kills: 0,
         deaths: 0,
       };

@@ -47,6 +47,7 @@ interface PlayerState {
   aim: number;
   hp: number;
   alive: boolean;
+  shielded: boolean;
   ack: number;
 }
 interface ArenaState {
@@ -109,6 +110,7 @@ class ColyseusPlayer {
         alive: p.alive,
         respawnTick: 0,
         lastFireTick: 0,
+        shieldUntil: p.shielded ? state.tick + 1 : 0,
         kills: 0,
         deaths: 0,
       };

@@ -9,9 +9,10 @@
  * - the same input handling: each `input` message through the game's `InputGuard` (rate,
  *   shape, order) into its `InputQueue`, one input per player applied per tick, the `seq` of the
  *   last applied one in the player's state (`ack`) so a client sees when its input took effect;
- * - the same information to the clients: each player's position, aim, health and alive flag at
- *   the precision of the game's views (`worldViews`), the health packs, each bullet once with its
- *   origin and velocity (the client moves it), kills and deaths, and a `kill` message per kill.
+ * - the same information to the clients: each player's position, aim, health, alive and
+ *   shielded flags at the precision of the game's views (`worldViews`), the health packs, each
+ *   bullet once with its origin and velocity (the client moves it), kills and deaths, and a
+ *   `kill` message per kill.
  *
  * What it does not do is the game's interest management: every client gets the whole arena (a
  * Colyseus room without `StateView`), as a 16-player room of this size mostly sees it anyway.
@@ -38,6 +39,7 @@ const Player = schema(
     aim: t.float32(),
     hp: t.uint8(),
     alive: t.boolean(),
+    shielded: t.boolean(),
     kills: t.uint16(),
     deaths: t.uint16(),
     /** The `seq` of this player's last input that a tick applied (-1 before the first). */
@@ -147,6 +149,7 @@ class ArenaRoom extends Room<{ state: ArenaStateT }> {
         p.aim = v.a;
         p.hp = v.hp;
         p.alive = v.alive;
+        p.shielded = v.shielded;
         p.kills = src.kills;
         p.deaths = src.deaths;
         p.ack = acks.get(v.id) ?? -1;

@@ -23,7 +23,7 @@
  */
 import { GRID_CELL, VIEW_HEIGHT, VIEW_MARGIN, VIEW_WIDTH } from "../sim/constants.js";
 import type { Rect } from "../sim/map.js";
-import type { World } from "../sim/step.js";
+import { isShielded, type World } from "../sim/step.js";
 
 /**
  * What a client is told about one entity. `k`: p(layer), b(ullet), h(ealth pack).
@@ -34,7 +34,17 @@ import type { World } from "../sim/step.js";
  * itself; no update is sent for it every tick.
  */
 export type EntityView =
-  | { id: string; k: "p"; x: number; y: number; a: number; hp: number; alive: boolean }
+  | {
+      id: string;
+      k: "p";
+      x: number;
+      y: number;
+      a: number;
+      hp: number;
+      alive: boolean;
+      /** Spawn protection (`isShielded` in sim/step.ts): takes no damage; only while alive. */
+      shielded: boolean;
+    }
   | { id: string; k: "b"; x: number; y: number; vx: number; vy: number; t: number }
   | { id: string; k: "h"; x: number; y: number; on: boolean };
 
@@ -62,6 +72,7 @@ export function worldViews(world: World): EntityView[] {
       a: r2(p.aim),
       hp: p.hp,
       alive: p.alive,
+      shielded: isShielded(p, world.tick),
     });
   }
   for (const b of world.bullets) {
@@ -181,7 +192,9 @@ export function visibleFrom(
 /** Whether a receiver holding `a` would be told nothing new by `b`. */
 export function sameView(a: EntityView, b: EntityView): boolean {
   if (a.k !== b.k || a.x !== b.x || a.y !== b.y) return false;
-  if (a.k === "p" && b.k === "p") return a.a === b.a && a.hp === b.hp && a.alive === b.alive;
+  if (a.k === "p" && b.k === "p") {
+    return a.a === b.a && a.hp === b.hp && a.alive === b.alive && a.shielded === b.shielded;
+  }
   if (a.k === "h" && b.k === "h") return a.on === b.on;
   if (a.k === "b" && b.k === "b") return a.vx === b.vx && a.vy === b.vy && a.t === b.t;
   return true;

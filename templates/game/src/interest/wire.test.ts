@@ -11,7 +11,16 @@ import {
   wireId,
 } from "./wire.js";
 
-const ada: EntityView = { id: "p1", k: "p", x: 120.5, y: 88.1, a: -1.57, hp: 75, alive: true };
+const ada: EntityView = {
+  id: "p1",
+  k: "p",
+  x: 120.5,
+  y: 88.1,
+  a: -1.57,
+  hp: 75,
+  alive: true,
+  shielded: false,
+};
 const pack: EntityView = { id: "h3", k: "h", x: 800, y: 420, on: true };
 const shot: EntityView = { id: "b912", k: "b", x: 140.3, y: 90.7, vx: 44.9, vy: -2.3, t: 97 };
 
@@ -76,6 +85,41 @@ describe("encodeSnapshot / decodeSnapshot", () => {
     expect(decoded).toEqual(s);
   });
 
+  it("carry spawn protection as the player's state 2, sent only when it changes", () => {
+    const spawned: EntityView = { ...ada, hp: 100, shielded: true };
+    const entered = roundTrip(
+      { t: 200, ack: 3, full: false, enter: [spawned], update: [], leave: [] },
+      new Map(),
+    );
+    expect(entered.payload.e).toEqual([1, 31, 1205, 881, -157, 100, 2]);
+    expect(entered.decoded.enter).toEqual([spawned]);
+    // Moving while shielded: the state is not sent again, and the receiver keeps it.
+    const known = new Map<string, EntityView>([[ada.id, spawned]]);
+    const walked: EntityView = { ...spawned, x: 131.5 };
+    const moved = roundTrip(
+      { t: 201, ack: 4, full: false, enter: [], update: [walked], leave: [] },
+      known,
+    );
+    expect(moved.payload.e).toEqual([1, 1, 1315]);
+    expect(moved.decoded.update).toEqual([walked]);
+    // The shield ends (it fired, or its time is up): the state field alone, 1.
+    const exposed: EntityView = { ...spawned, shielded: false };
+    const ended = roundTrip(
+      { t: 230, ack: 30, full: false, enter: [], update: [exposed], leave: [] },
+      known,
+    );
+    expect(ended.payload.e).toEqual([1, 16, 1]);
+    expect(ended.decoded.update).toEqual([exposed]);
+    // Dead: state 0, and neither alive nor shielded.
+    const dead: EntityView = { ...ada, hp: 0, alive: false };
+    const died = roundTrip(
+      { t: 240, ack: 31, full: false, enter: [], update: [dead], leave: [] },
+      new Map([[ada.id, ada]]),
+    );
+    expect(died.payload.e).toEqual([1, 24, 0, 0]);
+    expect(died.decoded.update).toEqual([dead]);
+  });
+
   it("write an empty delta as the tick and the ack alone", () => {
     const s: SnapshotEvent = { t: 5, ack: -1, full: false, enter: [], update: [], leave: [] };
     const { payload, decoded } = roundTrip(s, new Map());
@@ -103,7 +147,12 @@ describe("encodeSnapshot / decodeSnapshot", () => {
       [{ t: 1, a: 1, e: [1, 31, 5] }, /ends before its y/],
       [{ t: 1, a: 1, e: [1, 1, 50] }, /p1 is new to the receiver but its record has no y/],
       [{ t: 1, a: 1, e: [1, 64] }, /bad field mask/],
-      [{ t: 1, a: 1, e: [1, 31, 1, 1, 1, 1, 2] }, /alive is 0 or 1/],
+      [{ t: 1, a: 1, e: [1, 31, 1, 1, 1, 1, 3] }, /state is 0, 1 or 2, not 3/],
+      [{ t: 1, a: 1, e: [1, 31, 1, 1, 1, 1, -1] }, /state is 0, 1 or 2/],
+      [
+        { t: 1, a: 1, e: [1, 15, 1, 1, 1, 1] },
+        /p1 is new to the receiver but its record has no state/,
+      ],
       [{ t: 1, a: 1, e: [0] }, /bad entity id/],
       [{ t: 1, a: 1, l: [1, -4] }, /bad entity id/],
     ];
@@ -164,6 +213,7 @@ describe("encodeSnapshot / decodeSnapshot", () => {
         a: (i % 6) - 3.14,
         hp: 100,
         alive: true,
+        shielded: false,
       }),
     );
     const known = new Map(players.map((p) => [p.id, p]));

@@ -27,7 +27,8 @@
  * { "t": tick, "a": ack, "f": 1 (full snapshot, else absent),
  *   "e": [records, flat], "l": [wire ids that left],
  *   "k": [killer, victim, killer, victim, …] }       (e, l and k absent when empty)
- * player      id, mask, [x], [y], [aim], [hp], [alive 0/1]    mask bits 1 x, 2 y, 4 aim, 8 hp, 16 alive
+ * player      id, mask, [x], [y], [aim], [hp], [state]       mask bits 1 x, 2 y, 4 aim, 8 hp, 16 state
+ *                                                             state 0 dead, 1 alive, 2 shielded
  * health pack id, mask, [x], [y], [on 0/1]                    mask bits 1 x, 2 y, 4 on
  * bullet      id, x, y, vx, vy, age                           at tick t - age it was at (x, y)
  * ```
@@ -40,8 +41,13 @@
  * alone, so a client whose entity table is out of step (and who drops the frame's entities until
  * a full snapshot) still keeps its score table.
  *
+ * A player's state is its `alive` and `shielded` (spawn protection, which only a living player
+ * has) in one field: the shield starts with the respawn that already sends the field, and its end
+ * costs that one field once, where a mask bit of its own would add a field to every new record.
+ *
  * Versions (the format is read only by this module, so client and server change together):
- * 1, the compact records above; 2, `k` added, replacing the `kill` event.
+ * 1, the compact records above; 2, `k` added, replacing the `kill` event; 3, a player's state 2
+ * (shielded) beside 0 and 1.
  *
  * @example
  * snapshots.update(world);                    // server, once per tick (interest/snapshots.ts)
@@ -99,8 +105,9 @@ const P_X = 1;
 const P_Y = 2;
 const P_AIM = 4;
 const P_HP = 8;
-const P_ALIVE = 16;
-const P_ALL = P_X | P_Y | P_AIM | P_HP | P_ALIVE;
+/** The player's state: 0 dead, 1 alive, 2 alive and shielded. */
+const P_STATE = 16;
+const P_ALL = P_X | P_Y | P_AIM | P_HP | P_STATE;
 const H_X = 1;
 const H_Y = 2;
 const H_ON = 4;
@@ -210,13 +217,13 @@ export function writeRecord(
     if (!w || w.y !== v.y) mask |= P_Y;
     if (!w || w.a !== v.a) mask |= P_AIM;
     if (!w || w.hp !== v.hp) mask |= P_HP;
-    if (!w || w.alive !== v.alive) mask |= P_ALIVE;
+    if (!w || w.alive !== v.alive || w.shielded !== v.shielded) mask |= P_STATE;
     out.push(id, mask);
     if (mask & P_X) out.push(q(v.x, POS));
     if (mask & P_Y) out.push(q(v.y, POS));
     if (mask & P_AIM) out.push(q(v.a, AIM));
     if (mask & P_HP) out.push(v.hp);
-    if (mask & P_ALIVE) out.push(v.alive ? 1 : 0);
+    if (mask & P_STATE) out.push(v.shielded ? 2 : v.alive ? 1 : 0);
     return;
   }
   const w = was?.k === "h" ? was : undefined;
@@ -320,15 +327,24 @@ function readRecord(
   if (id[0] === "p") {
     if (mask & ~P_ALL) throw new WireError(`${id}: bad field mask ${mask}`);
     const w = was?.k === "p" ? was : undefined;
-    return {
-      id,
-      k: "p",
-      x: mask & P_X ? next("x") / POS : (w?.x ?? missing("x")),
-      y: mask & P_Y ? next("y") / POS : (w?.y ?? missing("y")),
-      a: mask & P_AIM ? next("aim") / AIM : (w?.a ?? missing("aim")),
-      hp: mask & P_HP ? next("hp") : (w?.hp ?? missing("hp")),
-      alive: mask & P_ALIVE ? flag(next("alive"), "alive") : (w?.alive ?? missing("alive")),
-    };
+    const x = mask & P_X ? next("x") / POS : (w?.x ?? missing("x"));
+    const y = mask & P_Y ? next("y") / POS : (w?.y ?? missing("y"));
+    const a = mask & P_AIM ? next("aim") / AIM : (w?.a ?? missing("aim"));
+    const hp = mask & P_HP ? next("hp") : (w?.hp ?? missing("hp"));
+    let alive: boolean;
+    let shielded: boolean;
+    if (mask & P_STATE) {
+      const state = next("state");
+      if (state !== 0 && state !== 1 && state !== 2) {
+        throw new WireError(`${id}: state is 0, 1 or 2, not ${state}`);
+      }
+      alive = state !== 0;
+      shielded = state === 2;
+    } else {
+      alive = w?.alive ?? missing("state");
+      shielded = w?.shielded ?? missing("state");
+    }
+    return { id, k: "p", x, y, a, hp, alive, shielded };
   }
   if (mask & ~H_ALL) throw new WireError(`${id}: bad field mask ${mask}`);
   const w = was?.k === "h" ? was : undefined;

@@ -1,12 +1,14 @@
 /**
  * Bots: what a bot does in a tick, decided from the world alone (no randomness of its own, no
  * clock), so matches with bots replay exactly from a seed too. A bot goes for the nearest living
- * player it can see, keeps some distance and strafes around it, and shoots when its target is in
- * range and in sight; with nobody in sight it walks between spawn points.
+ * player it can see (one without spawn protection first), keeps some distance and strafes around
+ * it, and shoots when its target is in range and in sight and not shielded (it keeps aiming at a
+ * shielded one and fires once the shield is gone); with nobody in sight it walks between spawn
+ * points.
  */
 import { PLAYER_SPEED_PER_TICK } from "./constants.js";
 import { lineOfSight, SPAWN_POINTS } from "./map.js";
-import type { TickInput, World } from "./step.js";
+import { isShielded, type PlayerEntity, type TickInput, type World } from "./step.js";
 
 /** How far a bot looks for a target. */
 export const BOT_SIGHT = 700;
@@ -27,16 +29,23 @@ function idHash(id: string): number {
 export function botInput(world: World, botId: string): TickInput {
   const me = world.players[botId];
   if (!me?.alive) return { dx: 0, dy: 0, aim: 0, fire: false };
-  let target: { x: number; y: number } | undefined;
+  // The nearest player in sight, preferring one without a shield: a bot does not wait out a
+  // player's spawn protection while someone it can hurt is in sight.
+  let target: PlayerEntity | undefined;
+  let targetShielded = true;
   let best = BOT_SIGHT * BOT_SIGHT;
   for (const id of Object.keys(world.players).sort()) {
     if (id === botId) continue;
     const other = world.players[id]!;
     if (!other.alive) continue;
+    const shielded = isShielded(other, world.tick);
+    if (shielded && !targetShielded) continue;
     const d2 = (other.x - me.x) ** 2 + (other.y - me.y) ** 2;
-    if (d2 < best && lineOfSight(me, other)) {
+    if (d2 >= BOT_SIGHT * BOT_SIGHT) continue;
+    if ((d2 < best || (targetShielded && !shielded)) && lineOfSight(me, other)) {
       best = d2;
       target = other;
+      targetShielded = shielded;
     }
   }
   const hash = idHash(botId);
@@ -65,5 +74,6 @@ export function botInput(world: World, botId: string): TickInput {
   const mx = (dx / dist) * approach + (-dy / dist) * side * 0.7;
   const my = (dy / dist) * approach + (dx / dist) * side * 0.7;
   const len = Math.hypot(mx, my) || 1;
-  return { dx: mx / len, dy: my / len, aim, fire: dist < BOT_FIRE_RANGE };
+  const fire = dist < BOT_FIRE_RANGE && !isShielded(target, world.tick);
+  return { dx: mx / len, dy: my / len, aim, fire };
 }

@@ -24,6 +24,14 @@ export const PLAYER_SPEED_PER_TICK = PLAYER_SPEED / TICK_RATE_HZ;
 export const MAX_HEALTH = 100;
 /** Dead for this long before respawning. */
 export const RESPAWN_TICKS = 2 * TICK_RATE_HZ;
+/**
+ * Spawn protection: for this long after a player appears (the match's start, every respawn) it
+ * takes no damage, unless it fires first, which ends it at once. 1.5 s: about the time to see
+ * where one is and walk out of a spawn point (330 units, further than a bot keeps from its
+ * target) before anyone can hurt you, and short enough that a player who has just appeared
+ * cannot use it to walk up to someone: firing ends it, and the bots hold their fire meanwhile.
+ */
+export const SPAWN_PROTECTION_TICKS = Math.round(1.5 * TICK_RATE_HZ);
 
 export const BULLET_SPEED = 900;
 export const BULLET_SPEED_PER_TICK = BULLET_SPEED / TICK_RATE_HZ;

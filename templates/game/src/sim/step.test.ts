@@ -9,11 +9,13 @@ import {
   PLAYER_RADIUS,
   PLAYER_SPEED_PER_TICK,
   RESPAWN_TICKS,
+  SPAWN_PROTECTION_TICKS,
 } from "./constants.js";
 import { PICKUP_SPOTS, pointInWall, SPAWN_POINTS, WALLS } from "./map.js";
 import { seedFrom } from "./rng.js";
 import {
   createWorld,
+  isShielded,
   type SimEvent,
   SPAWN_CLEARANCE,
   step,
@@ -37,12 +39,21 @@ function playBots(seed: number, ticks: number): { world: World; events: SimEvent
   return { world, events };
 }
 
-/** Two players on an open stretch of floor, facing each other along x. */
-function duel(distance: number): World {
+/** The players' spawn protection taken away, as once it has run out. */
+function unshielded(world: World): World {
+  for (const p of Object.values(world.players)) p.shieldUntil = 0;
+  return world;
+}
+
+/**
+ * Two players on an open stretch of floor, facing each other along x; `shielded` keeps the
+ * spawn protection they appear with (the other tests shoot as after it).
+ */
+function duel(distance: number, { shielded = false } = {}): World {
   const world = createWorld(1, ["a", "b"]);
   Object.assign(world.players.a!, { x: 100, y: 380, aim: 0 });
   Object.assign(world.players.b!, { x: 100 + distance, y: 380, aim: Math.PI });
-  return world;
+  return shielded ? world : unshielded(world);
 }
 
 function run(world: World, ticks: number, inputs: Record<string, TickInput> = {}) {
@@ -120,7 +131,7 @@ describe("step", () => {
       [388, 372],
       [376, 383], // one cell
     ] as const) {
-      const world = createWorld(1, ["a", "b", "c"]);
+      const world = unshielded(createWorld(1, ["a", "b", "c"]));
       Object.assign(world.players.a!, { x: 100, y: 380 });
       Object.assign(world.players.b!, { x: 300, y: by });
       Object.assign(world.players.c!, { x: 300, y: cy });
@@ -215,5 +226,146 @@ describe("step", () => {
     expect(world.players.b!.alive).toBe(false);
     ({ world } = run(world, world.players.b!.respawnTick - world.tick));
     expect(world.players.b).toMatchObject({ alive: true, x: free.x, y: free.y });
+  });
+});
+
+describe("spawn protection", () => {
+  const still: TickInput = { dx: 0, dy: 0, aim: 0, fire: false };
+
+  it("a player who has just appeared absorbs bullets without harm, for whoever is behind it too", () => {
+    const world = duel(200, { shielded: true });
+    // c stands right behind b, unshielded: an absorbed bullet does not fly on into it.
+    world.players.c = { ...world.players.b!, id: "c", x: 330, shieldUntil: 0 };
+    const { world: after, events } = run(world, FIRE_COOLDOWN_TICKS * 3, { a: fireRight });
+    const absorbed = events.filter((e) => e.type === "absorbed");
+    expect(absorbed.length).toBeGreaterThanOrEqual(2);
+    expect(absorbed[0]).toEqual({ type: "absorbed", target: "b", by: "a" });
+    expect(events.filter((e) => e.type === "hit")).toEqual([]);
+    expect(after.players.b!.hp).toBe(MAX_HEALTH);
+    expect(after.players.c!.hp).toBe(MAX_HEALTH);
+    expect(isShielded(after.players.b!, after.tick)).toBe(true);
+    // The shooter gave its own up with its first shot.
+    expect(isShielded(after.players.a!, after.tick)).toBe(false);
+  });
+
+  it("ends SPAWN_PROTECTION_TICKS after the player appeared, if it never fires", () => {
+    let world = duel(200, { shielded: true });
+    for (let i = 1; i < SPAWN_PROTECTION_TICKS; i++) {
+      world = step(world, { b: still }).world;
+      expect(isShielded(world.players.b!, world.tick), `tick ${world.tick}`).toBe(true);
+    }
+    world = step(world, { b: still }).world;
+    expect(world.tick).toBe(SPAWN_PROTECTION_TICKS);
+    expect(isShielded(world.players.b!, world.tick)).toBe(false);
+    const { world: after, events } = run(world, FIRE_COOLDOWN_TICKS, { a: fireRight });
+    expect(events).toContainEqual({
+      type: "hit",
+      target: "b",
+      by: "a",
+      hp: MAX_HEALTH - BULLET_DAMAGE,
+    });
+    expect(after.players.b!.hp).toBe(MAX_HEALTH - BULLET_DAMAGE);
+  });
+
+  it("ends the moment the player fires, before its own bullet flies", () => {
+    let world = duel(200, { shielded: true });
+    world = step(world, { b: { dx: 0, dy: 0, aim: Math.PI, fire: true } }).world;
+    expect(world.tick).toBeLessThan(SPAWN_PROTECTION_TICKS);
+    expect(isShielded(world.players.b!, world.tick)).toBe(false);
+    // a keeps its own (it does not fire) and absorbs b's shot; b, exposed, takes a's later ones.
+    world.players.a!.aim = 0;
+    let events: SimEvent[];
+    ({ world, events } = run(world, 4, { a: still }));
+    expect(events).toContainEqual({ type: "absorbed", target: "a", by: "b" });
+    ({ world, events } = run(world, 4, { a: fireRight }));
+    expect(events).toContainEqual({
+      type: "hit",
+      target: "b",
+      by: "a",
+      hp: MAX_HEALTH - BULLET_DAMAGE,
+    });
+  });
+
+  it("comes back with every respawn", () => {
+    let { world } = run(duel(200), 40, { a: fireRight });
+    expect(world.players.b!.alive).toBe(false);
+    expect(isShielded(world.players.b!, world.tick)).toBe(false); // the dead have none
+    let events: SimEvent[];
+    ({ world, events } = run(world, world.players.b!.respawnTick - world.tick));
+    expect(events).toContainEqual({ type: "respawn", id: "b" });
+    const respawnedAt = world.tick;
+    expect(isShielded(world.players.b!, world.tick)).toBe(true);
+    // Shot at from where it appeared (a turns to it and fires): no damage until it runs out.
+    const b = world.players.b!;
+    const aim = Math.atan2(b.y - world.players.a!.y, b.x - world.players.a!.x);
+    Object.assign(world.players.a!, { x: b.x - 150 * Math.cos(aim), y: b.y - 150 * Math.sin(aim) });
+    const shoot = { a: { dx: 0, dy: 0, aim, fire: true } };
+    ({ world, events } = run(world, SPAWN_PROTECTION_TICKS - 1, shoot));
+    expect(events.filter((e) => e.type === "hit")).toEqual([]);
+    expect(events.some((e) => e.type === "absorbed")).toBe(true);
+    expect(world.players.b!.hp).toBe(MAX_HEALTH);
+    ({ world, events } = run(world, FIRE_COOLDOWN_TICKS * 2, shoot));
+    expect(world.tick - respawnedAt).toBeGreaterThan(SPAWN_PROTECTION_TICKS);
+    expect(world.players.b!.hp).toBeLessThan(MAX_HEALTH);
+  });
+
+  it("bots aim at a shielded player but hold their fire until the shield is gone", () => {
+    let world = duel(300, { shielded: true });
+    const held = botInput(world, "a");
+    expect(held.fire).toBe(false);
+    expect(held.aim).toBeCloseTo(0, 6); // tracking b all the same
+    world = run(world, SPAWN_PROTECTION_TICKS, { a: still, b: still }).world;
+    // a is no longer shielded either, so b's answer is the same once its own time is up.
+    expect(botInput(world, "a").fire).toBe(true);
+    // A target that fires gives its shield up at once, and the bot fires back.
+    const early = duel(300, { shielded: true });
+    const fired = step(early, { b: { dx: 0, dy: 0, aim: Math.PI, fire: true } }).world;
+    expect(botInput(fired, "a").fire).toBe(true);
+  });
+
+  it("bots go for a player they can hurt before a nearer one with a shield", () => {
+    const world = duel(300, { shielded: true });
+    // c, further away on the other side of a and without a shield: a turns to it and fires.
+    world.players.c = { ...world.players.b!, id: "c", x: 100, y: 380 + 450, shieldUntil: 0 };
+    const input = botInput(world, "a");
+    expect(input.aim).toBeCloseTo(Math.PI / 2, 6);
+    expect(input.fire).toBe(true);
+    // Out of sight, c does not count: a keeps tracking b, holding its fire.
+    world.players.c.y = 380 + 800;
+    expect(botInput(world, "a")).toMatchObject({ aim: 0, fire: false });
+  });
+
+  it("in a bots' match, nobody is ever hurt while shielded, and every respawn brings a shield", () => {
+    let world = createWorld(seedFrom("shields"), IDS);
+    const counts = { absorbed: 0, respawns: 0, hits: 0 };
+    for (let i = 0; i < 1200; i++) {
+      const inputs: Record<string, TickInput> = {};
+      for (const id of IDS) inputs[id] = botInput(world, id);
+      const r = step(world, inputs);
+      const tick = r.world.tick;
+      // Shielded while the bullets flew: after the step (a shot of its own this tick ends it).
+      const shielded = (id: string) => tick < r.world.players[id]!.shieldUntil;
+      for (const e of r.events) {
+        if (e.type === "hit") {
+          counts.hits += 1;
+          expect(shielded(e.target), `${e.target} hit at tick ${tick}`).toBe(false);
+        } else if (e.type === "absorbed") {
+          counts.absorbed += 1;
+          expect(shielded(e.target)).toBe(true);
+        } else if (e.type === "respawn") {
+          counts.respawns += 1;
+          expect(isShielded(r.world.players[e.id]!, tick)).toBe(true);
+        }
+      }
+      for (const id of IDS) {
+        if (!shielded(id) || !world.players[id]!.alive) continue;
+        expect(r.world.players[id]!.hp).toBeGreaterThanOrEqual(world.players[id]!.hp);
+      }
+      world = r.world;
+    }
+    expect(counts.respawns).toBeGreaterThan(0);
+    expect(counts.hits).toBeGreaterThan(counts.respawns);
+    // Bots hold their fire at shields: what reaches one is a shot meant for someone else.
+    expect(counts.absorbed).toBeLessThan(counts.hits / 4);
   });
 });

@@ -7,8 +7,8 @@
  *
  * Order within a step: the tick advances; each player in id order respawns (if its time came),
  * moves (speed capped, pushed out of walls), aims and fires (cooldown); then bullets fly (in
- * substeps: walls stop them, a player in the way is hit); then health packs are picked up or
- * come back. An update of one player that throws (a corrupt entity) removes that player and is
+ * substeps: walls stop them, a player in the way is hit, and a shielded one absorbs the bullet
+ * without harm: see `isShielded`); then health packs are picked up or come back. An update of one player that throws (a corrupt entity) removes that player and is
  * reported in the step's events; the others step on.
  *
  * @example
@@ -31,6 +31,7 @@ import {
   PLAYER_RADIUS,
   PLAYER_SPEED_PER_TICK,
   RESPAWN_TICKS,
+  SPAWN_PROTECTION_TICKS,
 } from "./constants.js";
 import { PICKUP_SPOTS, type Point, pointInWall, resolveCircle, SPAWN_POINTS } from "./map.js";
 import { nextInt, type RngState } from "./rng.js";
@@ -56,6 +57,11 @@ export interface PlayerEntity {
   respawnTick: number;
   /** The tick of its last shot (for the cooldown). */
   lastFireTick: number;
+  /**
+   * Spawn protection: shielded (no damage) while alive and the tick is below this. Set to
+   * `SPAWN_PROTECTION_TICKS` after the tick it appears at; its first shot ends it.
+   */
+  shieldUntil: number;
   kills: number;
   deaths: number;
 }
@@ -97,6 +103,8 @@ export interface World extends RngState {
 
 export type SimEvent =
   | { type: "hit"; target: string; by: string; hp: number }
+  /** A bullet stopped by a shielded player (spawn protection): spent, no damage. */
+  | { type: "absorbed"; target: string; by: string }
   | { type: "kill"; victim: string; killer: string }
   | { type: "respawn"; id: string }
   | { type: "pickup"; id: string; by: string }
@@ -141,11 +149,21 @@ export function addPlayer(world: World, id: string): PlayerEntity {
     alive: true,
     respawnTick: 0,
     lastFireTick: -FIRE_COOLDOWN_TICKS,
+    shieldUntil: world.tick + SPAWN_PROTECTION_TICKS,
     kills: 0,
     deaths: 0,
   };
   world.players[id] = player;
   return player;
+}
+
+/**
+ * Whether `p` has spawn protection at `tick`: alive, appeared less than `SPAWN_PROTECTION_TICKS`
+ * ago, and has not fired since. Bullets that reach it are spent without doing damage, and bots
+ * do not fire at it.
+ */
+export function isShielded(p: PlayerEntity, tick: number): boolean {
+  return p.alive && tick < p.shieldUntil;
 }
 
 /** How far a spawn must be from every living player to count as free. */
@@ -275,6 +293,7 @@ function updatePlayer(
     p.y = spawn.y;
     p.hp = MAX_HEALTH;
     p.alive = true;
+    p.shieldUntil = world.tick + SPAWN_PROTECTION_TICKS;
     events.push({ type: "respawn", id: p.id });
   }
   const moved = movePlayer(p.x, p.y, input.dx, input.dy);
@@ -283,6 +302,8 @@ function updatePlayer(
   p.aim = input.aim;
   if (input.fire && world.tick - p.lastFireTick >= FIRE_COOLDOWN_TICKS) {
     p.lastFireTick = world.tick;
+    // Shooting gives up the spawn protection, from this tick on (before its bullet flies).
+    if (p.shieldUntil > world.tick) p.shieldUntil = world.tick;
     const cos = Math.cos(p.aim);
     const sin = Math.sin(p.aim);
     const muzzle = PLAYER_RADIUS + BULLET_RADIUS + 1;
@@ -375,6 +396,12 @@ function flyBullets(world: World, targets: readonly PlayerEntity[], events: SimE
       if (hit < 0) continue;
       spent = true;
       const t = targets[hit]!;
+      if (world.tick < t.shieldUntil) {
+        // Absorbed rather than let through: the shot visibly stops at the shield, and does not
+        // go on to hit whoever stands behind a player who has just appeared on a spawn point.
+        events.push({ type: "absorbed", target: t.id, by: b.owner });
+        continue;
+      }
       t.hp = Math.max(0, t.hp - BULLET_DAMAGE);
       events.push({ type: "hit", target: t.id, by: b.owner, hp: t.hp });
       if (t.hp === 0) {

@@ -1,8 +1,9 @@
 /**
  * The arena, drawn by Phaser 4: the map (floor, walls), players, bullets and health packs, with
- * the camera on the player. It owns no game state: every frame it draws `session.frame()` (the
- * own player predicted, the others interpolated) and writes the keyboard and mouse into
- * `session.controls`.
+ * the camera on the player. A player with spawn protection is drawn see-through inside a pulsing
+ * ring (the shield bullets stop on), so nobody wonders why their shots do not hurt it. It owns
+ * no game state: every frame it draws `session.frame()` (the own player predicted, the others
+ * interpolated) and writes the keyboard and mouse into `session.controls`.
  */
 import Phaser from "phaser";
 import type { Seated } from "../../actors/match.js";
@@ -35,13 +36,19 @@ const COLORS = {
   hpBack: 0x000000,
   hpFront: 0x3ddc84,
   hpLow: 0xff4d4f,
+  shield: 0x9be7ff,
 };
+
+/** The shield's ring: its radius, and one pulse (grow and fade, then back) in milliseconds. */
+const SHIELD_RADIUS = PLAYER_RADIUS + 5;
+const SHIELD_PULSE_MS = 700;
 
 interface PlayerSprite {
   kind: "p";
   root: Phaser.GameObjects.Container;
   body: Phaser.GameObjects.Arc;
   gun: Phaser.GameObjects.Rectangle;
+  shield: Phaser.GameObjects.Arc;
   hp: Phaser.GameObjects.Rectangle;
   label: Phaser.GameObjects.Text;
 }
@@ -131,7 +138,16 @@ export class ArenaScene extends Phaser.Scene {
       seen.add(frame.you);
       const me = frame.me;
       this.draw(
-        { id: frame.you, k: "p", x: me.x, y: me.y, a: me.a, hp: me.hp, alive: me.alive },
+        {
+          id: frame.you,
+          k: "p",
+          x: me.x,
+          y: me.y,
+          a: me.a,
+          hp: me.hp,
+          alive: me.alive,
+          shielded: me.shielded,
+        },
         me.x,
         me.y,
         me.a,
@@ -190,8 +206,16 @@ export class ArenaScene extends Phaser.Scene {
           : seat?.bot
             ? COLORS.bot
             : COLORS.human;
-      sprite.body.setFillStyle(color, view.alive ? 1 : 0.5);
-      sprite.gun.setRotation(a).setVisible(view.alive);
+      sprite.body.setFillStyle(color, !view.alive ? 0.5 : view.shielded ? 0.45 : 1);
+      sprite.gun
+        .setRotation(a)
+        .setVisible(view.alive)
+        .setAlpha(view.shielded ? 0.5 : 1);
+      sprite.shield.setVisible(view.shielded);
+      if (view.shielded) {
+        const phase = (Math.sin((this.time.now / SHIELD_PULSE_MS) * 2 * Math.PI) + 1) / 2;
+        sprite.shield.setScale(1 + 0.1 * phase).setAlpha(0.95 - 0.45 * phase);
+      }
       const frac = Math.max(0, view.hp / MAX_HEALTH);
       sprite.hp.setSize(36 * frac, 4);
       sprite.hp.setFillStyle(frac < 0.35 ? COLORS.hpLow : COLORS.hpFront);
@@ -216,20 +240,22 @@ export class ArenaScene extends Phaser.Scene {
     const body = this.add.circle(0, 0, PLAYER_RADIUS, mine ? COLORS.me : COLORS.human);
     body.setStrokeStyle(2, 0xffffff, mine ? 0.9 : 0.35);
     const gun = this.add.rectangle(0, 0, PLAYER_RADIUS + 10, 7, 0xe8ecf7).setOrigin(0, 0.5);
+    const shield = this.add.circle(0, 0, SHIELD_RADIUS, COLORS.shield, 0.12);
+    shield.setStrokeStyle(2.5, COLORS.shield, 0.9).setVisible(false);
     const hpBack = this.add.rectangle(-18, -PLAYER_RADIUS - 10, 36, 4, COLORS.hpBack, 0.6);
     hpBack.setOrigin(0, 0.5);
     const hp = this.add
       .rectangle(-18, -PLAYER_RADIUS - 10, 36, 4, COLORS.hpFront)
       .setOrigin(0, 0.5);
     const label = this.add
-      .text(0, PLAYER_RADIUS + 6, seat?.name ?? view.id, {
+      .text(0, SHIELD_RADIUS + 3, seat?.name ?? view.id, {
         fontFamily: "system-ui, sans-serif",
         fontSize: "13px",
         color: mine ? "#cfe3ff" : "#e8ecf7",
       })
       .setOrigin(0.5, 0);
-    const root = this.add.container(view.x, view.y, [gun, body, hpBack, hp, label]);
+    const root = this.add.container(view.x, view.y, [gun, body, shield, hpBack, hp, label]);
     root.setDepth(mine ? 5 : 4);
-    return { kind: "p", root, body, gun, hp, label };
+    return { kind: "p", root, body, gun, shield, hp, label };
   }
 }

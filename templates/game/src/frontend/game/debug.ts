@@ -18,7 +18,7 @@ export interface GameDebugApi {
   /** What the page knows of the world (from the snapshots). */
   entities(): EntityView[];
   /** The own player as drawn (predicted), with the aim (radians) of the last input sent. */
-  me(): { x: number; y: number; a: number; alive: boolean } | null;
+  me(): { x: number; y: number; a: number; alive: boolean; shielded: boolean } | null;
   /**
    * Where the scene draws each entity now: the own player predicted, the others interpolated,
    * bullets where they fly at the render tick (a bullet not fired yet then is not drawn).

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ScoreLine } from "../../actors/index.js";
+import { TICK_MS } from "../../sim/constants.js";
 import { MatchSession } from "./match-session.js";
 
 /** A connection that only records handlers, so a test can hand the session events itself. */
@@ -65,6 +66,49 @@ describe("MatchSession's score table", () => {
       ]);
     } finally {
       await session.dispose();
+    }
+  });
+});
+
+describe("MatchSession's own spawn shield", () => {
+  it("is the server's, and ends at once with a shot the server has not applied yet", async () => {
+    vi.useFakeTimers();
+    const { client, emit } = fakeClient();
+    const session = new MatchSession(client, "m1", "ticket", () => Date.now());
+    session.start();
+    try {
+      emit("welcome", {
+        matchId: "m1",
+        you: "p1",
+        phase: "live",
+        startsAt: 0,
+        endsAt: Date.now() + 60_000,
+        seats: [],
+        ticket: "t2",
+        tickRate: 20,
+      });
+      // p1 alive and shielded (state 2).
+      emit("snapshot", { t: 10, a: -1, f: 1, e: [1, 31, 1000, 1000, 0, 100, 2] });
+      expect(session.frame().me?.shielded).toBe(true);
+      expect(session.getView().shielded).toBe(true);
+      // Walking keeps it; the first shot ends it on the server in the tick that applies it, so
+      // the page shows it gone as soon as the shot is sent.
+      session.controls.keys.right = true;
+      vi.advanceTimersByTime(TICK_MS);
+      expect(session.frame().me?.shielded).toBe(true);
+      session.controls.keys.fire = true;
+      vi.advanceTimersByTime(TICK_MS);
+      expect(session.frame().me?.shielded).toBe(false);
+      // A snapshot from before the shot was applied still says shielded: the shot stands.
+      emit("snapshot", { t: 11, a: 1, e: [1, 1, 1110] });
+      expect(session.frame().me?.shielded).toBe(false);
+      expect(session.getView().shielded).toBe(false);
+      // Applied (ack 2): the server says so too.
+      emit("snapshot", { t: 12, a: 2, e: [1, 17, 1220, 1] });
+      expect(session.frame().me?.shielded).toBe(false);
+    } finally {
+      await session.dispose();
+      vi.useRealTimers();
     }
   });
 });

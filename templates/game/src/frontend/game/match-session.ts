@@ -59,6 +59,8 @@ export interface MatchView {
   scores: ScoreLine[];
   hp: number | null;
   alive: boolean;
+  /** Spawn protection: the player takes no damage until it runs out or the player fires. */
+  shielded: boolean;
   pingMs: number | null;
   /** Recent kills, newest first. */
   feed: { killer: string; victim: string; at: number }[];
@@ -69,7 +71,7 @@ export interface MatchView {
 
 export interface Frame {
   you: string | null;
-  me: { x: number; y: number; a: number; hp: number; alive: boolean } | null;
+  me: { x: number; y: number; a: number; hp: number; alive: boolean; shielded: boolean } | null;
   others: EntityPose[];
 }
 
@@ -86,6 +88,9 @@ export class MatchSession {
   private seq = 0;
   private lastAim = 0;
   private lastFireAt = Number.NEGATIVE_INFINITY;
+  /** The `seq` of the last input sent with `fire`, and the last one a snapshot acknowledged. */
+  private lastFireSeq = -1;
+  private acked = -1;
   private predicting = false;
   /** A snapshot could not be read: waiting for the full one asked for (`resync`). */
   private resyncing = false;
@@ -115,6 +120,7 @@ export class MatchSession {
       scores: [],
       hp: null,
       alive: true,
+      shielded: false,
       pingMs: null,
       feed: [],
       results: null,
@@ -260,6 +266,7 @@ export class MatchSession {
     }
     const now = this.now();
     this.table.apply(snapshot, now);
+    this.acked = snapshot.ack;
     const you = this.view.you;
     const me = you ? this.table.known.get(you) : undefined;
     if (me?.k !== "p") return;
@@ -277,8 +284,9 @@ export class MatchSession {
         this.table.markOwn(v.id, drawn.x - me.x, drawn.y - me.y);
       }
     }
-    if (me.hp !== this.view.hp || me.alive !== this.view.alive) {
-      this.update({ hp: me.hp, alive: me.alive });
+    const shielded = this.shielded(me.shielded);
+    if (me.hp !== this.view.hp || me.alive !== this.view.alive || shielded !== this.view.shielded) {
+      this.update({ hp: me.hp, alive: me.alive, shielded });
     }
   }
 
@@ -321,6 +329,8 @@ export class MatchSession {
     const now = this.now();
     const fire = !standstill && c.fire && now - this.lastFireAt >= MIN_FIRE_INTERVAL_MS;
     if (fire) this.lastFireAt = now;
+    // A shot the server will apply (live, alive) ends the spawn protection: see `shielded`.
+    if (fire && this.predicting) this.lastFireSeq = this.seq + 1;
     // As it goes on the wire (forWire): the prediction applies what the server will.
     const input = forWire({
       seq: ++this.seq,
@@ -364,12 +374,28 @@ export class MatchSession {
     for (const e of this.table.poses(now)) {
       if (e.view.id === you && e.view.k === "p") {
         const pos = this.predicting ? this.predictor.displayed(now) : e.view;
-        me = { x: pos.x, y: pos.y, a: this.lastAim, hp: e.view.hp, alive: e.view.alive };
+        me = {
+          x: pos.x,
+          y: pos.y,
+          a: this.lastAim,
+          hp: e.view.hp,
+          alive: e.view.alive,
+          shielded: this.shielded(e.view.shielded),
+        };
       } else {
         others.push(e);
       }
     }
     return { you, me, others };
+  }
+
+  /**
+   * The own player's spawn protection, predicted like its position: firing ends it on the server
+   * in the tick that applies the shot, so a shot sent and not yet acknowledged has ended it
+   * already. The server's word (`server`, from the last snapshot) holds again once it is.
+   */
+  private shielded(server: boolean): boolean {
+    return server && this.lastFireSeq <= this.acked;
   }
 
   /** The entity table as plain data (for `window.__game` and tests). */

@@ -7,7 +7,7 @@ import { INTERPOLATION_DELAY_MS, lerpAngle, sampleAt, TickClock } from "./interp
 import { type Snapshot, snapshotFromWire, WireError } from "./wire.js";
 
 const p = (id: string, x: number, y: number, extra: Partial<EntityView> = {}): EntityView =>
-  ({ id, k: "p", x, y, a: 0, hp: 100, alive: true, ...extra }) as EntityView;
+  ({ id, k: "p", x, y, a: 0, hp: 100, alive: true, shielded: false, ...extra }) as EntityView;
 
 describe("snapshotFromWire", () => {
   const b = (id: string, x: number, y: number, vx: number, vy: number, t: number): EntityView => ({
