@@ -189,7 +189,7 @@ describe("startApp starts", () => {
     dirs.push(dir);
     await writeFile(join(dir, "index.html"), "<!doctype html>");
     const port = await freePort();
-    let seen: { hostname: string; frontendDir?: string; storage: unknown } | undefined;
+    let seen: { hostname: string; frontend?: unknown; storage: unknown } | undefined;
     const h = harness(
       { NODE_ENV: "production", AUTH_SECRET: "s", DATABASE_URL: DB, PORT: String(port) },
       {
@@ -204,7 +204,7 @@ describe("startApp starts", () => {
     try {
       expect(seen).toMatchObject({
         hostname: "0.0.0.0",
-        frontendDir: dir,
+        frontend: dir,
         storage: { driver: "postgres", connectionString: DB, schema: "troupe" },
       });
       expect((await fetch(`http://127.0.0.1:${port}/api/health`)).status).toBe(200);

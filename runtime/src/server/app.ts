@@ -61,8 +61,6 @@ export interface AppStartContext<Config> {
   hostname: string;
   /** `chooseActorStorage` for this environment: Postgres in production. */
   storage: StorageOption | undefined;
-  /** The built frontend to serve, in production (for an app that has one). */
-  frontendDir: string | undefined;
   /**
    * What the app mounts after its routes with `serveFrontend(app, frontend)`: the built
    * frontend's directory in production, the `DevFrontend` that hands on to Vite in development
@@ -224,7 +222,6 @@ export async function startApp<
       port: withVite ? 0 : port,
       hostname: production ? "0.0.0.0" : withVite ? "127.0.0.1" : (publicHost as string),
       storage: chooseActorStorage(appEnv),
-      frontendDir: production ? frontendDir : undefined,
       frontend: production ? frontendDir : devFrontend,
     })
     .catch((e: Error) => fail(e.message));
