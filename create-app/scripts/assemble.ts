@@ -33,7 +33,13 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DOT_PREFIX, RUNTIME_SPECIFIER, VENDOR_PATH } from "../src/paths.js";
+import {
+  DOT_PREFIX,
+  RUNTIME_SPECIFIER,
+  SCRIPTS_NOTE,
+  START_COMMANDS,
+  VENDOR_PATH,
+} from "../src/paths.js";
 import type { TemplateInfo } from "../src/templates.js";
 
 const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -181,18 +187,13 @@ function standaloneReadme(readme: string, pkgName: string, info: TemplateInfo): 
   const intro = [
     "# {{APP_NAME}}",
     "",
-    "```sh",
-    "npm install && npm run dev   # install, then start with hot reload (prints the URL)",
-    "npm test                     # run the tests",
-    "```",
-    "",
-    "The same with pnpm: `pnpm install && pnpm dev`, then `pnpm test`. Both need Node 20.19+ and",
+    // The commands of the package manager the app is made with (see readmeCommands).
+    `${START_COMMANDS} Both need Node 20.19+ and`,
     "nothing else: without `DATABASE_URL` an embedded PostgreSQL is started for you.",
     "",
     `Made with \`create-troupe\` from the Troupe **${info.name}** template. The actor runtime is`,
     `vendored in \`${VENDOR_PATH}\` (package \`troupe\`, with its README and wire protocol), so the`,
-    "app depends on nothing but packages from npm. Wherever the README below says `pnpm <script>`,",
-    "npm users write `npm run <script>`.",
+    `app depends on nothing but packages from npm.${SCRIPTS_NOTE}`,
     "",
     "Deploy to Railway: create a project with a PostgreSQL service and a service from this app's",
     "repository; `railway.json` holds the build and start commands, one replica and the health",
@@ -240,10 +241,11 @@ function typecheckDependencies(runtimePkg: Json): Record<string, string> {
   return deps;
 }
 
+const WORKSPACE_YAML = readFileSync(join(REPO, "pnpm-workspace.yaml"), "utf8");
+
 /** The repo's `allowBuilds:` block of pnpm-workspace.yaml. */
 function allowBuildsBlock(): string {
-  const root = readFileSync(join(REPO, "pnpm-workspace.yaml"), "utf8");
-  const block = root.match(/^allowBuilds:\n(?:[ \t]+.*\n)+/m);
+  const block = WORKSPACE_YAML.match(/^allowBuilds:\n(?:[ \t]+.*\n)+/m);
   if (!block) throw new Error("pnpm-workspace.yaml has no allowBuilds block");
   return block[0];
 }
@@ -259,8 +261,7 @@ function allowScripts(): Record<string, boolean> {
 
 function allowBuildsYaml(): string {
   const block = allowBuildsBlock();
-  const root = readFileSync(join(REPO, "pnpm-workspace.yaml"), "utf8");
-  const permissions = root.match(/^permissions:\n(?:[ \t]+.*\n)+/m)?.[0];
+  const permissions = WORKSPACE_YAML.match(/^permissions:\n(?:[ \t]+.*\n)+/m)?.[0];
   return [
     "# pnpm 12 runs the install scripts of dependencies listed here only (esbuild, and the",
     "# embedded PostgreSQL used in development and tests). npm ignores this file: it reads",

@@ -10,7 +10,14 @@
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DOT_PREFIX, RUNTIME_DIR, TEMPLATES_DIR, VENDOR_PATH } from "./paths.js";
+import {
+  DOT_PREFIX,
+  RUNTIME_DIR,
+  SCRIPTS_NOTE,
+  START_COMMANDS,
+  TEMPLATES_DIR,
+  VENDOR_PATH,
+} from "./paths.js";
 import type { PackageManager } from "./pm.js";
 import { listTemplates, type TemplateInfo } from "./templates.js";
 
@@ -36,58 +43,52 @@ export function generateApp(opts: GenerateOptions): TemplateInfo {
   cpSync(RUNTIME_DIR, join(opts.dir, VENDOR_PATH), { recursive: true });
   restoreDotfiles(opts.dir);
 
+  const { commands, scriptsNote } = readmeCommands(opts.pm);
   for (const file of ["package.json", "README.md"]) {
     const path = join(opts.dir, file);
     if (existsSync(path)) {
-      writeFileSync(path, readFileSync(path, "utf8").replaceAll("{{APP_NAME}}", opts.name));
+      writeFileSync(
+        path,
+        readFileSync(path, "utf8")
+          .replaceAll("{{APP_NAME}}", opts.name)
+          .replace(START_COMMANDS, commands)
+          .replace(SCRIPTS_NOTE, scriptsNote),
+      );
     }
   }
   nameDevDatabase(opts.dir, opts.name);
-  if (opts.pm !== "npm") commandsFor(opts.dir, opts.pm);
   if (opts.pm === "yarn") pinForYarn(opts.dir);
   writeRailwayConfig(opts.dir, opts.pm, info);
   return info;
 }
 
-/** The opening commands of the README as assembled (npm's: see scripts/assemble.ts). */
-const NPM_COMMANDS = [
-  "npm install && npm run dev   # install, then start with hot reload (prints the URL)",
-  "npm test                     # run the tests",
-  "```",
-  "",
-  "The same with pnpm: `pnpm install && pnpm dev`, then `pnpm test`.",
-].join("\n");
-
 /**
- * An app installed with pnpm or yarn has that manager's lockfile, so its README opens with that
+ * The README's opening commands and its note on scripts, in the package manager the app is made
+ * with: an app installed with pnpm or yarn has that manager's lockfile, so it opens with that
  * manager's commands (an `npm install` next to pnpm-lock.yaml would make a second lockfile).
  */
-function commandsFor(dir: string, pm: "pnpm" | "yarn"): void {
-  const path = join(dir, "README.md");
-  if (!existsSync(path)) return;
-  const readme = readFileSync(path, "utf8");
-  if (!readme.includes(NPM_COMMANDS)) return;
-  const lock = pm === "pnpm" ? "pnpm-lock.yaml" : "yarn.lock";
+export function readmeCommands(pm: PackageManager): { commands: string; scriptsNote: string } {
+  const start = {
+    npm: "npm install && npm run dev",
+    pnpm: "pnpm install && pnpm dev",
+    yarn: "yarn && yarn dev",
+  }[pm];
+  const lock = { npm: "package-lock.json", pnpm: "pnpm-lock.yaml", yarn: "yarn.lock" }[pm];
   const commands = [
-    pm === "pnpm"
-      ? "pnpm install && pnpm dev     # install, then start with hot reload (prints the URL)"
-      : "yarn && yarn dev             # install, then start with hot reload (prints the URL)",
+    "```sh",
+    `${start.padEnd(29)}# install, then start with hot reload (prints the URL)`,
     `${`${pm} test`.padEnd(29)}# run the tests`,
     "```",
     "",
-    `Installed with ${pm}: keep to it (its lockfile is \`${lock}\`).`,
+    pm === "npm"
+      ? "The same with pnpm: `pnpm install && pnpm dev`, then `pnpm test`."
+      : `Installed with ${pm}: keep to it (its lockfile is \`${lock}\`).`,
   ].join("\n");
-  writeFileSync(
-    path,
-    readme
-      .replace(NPM_COMMANDS, commands)
-      .replace(
-        " Wherever the README below says `pnpm <script>`,\nnpm users write `npm run <script>`.",
-        pm === "yarn"
-          ? " Wherever the README below says `pnpm <script>`,\nwrite `yarn <script>`."
-          : "",
-      ),
-  );
+  const scriptsNote =
+    pm === "pnpm"
+      ? ""
+      : ` Wherever the README below says \`pnpm <script>\`,\n${pm === "npm" ? "npm users write `npm run <script>`" : "write `yarn <script>`"}.`;
+  return { commands, scriptsNote };
 }
 
 /**

@@ -22,3 +22,7 @@ export const DOT_PREFIX = "__dot__";
 /** Where the runtime goes inside a generated app, and its dependency specifier. */
 export const VENDOR_PATH = "vendor/troupe";
 export const RUNTIME_SPECIFIER = `file:./${VENDOR_PATH}`;
+
+/** Where the README of an assembled template takes its package manager's commands (generate.ts). */
+export const START_COMMANDS = "{{START_COMMANDS}}";
+export const SCRIPTS_NOTE = "{{SCRIPTS_NOTE}}";
