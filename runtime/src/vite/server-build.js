@@ -15,6 +15,11 @@
  * runs built (production, `dist/public` beside `dist/server`), and the development-only code
  * behind it (Vite's dev server) is left out of the output.
  *
+ * JavaScript (typed by `server-build.d.ts` beside it) rather than TypeScript like the rest of the
+ * runtime: Vite loads a config by bundling the config file and importing the packages it names
+ * with Node itself, and Node 20 cannot import TypeScript. As plain JavaScript it loads with
+ * Vite's default config loader (no `--configLoader runner`, deprecated in Vite 8.4).
+ *
  * @example
  * // vite.server.config.ts
  * import { serverBuildConfig } from "troupe/vite/server-build";
@@ -22,20 +27,17 @@
  */
 import { cpSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Plugin, UserConfig } from "vite";
 
-export interface ServerBuildOptions {
-  /** `import.meta.url` of the config file: the template's folder. */
-  root: string;
-  /** The variable compiled in as "1" (e.g. `TROUPE_CHAT_BUILT`). */
-  builtFlag: string;
-}
-
-export function serverBuildConfig({ root, builtFlag }: ServerBuildOptions): UserConfig {
+/**
+ * @param {import("./server-build.js").ServerBuildOptions} options
+ * @returns {import("vite").UserConfig}
+ */
+export function serverBuildConfig({ root, builtFlag }) {
   const dir = fileURLToPath(new URL(".", root));
   const serverDir = fileURLToPath(new URL("./dist/server", root));
   const migrations = fileURLToPath(new URL("./src/db/migrations", root));
-  const copyMigrations: Plugin = {
+  /** @type {import("vite").Plugin} */
+  const copyMigrations = {
     name: "troupe-copy-migrations",
     apply: "build",
     writeBundle() {
