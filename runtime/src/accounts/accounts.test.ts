@@ -96,7 +96,7 @@ describe("creating an organisation", () => {
       [{ ...good, login: "a b" }, /letters, digits/],
       [{ ...good, login: "" }, /at least 2/],
       [{ ...good, displayName: "   " }, /display name/],
-      [{ ...good, orgName: "!!" }, /at least two letters or digits/],
+      [{ ...good, orgName: "!!" }, /at least 2 letters or digits/],
       [{ ...good, orgName: undefined }, /organisation's name/],
       // Postgres text cannot hold NUL: refused in words, not a failed insert (internal_error).
       [{ ...good, displayName: "Ada\u0000" }, /NUL/],

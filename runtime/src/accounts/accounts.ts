@@ -37,7 +37,13 @@ import {
   type ScryptParams,
   verifyPassword,
 } from "./password.js";
-import { slugify } from "./rules.js";
+import {
+  LOGIN_PATTERN,
+  LOGIN_PATTERN_HINT,
+  MIN_LOGIN_LENGTH,
+  MIN_SLUG_LENGTH,
+  slugify,
+} from "./rules.js";
 import { accounts, invites, organisations, sessions } from "./schema.js";
 import { AttemptThrottle } from "./throttle.js";
 import { parseBody, withoutNul } from "./validation.js";
@@ -90,12 +96,9 @@ const login = z
   .string({ error: "Enter a username or email." })
   .trim()
   .toLowerCase()
-  .min(2, "A username is at least 2 characters.")
+  .min(MIN_LOGIN_LENGTH, `A username is at least ${MIN_LOGIN_LENGTH} characters.`)
   .max(254, "A username or email is at most 254 characters.")
-  .regex(
-    /^[a-z0-9][a-z0-9._+@-]*$/,
-    "A username uses letters, digits and . _ - + @ (an email address works).",
-  );
+  .regex(LOGIN_PATTERN, LOGIN_PATTERN_HINT);
 
 const orgName = withoutNul(
   z
@@ -114,6 +117,29 @@ const inviteCode = z
 const newAccount = z.object({ displayName, login, password: passwordSchema });
 const createOrganisationBody = newAccount.extend({ orgName });
 const joinBody = newAccount.extend({ code: inviteCode });
+
+/**
+ * A new organisation's request, checked (`UserError` with code `invalid_input` and the issues
+ * when it is not acceptable), with the organisation's slug. `troupe/accounts/form` checks the
+ * same in the page; its test holds the two together.
+ */
+export function parseNewOrganisation(input: unknown): {
+  body: z.output<typeof createOrganisationBody>;
+  slug: string;
+} {
+  const body = parseBody(createOrganisationBody, input);
+  const slug = slugify(body.orgName);
+  if (slug.length < MIN_SLUG_LENGTH) {
+    throw new UserError(
+      `Give the organisation a name with at least ${MIN_SLUG_LENGTH} letters or digits.`,
+      {
+        code: "invalid_input",
+        metadata: { issues: [{ path: ["orgName"], message: "Not enough letters or digits." }] },
+      },
+    );
+  }
+  return { body, slug };
+}
 const signInBody = z.object({
   // Not the slug rule: a wrong organisation must fail like a wrong password, not with a hint.
   org: withoutNul(
@@ -157,14 +183,7 @@ export class Accounts {
 
   /** A new organisation with its first member, its admin, and its invite link. */
   async createOrganisation(input: unknown): Promise<SignedIn & { invite: Invite }> {
-    const body = parseBody(createOrganisationBody, input);
-    const slug = slugify(body.orgName);
-    if (slug.length < 2) {
-      throw new UserError("Give the organisation a name with at least two letters or digits.", {
-        code: "invalid_input",
-        metadata: { issues: [{ path: ["orgName"], message: "Not enough letters or digits." }] },
-      });
-    }
+    const { body, slug } = parseNewOrganisation(input);
     const passwordHash = await hashPassword(body.password, this.scrypt);
     const now = new Date();
     const orgId = randomUUID();

@@ -14,14 +14,14 @@ import {
   type SessionProblem,
   signIn,
 } from "troupe/accounts/client";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "troupe/accounts/rules";
-import { describeError, PROBLEM_SENTENCES, sessionStore } from "../lib/client.js";
 import {
   formProblem,
   type SignInMode as Mode,
   PASSWORD_HINT,
   type SignInField,
-} from "../lib/sign-in-form.js";
+} from "troupe/accounts/form";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "troupe/accounts/rules";
+import { describeError, PROBLEM_SENTENCES, sessionStore } from "../lib/client.js";
 
 /** The workspace this browser last entered: its sign-in form comes first, filled in. */
 const LAST_WORKSPACE_KEY = "troupe-ai-agent:last-workspace";
@@ -80,7 +80,11 @@ export function SignIn({
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (busy) return;
-    const problem = formProblem(mode, { org, orgName, displayName: name, login, password });
+    const problem = formProblem(
+      mode,
+      { org, orgName, displayName: name, login, password },
+      { org: "workspace" },
+    );
     setError(problem?.message ?? null);
     setInvalid(problem?.field ?? null);
     if (problem) {

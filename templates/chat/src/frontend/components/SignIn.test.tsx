@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
-// The sign-up form's own check, before the server's: the first empty field from the top is the
-// one it names.
+// The sign-up form's own check (the accounts' shared form checks, troupe/accounts/form), before
+// the server's: the first empty or wrong field from the top is the one it names.
 import { MIN_PASSWORD_LENGTH } from "troupe/accounts/rules";
 import { describe, expect, it } from "vitest";
 import { createProblem } from "./SignIn.js";
@@ -24,5 +24,14 @@ describe("createProblem", () => {
       `Choose a password of at least ${MIN_PASSWORD_LENGTH} characters.`,
     );
     expect(createProblem("Acme", account)).toBeNull();
+  });
+
+  it("refuses in the page what the server would: a name without two letters or digits, a username with spaces", () => {
+    expect(createProblem("!!!", account)).toBe(
+      "Put at least 2 letters or digits in the organisation's name.",
+    );
+    expect(createProblem("Acme", { ...account, login: "Ada Lovelace" })).toBe(
+      "A username uses letters, digits and . _ - + @ (an email address works).",
+    );
   });
 });

@@ -9,6 +9,7 @@
  */
 import { type FormEvent, useEffect, useState } from "react";
 import type { SessionProblem } from "troupe/accounts/client";
+import { formProblem, PASSWORD_HINT, type SignInFields } from "troupe/accounts/form";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, slugify } from "troupe/accounts/rules";
 import { ActorError } from "troupe/client";
 import {
@@ -137,9 +138,8 @@ function SignInForm() {
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const { busy, error, submit } = useSubmit(() => {
-    if (!org.trim() || !login.trim() || !password) {
-      return invalid("Enter your organisation, your username or email, and your password.");
-    }
+    const problem = formProblem("sign-in", { ...NO_FIELDS, org, login, password });
+    if (problem) return invalid(problem.message);
     return signIn(org.trim().toLowerCase(), login.trim(), password);
   });
 
@@ -256,8 +256,8 @@ function JoinForm({ code, signedInAs }: { code: string; signedInAs: Session | nu
   const [account, setAccount] = useState<AccountFields>(EMPTY_ACCOUNT);
   const { busy, error, submit } = useSubmit(
     () => {
-      const problem = accountProblem(account);
-      if (problem) return invalid(problem);
+      const problem = formProblem("join", { ...NO_FIELDS, ...account });
+      if (problem) return invalid(problem.message);
       return joinOrganisation({ code, ...trimmed(account) });
     },
     () => navigate("/", { replace: true }),
@@ -329,28 +329,18 @@ export interface AccountFields {
 }
 
 const EMPTY_ACCOUNT: AccountFields = { displayName: "", login: "", password: "" };
+const NO_FIELDS: SignInFields = { org: "", orgName: "", ...EMPTY_ACCOUNT };
 
 function trimmed(a: AccountFields): AccountFields {
   return { displayName: a.displayName.trim(), login: a.login.trim(), password: a.password };
 }
 
 /**
- * What the new-organisation form lacks, the first empty field from the top: the organisation's
- * name comes before the account's fields.
+ * What the new-organisation form lacks or gets wrong, the first field from the top (the
+ * organisation's name comes before the account's fields): the accounts' shared form checks.
  */
 export function createProblem(orgName: string, account: AccountFields): string | null {
-  if (!orgName.trim()) return "Name your organisation.";
-  return accountProblem(account);
-}
-
-/** What is missing before asking the server (which checks the same and more). */
-function accountProblem(a: AccountFields): string | null {
-  if (!a.displayName.trim()) return "Enter your name.";
-  if (!a.login.trim()) return "Choose a username, or use your email.";
-  if (a.password.length < MIN_PASSWORD_LENGTH) {
-    return `Choose a password of at least ${MIN_PASSWORD_LENGTH} characters.`;
-  }
-  return null;
+  return formProblem("create", { ...NO_FIELDS, orgName, ...account })?.message ?? null;
 }
 
 function AccountInputs({
@@ -405,7 +395,7 @@ function AccountInputs({
           maxLength={MAX_PASSWORD_LENGTH}
           required
         />
-        <small>At least {MIN_PASSWORD_LENGTH} characters. A few words make a good one.</small>
+        <small>{PASSWORD_HINT}</small>
       </label>
     </>
   );
