@@ -140,6 +140,7 @@ export function parseNewOrganisation(input: unknown): {
   }
   return { body, slug };
 }
+
 const signInBody = z.object({
   // Not the slug rule: a wrong organisation must fail like a wrong password, not with a hint.
   org: withoutNul(
