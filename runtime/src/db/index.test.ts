@@ -191,4 +191,20 @@ describe("resolveDatabaseUrl and createScratchDatabase", () => {
     );
     expect(left).toEqual([]);
   });
+
+  it("lets a connection that is closing close by itself before dropping", async () => {
+    // As a pool's end(): it resolves while its sockets are still closing, and the suite drops
+    // its database right after. Terminated mid-close, the client would get an error (57P01)
+    // that nobody listens for any more.
+    const scratch = await createScratchDatabase(await resolveDatabaseUrl());
+    const closing = new pg.Client({ connectionString: scratch.url });
+    const errors: string[] = [];
+    closing.on("error", (err: Error & { code?: string }) => errors.push(err.code ?? err.message));
+    await closing.connect();
+    await closing.query("SELECT 1");
+    const closed = new Promise((r) => setTimeout(r, 300)).then(() => closing.end());
+    await scratch.drop();
+    await closed;
+    expect(errors).toEqual([]);
+  });
 });

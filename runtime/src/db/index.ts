@@ -439,9 +439,19 @@ export interface ScratchDatabase {
   url: string;
   /** Rows of one SQL query against it, on a connection of its own (for a test's assertions). */
   query<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
-  /** Drops it, even with connections still open; once. */
+  /**
+   * Drops it, once. Connections still open get up to `SCRATCH_DROP_GRACE_MS` to end on their own
+   * (a pool's `end()` resolves before its sockets have closed), then are ended by the server.
+   */
   drop(): Promise<void>;
 }
+
+/**
+ * How long a scratch database's drop waits for its connections to close by themselves. Ended by
+ * force mid-close, a connection's client gets a "terminating connection" error after its pool
+ * stopped listening for errors, and that error is thrown as unhandled.
+ */
+export const SCRATCH_DROP_GRACE_MS = 1000;
 
 /** Creates a uniquely named database next to `baseUrl`'s, for one test suite. */
 export async function createScratchDatabase(baseUrl: string): Promise<ScratchDatabase> {
@@ -468,6 +478,15 @@ export async function createScratchDatabase(baseUrl: string): Promise<ScratchDat
       withClient(url.toString(), async (client) => (await client.query(text, values)).rows as T[]),
     drop() {
       dropped ??= withClient(baseUrl, async (client) => {
+        const deadline = Date.now() + SCRATCH_DROP_GRACE_MS;
+        for (;;) {
+          const { rows } = await client.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1",
+            [name],
+          );
+          if (rows[0]!.n === 0 || Date.now() >= deadline) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
       });
       return dropped;
