@@ -15,6 +15,7 @@ import {
   type OutboxOptions,
   type OutboxState,
   type Queued,
+  storableRow,
 } from "./index.js";
 
 interface Item {
@@ -305,5 +306,15 @@ describe("inTransaction", () => {
       await proxied.end();
       await proxy.close();
     }
+  });
+});
+
+describe("storableRow", () => {
+  it("removes NUL from a row's strings, copying only a row that has one", () => {
+    const clean = { id: "a", text: "fine", n: 1 };
+    expect(storableRow(clean)).toBe(clean);
+    const dirty = { id: "b", text: "bad\u0000byte\u0000", n: 2 };
+    expect(storableRow(dirty)).toEqual({ id: "b", text: "badbyte", n: 2 });
+    expect(dirty.text).toBe("bad\u0000byte\u0000");
   });
 });

@@ -72,6 +72,23 @@ export function enqueue<E extends object>(state: OutboxState<E>, entry: E): void
   state.outbox.push({ ...entry, n: state.outboxSeq });
 }
 
+/**
+ * The row with the NUL characters removed from its strings: Postgres text cannot hold them, and
+ * one such row would fail its whole batch (and then be set aside). Refuse NUL in what people type
+ * before it is queued; this catches what arrives otherwise (a display name from a token, state
+ * written before such a check existed). A copy only when there is one to remove.
+ */
+export function storableRow<T extends object>(row: T): T {
+  let copy: T | undefined;
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value === "string" && value.includes("\u0000")) {
+      copy ??= { ...row };
+      (copy as Record<string, unknown>)[key] = value.replaceAll("\u0000", "");
+    }
+  }
+  return copy ?? row;
+}
+
 export interface OutboxLogger {
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;

@@ -13,7 +13,7 @@
  * ten (which, on a loaded machine, timed out waiting for a connection).
  */
 import { sql } from "drizzle-orm";
-import type { OutboxState, Queued } from "troupe/outbox";
+import { type OutboxState, type Queued, storableRow } from "troupe/outbox";
 import { type Db, inTransaction } from "./index.js";
 import { conversations, messages, toolCalls, usageDaily } from "./schema.js";
 
@@ -94,7 +94,7 @@ export async function writeBatch(
         .insert(conversations)
         .values(
           [...convs.values()].map((r) => ({
-            ...clean(r),
+            ...storableRow(r),
             createdAt: new Date(r.createdAt),
             lastActivityAt: new Date(r.lastActivityAt),
           })),
@@ -112,7 +112,9 @@ export async function writeBatch(
     if (msgs.size > 0) {
       await tx
         .insert(messages)
-        .values([...msgs.values()].map((r) => ({ ...clean(r), createdAt: new Date(r.createdAt) })))
+        .values(
+          [...msgs.values()].map((r) => ({ ...storableRow(r), createdAt: new Date(r.createdAt) })),
+        )
         .onConflictDoUpdate({
           target: messages.id,
           set: {
@@ -131,7 +133,7 @@ export async function writeBatch(
         .insert(toolCalls)
         .values(
           [...calls.values()].map((r) => ({
-            ...clean(r),
+            ...storableRow(r),
             args: r.args ?? null,
             result: r.result ?? null,
             createdAt: new Date(r.createdAt),
@@ -260,16 +262,4 @@ export function groupedWriter(db: Db): OutboxWriter {
 function keepNewest<T extends { version: number }>(map: Map<string, T>, key: string, row: T): void {
   const prev = map.get(key);
   if (!prev || prev.version <= row.version) map.set(key, row);
-}
-
-/** Postgres text cannot hold NUL: one such string would fail its whole batch. */
-function clean<T extends object>(row: T): T {
-  let copy: T | undefined;
-  for (const [key, value] of Object.entries(row)) {
-    if (typeof value === "string" && value.includes("\u0000")) {
-      copy ??= { ...row };
-      (copy as Record<string, unknown>)[key] = value.replaceAll("\u0000", "");
-    }
-  }
-  return copy ?? row;
 }

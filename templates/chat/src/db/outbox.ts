@@ -13,7 +13,7 @@
  * of their order, which the outbox needs when it writes around an entry it holds back.
  */
 import { and, eq, sql } from "drizzle-orm";
-import type { OutboxState, Queued } from "troupe/outbox";
+import { type OutboxState, type Queued, storableRow } from "troupe/outbox";
 import { type Db, inTransaction } from "./index.js";
 import { members, messages, rooms } from "./schema.js";
 
@@ -83,7 +83,10 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
       await tx
         .insert(rooms)
         .values(
-          [...roomRows.values()].map((r) => ({ ...storable(r), createdAt: new Date(r.createdAt) })),
+          [...roomRows.values()].map((r) => ({
+            ...storableRow(r),
+            createdAt: new Date(r.createdAt),
+          })),
         )
         .onConflictDoUpdate({ target: rooms.id, set: { name: sql`excluded.name` } });
     }
@@ -94,7 +97,7 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
         .insert(rooms)
         .values(
           [...deletedRooms.values()].map((e) => ({
-            ...storable(e.room),
+            ...storableRow(e.room),
             createdAt: new Date(e.room.createdAt),
             deletedAt: new Date(e.deletedAt),
           })),
@@ -112,7 +115,7 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
     if (memberRows.length > 0) {
       await tx
         .insert(members)
-        .values(memberRows.map((m) => ({ ...storable(m), joinedAt: new Date(m.joinedAt) })))
+        .values(memberRows.map((m) => ({ ...storableRow(m), joinedAt: new Date(m.joinedAt) })))
         .onConflictDoUpdate({
           target: [members.roomId, members.userId],
           set: { displayName: sql`excluded.display_name` },
@@ -123,7 +126,7 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
         .insert(messages)
         .values(
           [...latestMessages.values()].map((m) => ({
-            ...storable(m),
+            ...storableRow(m),
             createdAt: new Date(m.createdAt),
             editedAt: m.editedAt === null ? null : new Date(m.editedAt),
             deletedAt: m.deletedAt === null ? null : new Date(m.deletedAt),
@@ -141,21 +144,4 @@ export async function writeBatch(db: Db, batch: readonly OutboxEntry[]): Promise
         });
     }
   });
-}
-
-/**
- * The row with the NUL characters removed from its strings: Postgres text cannot hold them, and
- * one such row would fail its whole batch. What people type (messages, room names) is refused
- * with `invalid_input` before it is queued; this catches what arrives otherwise (a display name
- * from a token, state written before that check existed). A copy only when there is one.
- */
-export function storable<T extends object>(row: T): T {
-  let copy: T | undefined;
-  for (const [key, value] of Object.entries(row)) {
-    if (typeof value === "string" && value.includes("\u0000")) {
-      copy ??= { ...row };
-      (copy as Record<string, unknown>)[key] = value.replaceAll("\u0000", "");
-    }
-  }
-  return copy ?? row;
 }
