@@ -1,25 +1,16 @@
 /**
- * Vite config of the game's frontend: the root is `src/frontend` (its `index.html` is the entry)
- * and `vite build` writes to `dist/public/`, which `pnpm start` serves. In development
- * `src/main.ts` starts Vite itself in front of the API (`troupe/vite`): one process,
- * one URL. The server's build is `vite.server.config.ts`.
+ * Vite config of the game's frontend: `src/frontend` built into `dist/public/`, and the same
+ * config for the dev server that `src/main.ts` starts in front of the API; the config every
+ * template shares, from `troupe/vite/frontend`. The server's build is `vite.server.config.ts`.
  */
-import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
-import { defineConfig } from "vite";
+import { frontendConfig } from "troupe/vite/frontend";
 
-export const FRONTEND_ROOT = fileURLToPath(new URL("./src/frontend", import.meta.url));
-export const DIST_DIR = fileURLToPath(new URL("./dist/public", import.meta.url));
-
-export default defineConfig({
-  root: FRONTEND_ROOT,
+export default frontendConfig({
+  root: import.meta.url,
   plugins: [react()],
   build: {
-    outDir: DIST_DIR,
-    emptyOutDir: true,
-    target: "es2022",
     // Phaser is one large module (about 1.3 MB minified) in its own chunk, loaded with the arena.
     chunkSizeWarningLimit: 1600,
   },
-  clearScreen: false,
 });
