@@ -70,6 +70,18 @@ const insomniac = actor({
   options: { noSleep: true, sleepTimeout: 100 },
 });
 
+const watched = actor({
+  state: { n: 0 },
+  onDisconnect: () => {
+    events.push("watched:onDisconnect");
+  },
+  onSleep: () => {
+    events.push("watched:onSleep");
+  },
+  actions: { get: (c) => c.state.n },
+  options: { sleepTimeout: 1000 },
+});
+
 const slowHooks = actor({
   state: { n: 0 },
   createVars: async (): Promise<{ ok: boolean }> => {
@@ -97,7 +109,7 @@ const slowHooks = actor({
 });
 
 const logger = captureLogger();
-const registry = setup({ use: { tracked, insomniac, slowHooks }, logger });
+const registry = setup({ use: { tracked, insomniac, slowHooks, watched }, logger });
 let t: TestRuntime<typeof registry>;
 beforeEach(() => logger.clear());
 afterEach(() => t?.close());
@@ -145,6 +157,32 @@ describe("lifecycle", () => {
       await h.get();
     }
     expect(t.engine.placement.liveCount).toBe(1);
+    // The countdown runs from the last call, not from the first timer armed.
+    events.length = 0;
+    await t.clock.advance(999);
+    await tick();
+    expect(t.engine.placement.liveCount).toBe(1);
+    await t.clock.advance(2);
+    await tick();
+    expect(events).toEqual(["onSleep:true"]);
+    expect(t.engine.placement.liveCount).toBe(0);
+  });
+
+  test("a connection keeps the actor awake; the countdown starts when the last one closes", async () => {
+    t = await setupTest(registry);
+    const conn = t.client.watched.getOrCreate(["conn"]).connect();
+    await conn.get();
+    events.length = 0;
+    await t.clock.advance(5000);
+    expect(t.engine.placement.liveCount).toBe(1);
+    await conn.dispose();
+    await waitFor(() => expect(events).toEqual(["watched:onDisconnect"]));
+    await t.clock.advance(999);
+    await tick();
+    expect(t.engine.placement.liveCount).toBe(1);
+    await t.clock.advance(2);
+    await tick();
+    expect(events).toEqual(["watched:onDisconnect", "watched:onSleep"]);
   });
 
   test("pending waitUntil keeps the actor awake until it settles", async () => {
