@@ -101,10 +101,15 @@ class ClientResources {
  */
 function guardedTransport(transport: Transport, resources: ClientResources): Transport {
   return {
-    action: (query, action, args, params) =>
-      resources.disposedError
-        ? Promise.reject(resources.disposedError)
-        : transport.action(query, action, args, params),
+    action: (query, action, args, params) => {
+      if (resources.disposedError) return Promise.reject(resources.disposedError);
+      try {
+        return transport.action(query, action, args, params);
+      } catch (err) {
+        // A call always answers with a promise, even from a transport that throws at once.
+        return Promise.reject(err);
+      }
+    },
     resolve: (query, params) =>
       resources.disposedError
         ? Promise.reject(resources.disposedError)
@@ -152,8 +157,11 @@ function makeHandle(
   const cachedId = async (): Promise<string> => resolvedId ?? resolve();
   // Params travel only when the handle has some, so actors without connection hooks keep the
   // plain (connection-less) HTTP path.
-  const callAction = async (name: string, args: unknown[]): Promise<unknown> => {
-    if (getParams) return transport.action(query, name, args, await getParams());
+  // Not async: returning the transport's promise from an async function cost two more turns.
+  const callAction = (name: string, args: unknown[]): Promise<unknown> => {
+    if (getParams) {
+      return (async () => transport.action(query, name, args, await getParams()))();
+    }
     if (params !== undefined) return transport.action(query, name, args, params);
     return transport.action(query, name, args);
   };

@@ -400,6 +400,19 @@ export class ActorInstance {
       this.endActivity();
       return undefined;
     }
+    if (!isThenable(output) && !this.def.config.onBeforeActionResponse) {
+      // A synchronous action (most are): only the write remains; no async frame around it.
+      return this.saveState().then(
+        () => {
+          this.endActivity();
+          return output;
+        },
+        (err) => {
+          this.endActivity();
+          throw err;
+        },
+      );
+    }
     return this.completeAction(ctx, name, args, output, NO_FAILURE);
   }
 

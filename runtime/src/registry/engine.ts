@@ -133,13 +133,29 @@ export class Engine implements InstanceHost, InstanceFactory {
    * checks its callers (onBeforeConnect / createConnState) and the call comes from outside the
    * process, the call runs on a short-lived connection so those checks apply to it too.
    */
-  async callAction(
+  callAction(
     query: ActorQuery,
     action: string,
     args: unknown,
     opts: Caller = {},
     /** Remember the instance for this query object (see `liveFor`): the in-process client. */
     reuse = false,
+  ): Promise<unknown> {
+    // The in-process client's path: a ready instance starts the call synchronously, so it cannot
+    // begin stopping in between, and no async frame is needed around it.
+    const live = reuse ? this.liveFor(query) : undefined;
+    if (live !== undefined && !needsConnectionChecks(live, opts)) {
+      return live.executeAction(action, args);
+    }
+    return this.lookUpAndCall(query, action, args, opts, reuse);
+  }
+
+  private async lookUpAndCall(
+    query: ActorQuery,
+    action: string,
+    args: unknown,
+    opts: Caller,
+    reuse: boolean,
   ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       let inst = reuse ? this.liveFor(query) : undefined;
@@ -340,19 +356,22 @@ export class Engine implements InstanceHost, InstanceFactory {
   /** A transport that calls this engine directly, with wire semantics (JSON copies, ActorError). */
   transport(): Transport {
     return {
-      action: async (query, action, args, params) => {
+      action: (query, action, args, params) => {
+        let call: Promise<unknown>;
         try {
-          const out = await this.callAction(
+          call = this.callAction(
             query,
             action,
             jsonCopy(args),
             { params: jsonCopy(params), inProcess: true },
             true,
           );
-          return jsonCopy(wireOutput(out));
         } catch (err) {
-          throw this.toActorError(err, { action });
+          return Promise.reject(this.toActorError(err, { action }));
         }
+        return call.then(copyOutput, (err) => {
+          throw this.toActorError(err, { action });
+        });
       },
       resolve: async (query, params) => {
         try {
@@ -453,6 +472,11 @@ export class Engine implements InstanceHost, InstanceFactory {
 /** Whether a call must pass the actor's connection hooks (see PROTOCOL.md, actions). */
 function needsConnectionChecks(inst: ActorInstance, caller: Caller): boolean {
   return caller.params !== undefined || (inst.checksConnections && !caller.inProcess);
+}
+
+/** What an in-process caller gets back: the reply as it would arrive over the wire. */
+function copyOutput(out: unknown): unknown {
+  return jsonCopy(wireOutput(out));
 }
 
 function isStopping(err: unknown): boolean {
