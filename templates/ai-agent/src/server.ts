@@ -61,7 +61,12 @@ export interface AgentServerOptions {
   /** Tunables of the actors (tests shrink them). */
   tuning?: Pick<
     AgentServices,
-    "dailyTokenBudget" | "saveIntervalMs" | "maxPromptChars" | "stallTimeoutMs" | "turnBudgetMs"
+    | "dailyTokenBudget"
+    | "saveIntervalMs"
+    | "maxPromptChars"
+    | "stallTimeoutMs"
+    | "turnBudgetMs"
+    | "beforeToolCommit"
   >;
 }
 
