@@ -58,6 +58,11 @@ export interface AgentServerOptions {
    * production, the `DevFrontend` that hands on to Vite in `dev`.
    */
   frontend?: string | DevFrontend;
+  /**
+   * The clock of the actors' alarms, sleep and timeouts (default the system's). Tests pass
+   * troupe/test's `ManualClock` to decide when a reminder is due.
+   */
+  clock?: RegistryClock;
   /** Tunables of the actors (tests shrink them). */
   tuning?: Pick<
     AgentServices,
@@ -69,6 +74,8 @@ export interface AgentServerOptions {
     | "beforeToolCommit"
   >;
 }
+
+type RegistryClock = NonNullable<Parameters<AgentRegistry["ensureRuntime"]>[0]>["clock"];
 
 export interface AgentServer {
   url: string;
@@ -113,6 +120,8 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     },
     { storage: opts.storage ?? chooseActorStorage(), logger },
   );
+  // The registry's engine starts here with that clock (the first start wins).
+  if (opts.clock) await registry.ensureRuntime({ clock: opts.clock });
 
   const app = new Hono();
   app.onError((err, c) => {
