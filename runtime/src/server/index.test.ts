@@ -86,6 +86,33 @@ describe("healthRoute", () => {
       await pool.end();
     }
   });
+
+  it("adds the app's own fields to both answers", async () => {
+    const url = process.env.DATABASE_URL!;
+    const pool = new pg.Pool({ connectionString: url });
+    const port = await freePort();
+    const deadUrl = `postgres://postgres@127.0.0.1:${port}/none`;
+    const dead = new pg.Pool({ connectionString: deadUrl });
+    dead.on("error", () => {});
+    try {
+      const app = new Hono();
+      app.get("/up", healthRoute(pool, { url, extra: { model: "stand-in" } }));
+      app.get("/down", healthRoute(dead, { url: deadUrl, extra: { model: "stand-in" } }));
+      const up = await app.request("/up");
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual({ ok: true, database: "up", model: "stand-in" });
+      const down = await app.request("/down");
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({
+        ok: false,
+        database: "unreachable",
+        reason: expect.stringContaining(`127.0.0.1:${port}`),
+        model: "stand-in",
+      });
+    } finally {
+      await Promise.all([pool.end(), dead.end()]);
+    }
+  });
 });
 
 describe("listen and its drain", () => {

@@ -5,7 +5,8 @@
  * - `chooseActorStorage(env)`: Postgres (its own schema of the app's database) in production,
  *   the file driver in development, `TROUPE_STORAGE` over both.
  * - `healthRoute(pool)`: `/api/health` that reports the database honestly: 200
- *   `{ ok: true, database: "up" }`, or 503 with the reason naming its host:port.
+ *   `{ ok: true, database: "up" }`, or 503 with the reason naming its host:port (and an app's
+ *   own fields in both, such as the model it uses: `extra`).
  * - `serveFrontend(app, frontend)`: a Vite build, hashed assets cached for a year, index.html
  *   (no-cache) for every other GET path so client-side routes survive a reload; in development
  *   (`startApp` gives `frontend` as a `DevFrontend`) the same place hands over to Vite.
@@ -60,6 +61,11 @@ export interface HealthOptions {
   /** The pool's connection string, so that the reason names its host:port. */
   url?: string;
   timeoutMs?: number;
+  /**
+   * The app's own fields, added to both answers after the database's (the AI agent names its
+   * model: what a platform's health page then shows beside the outage).
+   */
+  extra?: Record<string, unknown>;
 }
 
 /**
@@ -72,8 +78,8 @@ export function healthRoute(pool: Queryable, opts: HealthOptions = {}) {
       url: opts.url,
       timeoutMs: opts.timeoutMs ?? HEALTH_DATABASE_TIMEOUT_MS,
     });
-    if (db.ok) return c.json({ ok: true, database: "up" });
-    return c.json({ ok: false, database: "unreachable", reason: db.reason }, 503);
+    if (db.ok) return c.json({ ok: true, database: "up", ...opts.extra });
+    return c.json({ ok: false, database: "unreachable", reason: db.reason, ...opts.extra }, 503);
   };
 }
 

@@ -3,7 +3,8 @@
  *   /api/troupe/*   the actor registry (HTTP actions and, via attachWebSockets, connections)
  *   /api/auth/*     organisations, invites, sign-in, token refresh and sign-out, and
  *   /api/me, /api/org/*  the caller and their organisation (all `troupe/accounts`)
- *   /api/health     for the platform's health check (the database answers)
+ *   /api/health     for the platform's health check: 200 when the database answers, 503 naming
+ *                   its host:port when not (troupe/server's `healthRoute`), with the model's name
  *   everything else the frontend (`frontend`): in production the build, hashed assets with a
  *                   long cache, index.html for every other path; in dev, Vite; without it
  *                   (tests) `/` is a short page saying what this server is
@@ -23,9 +24,15 @@ import {
   SESSION_MAX_LIFETIME_SECONDS,
   SessionRevocations,
 } from "troupe/accounts";
-import { assertDatabaseReachable, checkDatabase } from "troupe/db";
+import { assertDatabaseReachable } from "troupe/db";
 import { bodyLimit } from "troupe/hono";
-import { chooseActorStorage, type DevFrontend, listen, serveFrontend } from "troupe/server";
+import {
+  chooseActorStorage,
+  type DevFrontend,
+  healthRoute,
+  listen,
+  serveFrontend,
+} from "troupe/server";
 import { type AgentRegistry, createRegistry } from "./actors/index.js";
 import type { AgentServices } from "./actors/services.js";
 import { type Database, openDatabase, runMigrations } from "./db/index.js";
@@ -51,12 +58,24 @@ export interface AgentServerOptions {
    * production, the `DevFrontend` that hands on to Vite in `dev`.
    */
   frontend?: string | DevFrontend;
+  /**
+   * The clock of the actors' alarms, sleep and timeouts (default the system's). Tests pass
+   * troupe/test's `ManualClock` to decide when a reminder is due.
+   */
+  clock?: RegistryClock;
   /** Tunables of the actors (tests shrink them). */
   tuning?: Pick<
     AgentServices,
-    "dailyTokenBudget" | "saveIntervalMs" | "maxPromptChars" | "stallTimeoutMs" | "turnBudgetMs"
+    | "dailyTokenBudget"
+    | "saveIntervalMs"
+    | "maxPromptChars"
+    | "stallTimeoutMs"
+    | "turnBudgetMs"
+    | "beforeToolCommit"
   >;
 }
+
+type RegistryClock = NonNullable<Parameters<AgentRegistry["ensureRuntime"]>[0]>["clock"];
 
 export interface AgentServer {
   url: string;
@@ -73,7 +92,6 @@ export interface AgentServer {
 
 /** Largest request body of the app's own routes; the actor routes have the registry's limit. */
 export const MAX_BODY_BYTES = 64 * 1024;
-export const HEALTH_DATABASE_TIMEOUT_MS = 2000;
 /** HTTP statuses of the account routes' codes; other refusals carry theirs (`err.status`). */
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = { ...ACCOUNT_ERROR_STATUS };
 
@@ -102,6 +120,8 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     },
     { storage: opts.storage ?? chooseActorStorage(), logger },
   );
+  // The registry's engine starts here with that clock (the first start wins).
+  if (opts.clock) await registry.ensureRuntime({ clock: opts.clock });
 
   const app = new Hono();
   app.onError((err, c) => {
@@ -124,14 +144,10 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   });
   app.all("/api/troupe/*", (c) => registry.handler(c.req.raw));
   app.use("*", bodyLimit({ maxBytes: MAX_BODY_BYTES }));
-  app.get("/api/health", async (c) => {
-    const db = await checkDatabase(database.pool, {
-      url: opts.databaseUrl,
-      timeoutMs: HEALTH_DATABASE_TIMEOUT_MS,
-    });
-    if (db.ok) return c.json({ ok: true, database: "up", model: model.label });
-    return c.json({ ok: false, database: "unreachable", reason: db.reason }, 503);
-  });
+  app.get(
+    "/api/health",
+    healthRoute(database.pool, { url: opts.databaseUrl, extra: { model: model.label } }),
+  );
   mountAccountRoutes(app, {
     accounts,
     auth,

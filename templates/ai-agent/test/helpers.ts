@@ -44,7 +44,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export type TestAppOptions = Partial<Pick<AgentServerOptions, "logger" | "tuning">> & {
+export type TestAppOptions = Partial<Pick<AgentServerOptions, "logger" | "tuning" | "clock">> & {
   /** The stand-in's pace (default 0: no pause). */
   tokensPerSecond?: number;
   /** Another model than the stand-in (a provider chosen with `chooseModel`). */
@@ -73,6 +73,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       },
       logger: opts.logger,
       tuning: opts.tuning,
+      // The same clock across restarts: time the test has not moved does not pass in between.
+      clock: opts.clock,
     });
   let server = await start();
   port = server.port;

@@ -14,17 +14,57 @@ const STALL_MS = 3000;
 let app: TestApp;
 const logger = captureLogger();
 const disposers: (() => Promise<void>)[] = [];
+/** What the tools await right before a change becomes permanent; set by `holdTool`. */
+let beforeToolCommit: ((tool: string, signal?: AbortSignal) => Promise<void>) | undefined;
 
 beforeAll(async () => {
   app = await startTestApp({
     tokensPerSecond: TPS,
     logger,
-    tuning: { saveIntervalMs: 50, stallTimeoutMs: STALL_MS },
+    tuning: {
+      saveIntervalMs: 50,
+      stallTimeoutMs: STALL_MS,
+      beforeToolCommit: (tool, signal) => beforeToolCommit?.(tool, signal) ?? Promise.resolve(),
+    },
   });
 });
 afterEach(async () => {
+  beforeToolCommit = undefined;
   while (disposers.length) await disposers.pop()!();
 });
+
+/**
+ * Holds the next run of `tool` right before its change becomes permanent, until `release()`;
+ * `signal` is the generation's signal that run was given.
+ */
+function holdTool(tool: string) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  const held: { signal?: AbortSignal; release: () => void } = { release };
+  beforeToolCommit = async (name, signal) => {
+    if (name !== tool) return;
+    beforeToolCommit = undefined;
+    held.signal = signal;
+    await released;
+  };
+  return held;
+}
+
+/** The conversation's actor as storage has it: its state and its pending alarms. */
+async function stored(u: TestUser, conversationId: string) {
+  const { engine } = await app.server.registry.ensureRuntime();
+  const record = await engine.findByKey("agent", [u.userId, conversationId]);
+  const data = JSON.parse(record!.data) as {
+    state: { reminders: Record<string, { text: string }> };
+    schedule: { action: string; args: unknown[] }[];
+  };
+  return {
+    reminders: Object.values(data.state.reminders).map((r) => r.text),
+    reminderAlarms: data.schedule.filter((a) => a.action === "deliverReminder"),
+  };
+}
 afterAll(() => app?.close());
 
 function track<T extends { dispose(): Promise<void> }>(conn: T): T {
@@ -362,6 +402,78 @@ describe("tools", () => {
     expect(await app.sql("SELECT id FROM notes WHERE user_id = $1", [ada.userId])).toHaveLength(1);
     const next = await a.conn.send("find my notes about plumber");
     expect((await finished(a.messages, next.messageId)).text).toContain('"call the plumber"');
+  });
+
+  it("Stop while a tool runs stops the tool: no note, no reminder, no alarm; unstopped ones land", async () => {
+    const ada = await app.user("Ada");
+    const id = await newConversation(ada);
+    const a = await open(ada, id);
+    const notes = async () =>
+      (await app.sql<{ text: string }>("SELECT text FROM notes WHERE user_id = $1", [ada.userId]))
+        .map((r) => r.text)
+        .sort();
+    for (const [prompt, tool] of [
+      ["save a note: buy oat milk", "saveNote"],
+      ["remind me in 2 minutes to stretch", "remindMe"],
+    ] as const) {
+      const held = holdTool(tool);
+      const { messageId } = await a.conn.send(prompt);
+      // The tool runs (its card says so) and is held before its change is made permanent.
+      await waitFor(() => held.signal && a.messages.get(messageId)?.toolCalls[0]?.status, {
+        what: `${tool} held, its card shown`,
+      });
+      expect(a.messages.get(messageId)!.toolCalls[0]).toMatchObject({
+        name: tool,
+        status: "running",
+      });
+      const cancelled = a.conn.cancel();
+      await waitFor(() => held.signal!.aborted, { what: `the Stop reaching ${tool}` });
+      // Released only now: whatever the tool does next, it does after the Stop.
+      held.release();
+      expect(await cancelled).toEqual({ cancelled: true, messageId });
+      const msg = (await a.conn.getConversation()).messages.find((m) => m.id === messageId)!;
+      expect(msg.status).toBe("stopped");
+      expect(msg.toolCalls).toEqual([
+        expect.objectContaining({
+          name: tool,
+          status: "error",
+          error: "Stopped before it finished.",
+        }),
+      ]);
+      expect(a.messages.get(messageId)).toMatchObject({ status: "stopped" });
+      expect(await notes()).toEqual([]);
+      expect(await stored(ada, id)).toEqual({ reminders: [], reminderAlarms: [] });
+    }
+    // The tool cards in SQL say the same.
+    await waitFor(
+      async () =>
+        (
+          await app.sql<{ status: string }>(
+            "SELECT status FROM tool_calls WHERE conversation_id = $1 AND status = 'error'",
+            [id],
+          )
+        ).length === 2,
+      { what: "the stopped tool calls in SQL" },
+    );
+
+    // Not stopped, the same tools save and schedule.
+    let r = await a.conn.send("save a note: buy bread");
+    let m = await finished(a.messages, r.messageId);
+    expect(m.toolCalls.map((t) => [t.name, t.status])).toEqual([["saveNote", "done"]]);
+    r = await a.conn.send("remind me in 2 minutes to stretch");
+    m = await finished(a.messages, r.messageId);
+    expect(m.toolCalls.map((t) => [t.name, t.status])).toEqual([["remindMe", "done"]]);
+    // Only now, after two whole answers: a stopped tool that went on would have landed by now.
+    expect(await notes()).toEqual(["buy bread"]);
+    const after = await waitFor(
+      async () => {
+        const s = await stored(ada, id);
+        return s.reminderAlarms.length > 0 ? s : undefined;
+      },
+      { what: "the reminder stored" },
+    );
+    expect(after.reminders).toEqual(["stretch"]);
+    expect(after.reminderAlarms).toHaveLength(1);
   });
 
   it("bad tool calls from the model become error results and the answer goes on", async () => {

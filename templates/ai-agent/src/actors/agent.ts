@@ -15,6 +15,11 @@
  * - **Cancel.** `cancel()` aborts the model call and any tool in flight through an
  *   `AbortController` chained to `c.abortSignal` (so sleep and shutdown stop it too, as
  *   "interrupted"), waits until the generation has ended, then replies: no token follows it.
+ *   The tools get the same signal (`execute(args, { abortSignal })`) and change nothing once it
+ *   has fired (tools/index.ts); the answer's end waits for a tool still running to give up
+ *   (`TOOL_STOP_WAIT_MS` at most), so after the reply no note or reminder of it appears, and
+ *   its card says what happened: "Stopped before it finished", or its result if the change had
+ *   already landed when Stop came.
  * - **Approvals.** `deleteNote` needs approval: the SDK ends the step with an approval request,
  *   kept in state (`approval`), so it survives restarts; `approve` / `deny` add the answer to the
  *   model history and the same assistant message goes on streaming.
@@ -23,7 +28,15 @@
  * - **SQL.** Every message and tool call is queued in this actor's outbox (`troupe/outbox`).
  */
 import { randomUUID } from "node:crypto";
-import { type ModelMessage, stepCountIs, streamText, wrapLanguageModel } from "ai";
+import {
+  type ModelMessage,
+  stepCountIs,
+  streamText,
+  type Tool,
+  type ToolExecutionOptions,
+  type ToolSet,
+  wrapLanguageModel,
+} from "ai";
 import type { ActorContext, ActorDefinition, Registry } from "troupe";
 import { actor, event, Forbidden, UserError } from "troupe";
 import {
@@ -63,6 +76,7 @@ import {
   MAX_STEPS,
   MODEL_STALL_TIMEOUT_MS,
   SAVE_INTERVAL_MS,
+  TOOL_STOP_WAIT_MS,
   TURN_BUDGET_MS,
   userOf,
   verifyToken,
@@ -145,6 +159,15 @@ export interface LiveGeneration {
   text: string;
   lastSavedAt: number;
   done: Promise<void>;
+  /** Every tool run of this generation, by tool call id: how each one ended. */
+  tools: Map<string, ToolRun>;
+}
+
+/** A tool's execution, as the generation tracks it (to wait for it after a Stop). */
+export interface ToolRun {
+  name: string;
+  input: unknown;
+  outcome: Promise<{ ok: true; output: unknown } | { ok: false }>;
 }
 
 export interface AgentVars {
@@ -549,6 +572,7 @@ export function createAgent(
       text: msg.text,
       lastSavedAt: Date.now(),
       done: Promise.resolve(),
+      tools: new Map(),
     };
     c.vars.gen = gen;
     c.state.generation = { messageId, startedAt: Date.now() };
@@ -565,7 +589,9 @@ export function createAgent(
       db: services.db,
       userId: c.key[0]!,
       now: () => Date.now(),
-      scheduleReminder: async (text, at) => {
+      beforeCommit: services.beforeToolCommit,
+      scheduleReminder: async (text, at, toolSignal) => {
+        toolSignal?.throwIfAborted();
         const pending = Object.values(c.state.reminders).filter((r) => !r.delivered).length;
         if (pending >= MAX_PENDING_REMINDERS) {
           throw new Error(
@@ -574,7 +600,13 @@ export function createAgent(
         }
         const id = randomUUID();
         c.state.reminders[id] = { text, at, delivered: false };
-        await c.schedule.at(at, "deliverReminder", id);
+        const alarmId = await c.schedule.at(at, "deliverReminder", id);
+        if (toolSignal?.aborted) {
+          // Stopped while the alarm was being stored: taken back before the answer ends.
+          c.schedule.cancel(alarmId);
+          delete c.state.reminders[id];
+          toolSignal.throwIfAborted();
+        }
         return id;
       },
     };
@@ -613,7 +645,7 @@ export function createAgent(
         model,
         system: SYSTEM_PROMPT,
         messages: jsonSafe(c.state.history) as ModelMessage[],
-        tools: createTools(host),
+        tools: trackTools(createTools(host), gen.tools),
         stopWhen: stepCountIs(MAX_STEPS),
         abortSignal: signal,
         // Errors arrive as stream parts below; the default would print them.
@@ -713,6 +745,11 @@ export function createAgent(
       abortedNow,
     ]);
     clearTimeout(stallTimer);
+    // A tool still running gives up at the abort (its next check of the signal): its card is
+    // written once it has, so that it says what the tool did.
+    const toolOutcomes = signal.aborted
+      ? await settleTools(gen.tools, TOOL_STOP_WAIT_MS)
+      : new Map<string, ToolOutcome>();
     // Tokens the user received of a step cut short count against their day like any others.
     outputTokens += unfinishedStepOutput;
     const msg = messageById(c, gen.messageId);
@@ -724,6 +761,20 @@ export function createAgent(
       closeHistory(c, gen.text);
     } else if (signal.aborted) {
       msg.status = signal.reason instanceof StoppedByUser ? "stopped" : "interrupted";
+      // A tool that ended before the abort was read (its change landed: saved, scheduled) gets
+      // its result; one that gave up, or is still running past the wait, is stopped.
+      for (const [id, run] of gen.tools) {
+        const outcome = toolOutcomes.get(id);
+        const call = msg.toolCalls.find((t) => t.id === id);
+        if (outcome?.ok && (!call || call.status === "running")) {
+          setToolCall(c, msg, id, {
+            name: run.name,
+            args: run.input,
+            status: "done",
+            result: outcome.output,
+          });
+        }
+      }
       for (const call of msg.toolCalls) {
         if (call.status === "running") {
           call.status = "error";
@@ -919,6 +970,58 @@ export function createAgent(
       await c.schedule.after(OUTBOX_CHECK_MS, "flushOutbox");
     }
   }
+}
+
+type ToolOutcome = Awaited<ToolRun["outcome"]>;
+
+/** The same tools, each execution recorded in `runs` (by tool call id) with how it ended. */
+function trackTools<T extends ToolSet>(tools: T, runs: Map<string, ToolRun>): T {
+  const tracked: ToolSet = {};
+  for (const [name, t] of Object.entries(tools)) {
+    const execute = t.execute;
+    if (!execute) {
+      tracked[name] = t;
+      continue;
+    }
+    tracked[name] = {
+      ...t,
+      execute: (input: unknown, options: ToolExecutionOptions) => {
+        const run = Promise.resolve(execute(input, options)) as Promise<unknown>;
+        runs.set(options.toolCallId, {
+          name,
+          input,
+          outcome: run.then(
+            (output) => ({ ok: true as const, output }),
+            () => ({ ok: false as const }),
+          ),
+        });
+        return run;
+      },
+    } as Tool;
+  }
+  return tracked as T;
+}
+
+/** How each tool run ended, waiting at most `ms` for those still running (absent then). */
+async function settleTools(
+  runs: Map<string, ToolRun>,
+  ms: number,
+): Promise<Map<string, ToolOutcome>> {
+  const outcomes = new Map<string, ToolOutcome>();
+  if (runs.size === 0) return outcomes;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(
+      [...runs].map(async ([id, run]) => {
+        outcomes.set(id, await run.outcome);
+      }),
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return new Map(outcomes);
 }
 
 function conversationRow(c: AgentCtx) {

@@ -1,6 +1,7 @@
 // What survives a restart or a crash: an answer cut by kill -9 (or a graceful stop) is
 // "interrupted", coherent and not duplicated; an approval waits across a restart and the answer
-// goes on; a reminder fires once, with nobody connected, after a restart.
+// goes on; a reminder set before a restart fires once after it (not before), with nobody
+// connected.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 import { Auth } from "troupe/accounts";
 import { createClient } from "troupe/client";
 import { createScratchDatabase } from "troupe/db";
-import { captureLogger, freePort } from "troupe/test";
+import { captureLogger, freePort, ManualClock } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   startTestApp,
@@ -225,34 +226,67 @@ describe("restarts", () => {
     expect(m.text).toBe("I need your approval to delete notes. Deleted 1 note.");
     expect(await app.sql("SELECT id FROM notes WHERE user_id = $1", [ada.userId])).toEqual([]);
   });
+});
 
-  it("a reminder fires once after a restart, with nobody connected", async () => {
+describe("a reminder across a restart", () => {
+  // The actors' alarms run on a clock the test moves (troupe/test's ManualClock, the same one
+  // across the restart): the reminder is due only when the test says so, so it cannot have
+  // fired before the restart however slow the machine, and what makes it fire is the restart's
+  // stored alarm.
+  const clock = new ManualClock();
+  const logger = captureLogger();
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ logger, clock });
+  });
+  afterAll(() => app?.close());
+
+  it("fires once after a restart, with nobody connected, and not before", async () => {
     const ada = await app.user("Ada");
-    const id = await conversation(ada);
-    const h = handle(ada, id);
-    const r = await h.send("remind me in 2 seconds to stretch");
-    const m = await messageOf(ada, id, r.messageId, "complete");
+    const { id } = await app.client.agentList
+      .getOrCreate([ada.userId], { params: { token: ada.token } })
+      .createConversation();
+    const handle = () => app.client.agent.get([ada.userId, id], { params: { token: ada.token } });
+    const reminderRows = () =>
+      app.sql<{ text: string }>(
+        "SELECT text FROM messages WHERE conversation_id = $1 AND role = 'reminder'",
+        [id],
+      );
+    const r = await handle().send("remind me in 2 minutes to stretch");
+    const m = await waitFor(
+      async () => {
+        const x = (await handle().getConversation()).messages.find((y) => y.id === r.messageId);
+        return x?.status === "complete" ? x : undefined;
+      },
+      { what: "the answer that sets the reminder" },
+    );
     expect(m.toolCalls).toEqual([expect.objectContaining({ name: "remindMe", status: "done" })]);
+    const due = Date.parse((m.toolCalls[0]!.result as { at: string }).at);
+    expect(clock.now()).toBeLessThan(due);
+    // Not fired before the restart.
+    const before = await handle().getConversation();
+    expect(before.messages.filter((x) => x.role === "reminder")).toEqual([]);
     await app.restart();
-    // Nobody calls the conversation: the alarm wakes it, and the outbox writes the message.
+    expect(await reminderRows()).toEqual([]);
+    // Its time comes after the restart. Nobody calls the conversation: the stored alarm wakes
+    // it, and the outbox writes the message.
+    await clock.set(due);
     const rows = await waitFor(
       async () => {
-        const rows = await app.sql<{ text: string }>(
-          "SELECT text FROM messages WHERE conversation_id = $1 AND role = 'reminder'",
-          [id],
-        );
+        const rows = await reminderRows();
         return rows.length > 0 ? rows : undefined;
       },
       { what: "the reminder in SQL", timeout: 20_000 },
     );
     expect(rows).toEqual([{ text: "Reminder: stretch" }]);
-    const view = await handle(ada, id).getConversation();
+    const view = await handle().getConversation();
     expect(view.messages.filter((x) => x.role === "reminder").map((x) => x.text)).toEqual([
       "Reminder: stretch",
     ]);
     // Restarted again after it fired: still once.
     await app.restart();
-    const again = await handle(ada, id).getConversation();
+    const again = await handle().getConversation();
     expect(again.messages.filter((x) => x.role === "reminder")).toHaveLength(1);
+    expect(await reminderRows()).toHaveLength(1);
   });
 });

@@ -9,6 +9,7 @@ import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { Forbidden } from "troupe";
 import type { Auth } from "troupe/accounts";
 import type { Db } from "../db/index.js";
+import type { ToolHost } from "../tools/index.js";
 
 /** Who a connection belongs to, from its verified token. */
 export interface Identity {
@@ -42,6 +43,13 @@ export const MODEL_STALL_TIMEOUT_MS = 60_000;
 export const MAX_MESSAGES_IN_STATE = 500;
 /** Most reminders waiting at once in one conversation. */
 export const MAX_PENDING_REMINDERS = 50;
+/**
+ * After a Stop, how long the answer's end waits for a tool still running to give up (it checks
+ * the signal before each change and rolls back: milliseconds). Only a database that stopped
+ * answering makes it longer; past this the answer ends anyway, and the tool still commits
+ * nothing once it is stopped.
+ */
+export const TOOL_STOP_WAIT_MS = 2000;
 
 export interface AgentServices {
   /** Verifies tokens (throws `Unauthorized` with a code) and knows revoked sessions. */
@@ -57,6 +65,8 @@ export interface AgentServices {
   stallTimeoutMs?: number;
   /** `TURN_BUDGET_MS`; 0 lets every part through at once (no slices). */
   turnBudgetMs?: number;
+  /** Tests only: holds a tool right before its change becomes permanent (`ToolHost`). */
+  beforeToolCommit?: ToolHost["beforeCommit"];
 }
 
 export interface AgentConnParams {

@@ -1,6 +1,7 @@
 // The tools on their own: argument validation (what the SDK checks before `execute`), the notes
-// tools over a real Postgres (scoped to their user, `%` and `_` taken literally), and the
-// reminder's time rules.
+// tools over a real Postgres (scoped to their user, `%` and `_` taken literally), the
+// reminder's time rules, and a stopped tool changing nothing (aborted before it ran, or while
+// its change was being written: rolled back).
 import { createScratchDatabase } from "troupe/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase, runMigrations } from "../db/index.js";
@@ -107,5 +108,85 @@ describe("remindMe", () => {
       tools.remindMe.execute!({ text: "late", at: "2026-01-01T12:00:00+01:00" }, opts),
     ).rejects.toThrow("That time has already passed.");
     expect(scheduled).toHaveLength(2);
+  });
+});
+
+describe("a stopped tool", () => {
+  const notesOf = async (userId: string) =>
+    (await scratch.query<{ text: string }>("SELECT text FROM notes WHERE user_id = $1", [userId]))
+      .map((r) => r.text)
+      .sort();
+  const stop = () => new Error("Stopped by the user.");
+
+  it("changes nothing when the signal fired before it ran", async () => {
+    const scheduled: { text: string; at: number }[] = [];
+    const tools = createTools(host("cy", scheduled));
+    await tools.saveNote.execute!({ text: "keep this" }, opts);
+    const stopped = { ...opts, abortSignal: AbortSignal.abort(stop()) };
+    await expect(tools.saveNote.execute!({ text: "not this" }, stopped)).rejects.toThrow(
+      "Stopped by the user.",
+    );
+    await expect(tools.deleteNote.execute!({ query: "keep" }, stopped)).rejects.toThrow(
+      "Stopped by the user.",
+    );
+    await expect(
+      tools.remindMe.execute!({ text: "stretch", inSeconds: 60 }, stopped),
+    ).rejects.toThrow("Stopped by the user.");
+    await expect(tools.searchNotes.execute!({ query: "keep" }, stopped)).rejects.toThrow(
+      "Stopped by the user.",
+    );
+    await expect(tools.calculator.execute!({ expression: "1 + 1" }, stopped)).rejects.toThrow(
+      "Stopped by the user.",
+    );
+    expect(await notesOf("cy")).toEqual(["keep this"]);
+    expect(scheduled).toEqual([]);
+  });
+
+  it("rolls its write back when the signal fires while it is being written", async () => {
+    const scheduled: { text: string; at: number }[] = [];
+    await createTools(host("dee")).saveNote.execute!({ text: "keep this" }, opts);
+    const held: string[] = [];
+    /** Tools whose Stop arrives after the statement ran, before the commit. */
+    const stoppedMidWrite = () => {
+      const controller = new AbortController();
+      const tools = createTools({
+        ...host("dee", scheduled),
+        beforeCommit: async (tool, signal) => {
+          held.push(tool);
+          expect(signal).toBe(controller.signal);
+          controller.abort(stop());
+        },
+      });
+      return { tools, options: { ...opts, abortSignal: controller.signal } };
+    };
+    let t = stoppedMidWrite();
+    await expect(t.tools.saveNote.execute!({ text: "not this" }, t.options)).rejects.toThrow(
+      "Stopped by the user.",
+    );
+    t = stoppedMidWrite();
+    await expect(t.tools.deleteNote.execute!({ query: "keep" }, t.options)).rejects.toThrow(
+      "Stopped by the user.",
+    );
+    t = stoppedMidWrite();
+    await expect(
+      t.tools.remindMe.execute!({ text: "stretch", inSeconds: 60 }, t.options),
+    ).rejects.toThrow("Stopped by the user.");
+    expect(held).toEqual(["saveNote", "deleteNote", "remindMe"]);
+    expect(await notesOf("dee")).toEqual(["keep this"]);
+    expect(scheduled).toEqual([]);
+
+    // Through the same path, a call nobody stops commits.
+    const passing = createTools({ ...host("dee", scheduled), beforeCommit: async () => {} });
+    const signal = new AbortController().signal;
+    await passing.saveNote.execute!({ text: "and this" }, { ...opts, abortSignal: signal });
+    expect(
+      await passing.deleteNote.execute!({ query: "keep" }, { ...opts, abortSignal: signal }),
+    ).toEqual({ deleted: 1 });
+    await passing.remindMe.execute!(
+      { text: "stretch", inSeconds: 60 },
+      { ...opts, abortSignal: signal },
+    );
+    expect(await notesOf("dee")).toEqual(["and this"]);
+    expect(scheduled).toEqual([{ text: "stretch", at: NOW + 60_000 }]);
   });
 });

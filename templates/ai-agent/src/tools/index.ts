@@ -10,12 +10,20 @@
  *   with an approval request, the agent keeps it in durable state, and the generation goes on
  *   once the user answers (see agent.ts).
  * - `remindMe({ text, inSeconds } | { text, at })`: a durable alarm of the conversation's actor.
+ *
+ * **Stop stops a tool too.** Every `execute` takes the `abortSignal` the SDK passes on from
+ * `streamText` (the generation's, which Stop and the actor stopping abort). A tool checks it
+ * before each change; a note's insert or delete runs in a transaction that is committed only if
+ * the signal has not fired meanwhile (pg cannot cancel a statement by signal, so the check sits
+ * right before COMMIT and an abort during the statement rolls it back); a reminder is not set
+ * once it has fired (`scheduleReminder` takes the signal too). So a stopped tool changes
+ * nothing, and what the card says ("Stopped before it finished") is what SQL and state hold.
  */
 import { randomUUID } from "node:crypto";
 import { type ToolSet, tool, zodSchema } from "ai";
 import { and, desc, eq, ilike } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/index.js";
+import { type Db, inTransaction, type Tx } from "../db/index.js";
 import { notes } from "../db/schema.js";
 import { evaluate, MAX_EXPRESSION_CHARS } from "./calculator.js";
 
@@ -26,12 +34,24 @@ export const MAX_NOTE_CHARS = 2000;
 /** Furthest a reminder may be: 30 days. */
 export const MAX_REMINDER_SECONDS = 30 * 24 * 3600;
 
+/** The tools that change something, each at the moment its change would become permanent. */
+export type CommittingTool = "saveNote" | "deleteNote" | "remindMe";
+
 export interface ToolHost {
   db: Db;
   userId: string;
-  /** Schedules a reminder durably; returns its id. */
-  scheduleReminder(text: string, at: number): Promise<string>;
+  /**
+   * Schedules a reminder durably; returns its id. Throws without scheduling anything once
+   * `signal` has fired (also when it fires while the alarm is being stored).
+   */
+  scheduleReminder(text: string, at: number, signal?: AbortSignal): Promise<string>;
   now(): number;
+  /**
+   * Awaited right before a tool's change becomes permanent (a note's insert or delete is
+   * committed, a reminder is set), with the generation's signal: a test holds a tool there to
+   * Stop it mid-call. Production leaves it unset.
+   */
+  beforeCommit?: (tool: CommittingTool, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 export const calculatorInput = z.object({
@@ -68,28 +88,51 @@ function containsPattern(query: string): string {
   return `%${query.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }
 
+/**
+ * Runs `write` in one transaction, committed only if `signal` has not fired by then: a Stop
+ * before the write changes nothing, one during it rolls it back.
+ */
+async function commitUnlessStopped<T>(
+  host: ToolHost,
+  tool: CommittingTool,
+  signal: AbortSignal | undefined,
+  write: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  signal?.throwIfAborted();
+  return inTransaction(host.db, async (tx) => {
+    const result = await write(tx);
+    await host.beforeCommit?.(tool, signal);
+    signal?.throwIfAborted();
+    return result;
+  });
+}
+
 export function createTools(host: ToolHost) {
   return {
     calculator: tool({
       description: "Evaluates an arithmetic expression: + - * / % ^ and parentheses.",
       inputSchema: inputSchemas.calculator,
-      execute: async ({ expression }) => ({ expression, result: evaluate(expression) }),
+      execute: async ({ expression }, { abortSignal }) => {
+        abortSignal?.throwIfAborted();
+        return { expression, result: evaluate(expression) };
+      },
     }),
     saveNote: tool({
       description: "Saves a note for the user.",
       inputSchema: inputSchemas.saveNote,
-      execute: async ({ text }) => {
+      execute: async ({ text }, { abortSignal }) => {
         const id = randomUUID();
-        await host.db
-          .insert(notes)
-          .values({ id, userId: host.userId, text: text.replaceAll("\u0000", "") });
+        await commitUnlessStopped(host, "saveNote", abortSignal, (tx) =>
+          tx.insert(notes).values({ id, userId: host.userId, text: text.replaceAll("\u0000", "") }),
+        );
         return { id, text };
       },
     }),
     searchNotes: tool({
       description: "Finds the user's notes containing the query.",
       inputSchema: inputSchemas.searchNotes,
-      execute: async ({ query }) => {
+      execute: async ({ query }, { abortSignal }) => {
+        abortSignal?.throwIfAborted();
         const rows = await host.db
           .select({ id: notes.id, text: notes.text })
           .from(notes)
@@ -103,11 +146,13 @@ export function createTools(host: ToolHost) {
       description: "Deletes the user's notes containing the query. Asks the user first.",
       inputSchema: inputSchemas.deleteNote,
       needsApproval: true,
-      execute: async ({ query }) => {
-        const rows = await host.db
-          .delete(notes)
-          .where(and(eq(notes.userId, host.userId), ilike(notes.text, containsPattern(query))))
-          .returning({ id: notes.id });
+      execute: async ({ query }, { abortSignal }) => {
+        const rows = await commitUnlessStopped(host, "deleteNote", abortSignal, (tx) =>
+          tx
+            .delete(notes)
+            .where(and(eq(notes.userId, host.userId), ilike(notes.text, containsPattern(query))))
+            .returning({ id: notes.id }),
+        );
         return { deleted: rows.length };
       },
     }),
@@ -115,13 +160,16 @@ export function createTools(host: ToolHost) {
       description:
         "Reminds the user of something later, as a message in this conversation. The result's `at` is UTC and the user's time zone is unknown: tell the user how long from now (\"in 2 minutes\"), not the timestamp.",
       inputSchema: inputSchemas.remindMe,
-      execute: async ({ text, inSeconds, at }) => {
+      execute: async ({ text, inSeconds, at }, { abortSignal }) => {
         const when = inSeconds !== undefined ? host.now() + inSeconds * 1000 : Date.parse(at!);
         if (when <= host.now()) throw new Error("That time has already passed.");
         if (when > host.now() + MAX_REMINDER_SECONDS * 1000) {
           throw new Error("A reminder can be at most 30 days ahead.");
         }
-        const id = await host.scheduleReminder(text, when);
+        abortSignal?.throwIfAborted();
+        await host.beforeCommit?.("remindMe", abortSignal);
+        abortSignal?.throwIfAborted();
+        const id = await host.scheduleReminder(text, when, abortSignal);
         return { id, text, at: new Date(when).toISOString() };
       },
     }),
