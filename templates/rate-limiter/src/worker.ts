@@ -17,7 +17,8 @@
  * - `AUTH_SECRET` (secret, 32+ characters): signs admin tokens.
  * - `BUDGET_MS` (optional): the middleware's time budget (default 1000 here: see below).
  * - `USAGE_ROLLUP_MS`, `SNAPSHOT_INTERVAL_MS` (optional): as on Node; `USAGE_BUCKET_MS` shortens
- *   the usage bucket from a minute (tests).
+ *   the usage bucket from a minute, `LEASE_BATCH` and `CONFIG_REFRESH_MS` set the tunables of
+ *   the same names (`actors/services.ts`; tests).
  */
 import { env as workerEnv } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -95,13 +96,13 @@ const sql: TenantSource & UsageSink = {
   write: (rows) => withStore((s) => s.write(rows)),
 };
 
-/** A whole number of ms from a variable, at least `min`; undefined when unset. */
-function msVar(name: string, min: number): number | undefined {
+/** A whole number (of ms, by default) from a variable, at least `min`; undefined when unset. */
+function wholeVar(name: string, min: number, unit = "milliseconds"): number | undefined {
   const raw = workerEnv[name];
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${name} must be a whole number of milliseconds, ${min} or more.`);
+    throw new Error(`${name} must be a whole number of ${unit}, ${min} or more.`);
   }
   return value;
 }
@@ -111,9 +112,11 @@ const registry = createRegistry({
   usage: sql,
   tuning: Object.fromEntries(
     Object.entries({
-      usageRollupMs: msVar("USAGE_ROLLUP_MS", 100),
-      usageBucketMs: msVar("USAGE_BUCKET_MS", 100),
-      snapshotIntervalMs: msVar("SNAPSHOT_INTERVAL_MS", 100),
+      usageRollupMs: wholeVar("USAGE_ROLLUP_MS", 100),
+      usageBucketMs: wholeVar("USAGE_BUCKET_MS", 100),
+      snapshotIntervalMs: wholeVar("SNAPSHOT_INTERVAL_MS", 100),
+      configRefreshMs: wholeVar("CONFIG_REFRESH_MS", 100),
+      leaseBatch: wholeVar("LEASE_BATCH", 1, "tokens"),
     }).filter(([, v]) => v !== undefined),
   ),
   // The live chart's watchers: a valid, unexpired admin token. (Sign-outs are checked by the

@@ -1,7 +1,7 @@
 // The rate limiter as a Cloudflare Worker (src/worker.ts) on a real workerd process: the same
 // routes, middleware and actors, each actor a Durable Object on local disk, and Postgres reached
 // from the Worker with pg over workerd's TCP sockets (the test database, on 127.0.0.1).
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { LimiterRegistry, TrafficSecond } from "../src/actors/index.js";
 import { setupDatabase } from "../src/db/setup.js";
 import { MAX_WINDOW_MS } from "../src/limiter/rules.js";
+import { startLocalWorker, wranglerConfig } from "../src/worker-local.js";
 import { TEST_PASSWORD, TEST_SCRYPT, TEST_SECRET } from "./helpers.js";
 
 let scratch: { url: string; drop(): Promise<void> };
@@ -20,34 +21,26 @@ let dataDir: string;
 let worker: RunningWorkerd;
 let token: string;
 
-/** wrangler.jsonc without its comments (none of its strings holds `//`). */
-async function wranglerConfig(): Promise<any> {
-  const text = await readFile(join(import.meta.dirname, "../wrangler.jsonc"), "utf8");
-  return JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
-}
-
 beforeAll(async () => {
   const base = process.env.DATABASE_URL;
   if (!base) throw new Error("DATABASE_URL is not set: the global setup should provide it.");
   scratch = await createScratchDatabase(base);
   await setupDatabase(scratch.url, TEST_PASSWORD, TEST_SCRYPT);
   dataDir = await mkdtemp(join(tmpdir(), "rate-limiter-workerd-"));
-  // The Worker as wrangler.jsonc deploys it: its entry, date, Durable Object binding and class.
-  const config = await wranglerConfig();
-  const [binding] = config.durable_objects.bindings;
-  worker = await startWorkerd({
-    entry: join(import.meta.dirname, "..", config.main),
-    compatibilityDate: config.compatibility_date,
-    durableObjects: { [binding.name]: binding.class_name },
+  // The Worker as wrangler.jsonc deploys it (its entry, date, Durable Object binding and class,
+  // vars), started as `pnpm dev:worker` starts it.
+  worker = await startLocalWorker({
+    databaseUrl: scratch.url,
+    authSecret: TEST_SECRET,
     dataDir,
-    // Generous, as in the Node tests: these count exactly, and a fail-open answer is uncounted.
     vars: {
-      DATABASE_URL: scratch.url,
-      AUTH_SECRET: TEST_SECRET,
+      // Generous, as in the Node tests: these count exactly, and a fail-open answer is uncounted.
       BUDGET_MS: "10000",
       // Usage counted per 500 ms and rolled up every 200 ms, so a test sees it in SQL soon.
       USAGE_BUCKET_MS: "500",
       USAGE_ROLLUP_MS: "200",
+      // Small leases, so the aggregate's lower bound (50 − 7 × 5) says something.
+      LEASE_BATCH: "5",
     },
   });
   const login = await fetch(`${worker.url}/api/admin/login`, {
@@ -168,6 +161,136 @@ describe("rate limiter on workerd", { timeout: 90_000 }, () => {
     const missing = await fetch(`${worker.url}/v1/quotes`);
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ code: "missing_api_key" });
+  });
+
+  test("the tenant aggregate across 4 keys is never exceeded (32 callers)", async () => {
+    const { key } = await tenantWithKey("umbrella", 1000);
+    const patched = await admin("PATCH", "/api/admin/tenants/umbrella", {
+      aggregate: { limit: 50, windowMs: MAX_WINDOW_MS },
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    const keys = [key];
+    for (let i = 0; i < 3; i++) {
+      const created = await admin("POST", "/api/admin/tenants/umbrella/keys", { name: `k${i}` });
+      expect(created.status).toBe(201);
+      keys.push(created.body.key);
+    }
+    let next = 0;
+    let allowed = 0;
+    const reasons = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < 120) {
+          const res = await call("/v1/quotes", keys[next++ % keys.length]!);
+          const body = (await res.json()) as { reason?: string };
+          if (res.status === 200) allowed++;
+          else reasons.set(String(body.reason), (reasons.get(String(body.reason)) ?? 0) + 1);
+        }
+      }),
+    );
+    // Never above the aggregate; below it by at most the leases stranded on the other 7 shards.
+    expect(allowed).toBeLessThanOrEqual(50);
+    expect(allowed).toBeGreaterThanOrEqual(50 - 7 * 5);
+    expect(reasons.get("tenant_limit_reached")).toBe(120 - allowed);
+  });
+
+  test("a plan change reaches the running shards before the admin call returns", async () => {
+    const { key } = await tenantWithKey("stark", 3);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await call("/v1/quotes", key);
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const changed = await admin("PUT", "/api/admin/plans/stark-plan", {
+      name: "Plan of stark",
+      rules: [
+        {
+          id: "quotes",
+          match: { route: "/v1/quotes*", method: "GET" },
+          algorithm: "fixed-window",
+          limit: 8,
+          windowMs: MAX_WINDOW_MS,
+        },
+      ],
+    });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body.tenantsUpdated).toBe(1);
+    const res = await call("/v1/quotes", key);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ratelimit-policy")).toBe(`"quotes";q=8;w=${MAX_WINDOW_MS / 1000}`);
+    expect(res.headers.get("ratelimit")).toMatch(/^"quotes";r=4;/);
+  });
+
+  test("a key revoked in SQL directly is refused once the coordinator's refresh reads it", async () => {
+    const { key, keyId } = await tenantWithKey("wayne", 100_000);
+    expect((await call("/v1/quotes", key)).status).toBe(200);
+    const pool = new pg.Pool({ connectionString: scratch.url, max: 1 });
+    try {
+      await pool.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1", [keyId]);
+      await pool.query("UPDATE tenants SET version = version + 1 WHERE id = 'wayne'");
+    } finally {
+      await pool.end();
+    }
+    // No admin route told the limiter: the coordinator's own refresh (CONFIG_REFRESH_MS, 1 s)
+    // notices it and pushes it to the shards. How long that took is not asserted.
+    const refused = await waitFor(
+      async () => {
+        const res = await call("/v1/quotes", key);
+        const body = (await res.json()) as { code?: string };
+        return res.status === 200 ? undefined : { status: res.status, code: body.code };
+      },
+      { timeout: 30_000, what: "the revocation to reach the limiter" },
+    );
+    expect(refused).toEqual({ status: 401, code: "revoked_api_key" });
+  });
+
+  test("signing out ends that token at once; another sign-in stays", async () => {
+    const signIn = async () => {
+      const res = await fetch(`${worker.url}/api/admin/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "cf-connecting-ip": "192.0.2.10" },
+        body: JSON.stringify({ password: TEST_PASSWORD }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const tenants = (t: string) =>
+      fetch(`${worker.url}/api/admin/tenants`, { headers: { authorization: `Bearer ${t}` } });
+    const [laptop, phone] = [await signIn(), await signIn()];
+    expect((await tenants(laptop)).status).toBe(200);
+    const out = await fetch(`${worker.url}/api/admin/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${laptop}` },
+    });
+    expect(out.status).toBe(200);
+    const refused = await tenants(laptop);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe("admin_required");
+    expect((await tenants(phone)).status).toBe(200);
+  });
+
+  test("admin sign-in attempts are limited per address (CF-Connecting-IP) by the limiter", async () => {
+    const attempt = (address: string, password = "not the password") =>
+      fetch(`${worker.url}/api/admin/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "cf-connecting-ip": address },
+        body: JSON.stringify({ password }),
+      });
+    for (let i = 0; i < 10; i++) {
+      const res = await attempt("198.51.100.7");
+      await res.arrayBuffer();
+      expect(res.status).toBe(401);
+    }
+    // The 11th from that address is refused before the password is looked at.
+    const refused = await attempt("198.51.100.7", TEST_PASSWORD);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("ratelimit-policy")).toBe('"admin-login";q=10;w=900');
+    expect(await refused.json()).toMatchObject({ code: "rate_limited" });
+    // Another address has its own count.
+    const other = await attempt("198.51.100.8", TEST_PASSWORD);
+    expect(other.status).toBe(200);
   });
 
   test("admin routes need the admin's token; a wrong password is refused; no first-run setup", async () => {
