@@ -5,7 +5,8 @@
  * Counters live in `vars` (memory): a decision changes no state, so it waits for no storage
  * write. Every `snapshotIntervalMs` the counters changed since the last snapshot are copied into
  * the durable state (one write for all of them), and on sleep all are. So a crash (kill -9)
- * forgets at most the decisions of the last snapshot interval plus the write in flight: those
+ * forgets the decisions made since the start of the last snapshot whose write completed
+ * (normally the last interval plus the write in flight; longer if the timer runs late): those
  * keys may be allowed that much again after a restart. Nothing else is lost.
  *
  * Counters are kept per rule, in maps keyed by the limited key (no key string is built per
