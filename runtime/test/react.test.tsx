@@ -3,8 +3,9 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { StrictMode, useState } from "react";
 import { actor, setup, UserError } from "troupe";
+import type { ActorConn } from "troupe/client";
 import { createRivetKit } from "troupe/react";
-import { setupTest, type TestRuntime } from "troupe/test";
+import { freePort, setupTest, type TestRuntime } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
 
 const counter = actor({
@@ -22,20 +23,21 @@ const counter = actor({
   },
 });
 const registry = setup({ use: { counter } });
-let t: TestRuntime<typeof registry>;
+let t: TestRuntime<typeof registry> | undefined;
 
 afterEach(async () => {
   cleanup();
   await t?.close();
+  t = undefined;
 });
 
 function kit() {
-  return createRivetKit<typeof registry>(t.endpoint);
+  return createRivetKit<typeof registry>(t!.endpoint);
 }
 
 /** How many connections the live actor for `key` holds (0 if it is not running). */
 const liveConns = async (key: string) =>
-  t.engine.placement.live().find((i) => i.key[0] === key)?.conns.size ?? 0;
+  t!.engine.placement.live().find((i) => i.key[0] === key)?.conns.size ?? 0;
 
 describe("troupe/react", () => {
   test("useActor connects, actions go through the connection, useEvent receives events", async () => {
@@ -133,5 +135,27 @@ describe("troupe/react", () => {
     render(<Gate />);
     await waitFor(() => expect(screen.getByTestId("r").textContent).toBe("connected:-"));
     expect(await liveConns("retry")).toBe(1);
+  });
+
+  test("the kit's connect options reach every connection it opens (queueTimeout)", async () => {
+    // Nothing listens here: an action waits for a connection until the kit's queueTimeout, whose
+    // figure the error names (the client's own default is 15000 ms).
+    const { useActor } = createRivetKit<typeof registry>(`http://127.0.0.1:${await freePort()}`, {
+      connect: { queueTimeout: 300, reconnectMaxDelay: 100 },
+    });
+    let connection: ActorConn<typeof counter> | null = null;
+    function Counter() {
+      const c = useActor({ name: "counter", key: ["offline"] });
+      connection = c.connection;
+      return <span data-testid="o">{c.connStatus}</span>;
+    }
+    render(<Counter />);
+    await waitFor(() => expect(screen.getByTestId("o").textContent).toBe("connecting"));
+    const err = await connection!.increment(1).then(
+      () => null,
+      (e: { code: string; message: string }) => e,
+    );
+    expect(err?.code).toBe("connection_unavailable");
+    expect(err?.message).toContain("within 300 ms (queueTimeout)");
   });
 });

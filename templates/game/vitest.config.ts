@@ -8,6 +8,7 @@ export default defineConfig({
     name: "template-game",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/quiet.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -16,7 +16,7 @@
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import type { ConnParamsOf, InputOf } from "../actor/definition.js";
 import type { EventName, ListenerArgs } from "../actor/events.js";
-import { type ClientOptions, createClient } from "../client/index.js";
+import { type ClientOptions, type ConnectOptions, createClient } from "../client/index.js";
 import type {
   ActorConn,
   ActorErrorLike,
@@ -69,6 +69,12 @@ export interface UseActorResult<R, N extends keyof DefsOf<R>> extends ActorState
 export interface CreateRivetKitOptions {
   /** How long an unused connection lingers before it is closed (ms). Default 0 (next tick), which also survives React StrictMode's double mount. */
   disposeDelay?: number;
+  /**
+   * The tunables of every connection the hooks open (`handle.connect(opts)`), e.g.
+   * `queueTimeout`, how long an action waits for a connection before it fails: an app that tells
+   * its users how long a send waits passes its own figure here, so words and rule agree.
+   */
+  connect?: ConnectOptions;
 }
 
 class SharedActor {
@@ -84,6 +90,7 @@ class SharedActor {
     readonly hash: string,
     opts: ActorOptions<any, any>,
     private readonly disposeDelay: number,
+    private readonly connectOptions: ConnectOptions | undefined,
     private readonly forget: (entry: SharedActor) => void,
   ) {
     this.latestOpts = opts;
@@ -142,7 +149,7 @@ class SharedActor {
       getParams: hasGetParams ? () => this.latestOpts.getParams!() : undefined,
       createWithInput: o.createWithInput,
     });
-    const connection = handle.connect() as ActorConn<any>;
+    const connection = handle.connect(this.connectOptions) as ActorConn<any>;
     this.offs = [
       connection.onStatusChange((status) =>
         this.update({
@@ -210,9 +217,16 @@ export function createRivetKitWithClient<R = any>(
     ]);
     let entry = entries.get(hash);
     if (!entry) {
-      entry = new SharedActor(client as Client<any>, hash, options, disposeDelay, (e) => {
-        if (entries.get(e.hash) === e) entries.delete(e.hash);
-      });
+      entry = new SharedActor(
+        client as Client<any>,
+        hash,
+        options,
+        disposeDelay,
+        opts.connect,
+        (e) => {
+          if (entries.get(e.hash) === e) entries.delete(e.hash);
+        },
+      );
       entries.set(hash, entry);
     }
     entry.latestOpts = options;

@@ -70,7 +70,7 @@ export interface ChatServerOptions {
    * what they provoke.
    */
   logger?: ChatLogger;
-  /** Tunables of the room actor (tests shrink them). */
+  /** Tunables of the room and room list actors (tests shrink them). */
   tuning?: Pick<
     ChatServices,
     | "recentMessagesInState"
@@ -78,6 +78,7 @@ export interface ChatServerOptions {
     | "typingTtlMs"
     | "maxMembersPerRoom"
     | "maxScheduledPerRoom"
+    | "maxRoomsPerOrg"
   >;
 }
 

@@ -3,6 +3,7 @@
 //   organisation creates its room list, under the key [org] exactly, on every path (HTTP
 //   resolve, HTTP action, WebSocket init), whatever `input` says; a refused creation leaves no
 //   actor and nothing in SQL; a room takes its organisation and id from its key, never its input;
+// - an organisation's rooms are bounded per organisation, not per person or per list key;
 // - a room's state is bounded per room, not per user (scheduled messages, members);
 // - what Postgres cannot store is refused where people type it, and an outbox entry that
 //   Postgres keeps refusing is set aside (kept, logged) while the room's other writes go on.
@@ -14,7 +15,10 @@ const logger = captureLogger();
 let app: TestApp;
 
 beforeAll(async () => {
-  app = await startTestApp({ logger, tuning: { maxMembersPerRoom: 3, maxScheduledPerRoom: 4 } });
+  app = await startTestApp({
+    logger,
+    tuning: { maxMembersPerRoom: 3, maxScheduledPerRoom: 4, maxRoomsPerOrg: 3 },
+  });
 });
 afterAll(() => app?.close());
 
@@ -216,6 +220,38 @@ describe("who creates actors", () => {
     // The real list works.
     const real = app.client.chatRoomList.getOrCreate(["shadow-org"], { params });
     expect((await real.createRoom("general")).name).toBe("general");
+  });
+});
+
+describe("an organisation's rooms are bounded per organisation", () => {
+  it("the organisation's cap refuses a room to every member, and no other organisation feels it", async () => {
+    const ada = await app.signIn("Ada", "cap-org");
+    const adaList = app.client.chatRoomList.getOrCreate(["cap-org"], {
+      params: { token: ada.token },
+    });
+    const rooms = [];
+    for (const name of ["one", "two", "three"]) rooms.push(await adaList.createRoom(name));
+    const refusal = await errorOf(adaList.createRoom("four"));
+    expect(refusal.code).toBe("too_many_rooms");
+    expect(refusal.message).toBe("An organisation has at most 3 rooms.");
+    // The budget is the organisation's: another member gets the same answer.
+    const bo = await app.signIn("Bo", "cap-org");
+    const boList = app.client.chatRoomList.get(["cap-org"], { params: { token: bo.token } });
+    expect((await errorOf(boList.createRoom("bo's"))).code).toBe("too_many_rooms");
+    expect((await adaList.listRooms()).map((r) => r.name).sort()).toEqual(["one", "three", "two"]);
+
+    // Another organisation at the same moment has its whole budget.
+    const cy = await app.signIn("Cy", "cap-other-org");
+    const cyList = app.client.chatRoomList.getOrCreate(["cap-other-org"], {
+      params: { token: cy.token },
+    });
+    for (const name of ["one", "two", "three"]) await cyList.createRoom(name);
+    expect((await errorOf(cyList.createRoom("four"))).code).toBe("too_many_rooms");
+
+    // The cap counts the rooms there are: a deleted one makes room for a new one.
+    await adaList.deleteRoom(rooms[0]!.id);
+    expect((await boList.createRoom("bo's")).name).toBe("bo's");
+    expect((await errorOf(adaList.createRoom("four"))).code).toBe("too_many_rooms");
   });
 });
 

@@ -175,7 +175,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async play(name) {
       const { guest, matched } = await app.queueUp(name);
       const player = app.join(guest, matched.matchId, matched.ticket);
-      await waitFor(() => player.welcome.length > 0 && player.snapshots.length > 0);
+      await waitFor(() => joined(player));
       return player;
     },
     async post(path, body) {
@@ -206,6 +206,16 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
   };
   return app;
+}
+
+/**
+ * Welcomed by the match, with its first snapshot, and connected: the match's events (`welcome`,
+ * the full snapshot) can arrive before the protocol's own welcome frame, which waits until what
+ * onConnect changed is stored, and a notification (`conn.notify.input`) sent before that frame is
+ * dropped, not queued.
+ */
+export function joined(p: Player): boolean {
+  return p.welcome.length > 0 && p.snapshots.length > 0 && p.conn.status === "connected";
 }
 
 /** The code of the error a promise fails with; a promise that succeeds fails the test. */

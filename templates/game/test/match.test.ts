@@ -9,7 +9,7 @@ import { botInput } from "../src/sim/bots.js";
 import { PLAYER_SPEED_PER_TICK } from "../src/sim/constants.js";
 import { applyKill, type ScoreLine } from "../src/sim/scores.js";
 import { movePlayer } from "../src/sim/step.js";
-import { codeOf, type Player, startTestApp, type TestApp, waitFor } from "./helpers.js";
+import { codeOf, joined, type Player, startTestApp, type TestApp, waitFor } from "./helpers.js";
 
 let app: TestApp | undefined;
 afterEach(async () => {
@@ -192,14 +192,14 @@ describe("connections", () => {
     await ticksPass(bo, 3);
 
     const again = app.join(ada.guest, ada.matchId, ticket);
-    await waitFor(() => again.welcome.length > 0 && again.snapshots.length > 0);
+    await waitFor(() => joined(again), { what: "Ada back" });
     expect(again.me()).toBe(entity);
     expect(again.snapshots[0]!.full).toBe(true);
     expect(again.known.has(entity)).toBe(true);
     // Nobody was told the player left.
     expect(bo.events.left).toEqual([]);
     // The match answers inputs on the new connection.
-    again.conn.notify.input({ seq: 1, dx: 1, dy: 0, aimAngle: 0, fire: false });
+    expect(again.conn.notify.input({ seq: 1, dx: 1, dy: 0, aimAngle: 0, fire: false })).toBe(true);
     await waitFor(() => again.snapshots.at(-1)!.ack === 1);
   });
 

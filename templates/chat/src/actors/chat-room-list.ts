@@ -41,7 +41,7 @@ import {
 } from "./services.js";
 import { parse, withoutNul } from "./validation.js";
 
-/** Most rooms one organisation can have. */
+/** Most rooms one organisation can have (`maxRoomsPerOrg` in ChatServices overrides it). */
 export const MAX_ROOMS_PER_ORG = 500;
 
 /** While the list's outbox is not empty, it checks it this often (an alarm, so it survives sleep). */
@@ -123,6 +123,7 @@ type RoomView = Registry<{
 }>;
 
 export function createChatRoomList(services: ChatServices, internalKey: string) {
+  const maxRooms = services.maxRoomsPerOrg ?? MAX_ROOMS_PER_ORG;
   return actor({
     state: { rooms: {}, outbox: [], outboxSeq: 0 } as RoomListState,
     createVars: (): RoomListVars => ({
@@ -192,8 +193,8 @@ export function createChatRoomList(services: ChatServices, internalKey: string) 
         const user = userOf(c.conn);
         const roomNameValue = parse(roomName, name, "room name");
         // Creations still awaiting their room count too (with renames in flight: stricter, safe).
-        if (Object.keys(c.state.rooms).length + c.vars.reservedNames.size >= MAX_ROOMS_PER_ORG) {
-          throw new UserError(`An organisation has at most ${MAX_ROOMS_PER_ORG} rooms.`, {
+        if (Object.keys(c.state.rooms).length + c.vars.reservedNames.size >= maxRooms) {
+          throw new UserError(`An organisation has at most ${maxRooms} rooms.`, {
             code: "too_many_rooms",
           });
         }

@@ -27,6 +27,8 @@ export interface ChatServices {
   /** Overrides of the room's limits (`MAX_MEMBERS_PER_ROOM`, `MAX_SCHEDULED_PER_ROOM`). */
   maxMembersPerRoom?: number;
   maxScheduledPerRoom?: number;
+  /** Override of the organisation's room limit (`MAX_ROOMS_PER_ORG`, the room list's). */
+  maxRoomsPerOrg?: number;
 }
 
 /** Connection parameters: a user token, or the in-process key of actor-to-actor calls. */

@@ -15,11 +15,11 @@
  *
  * The loop runs only while the match is live and awake: started by `begin` or on wake, stopped on
  * end and on sleep. Each tick: inputs (the oldest queued one of each player, in `seq` order, at
- * most one per tick; the bots' decisions),
- * one `step`, scores into state when someone was killed, and each connection's snapshot: only
- * what is in its view, as changes against what it last received (`interest/`), with the `seq` of
- * its last input applied (`ack`), for the client's reconciliation. One entity whose update throws
- * is logged and removed; the others play on.
+ * most one per tick; the bots' decisions), one `step`, kills counted (into state once a second,
+ * `SCORE_STORE_MS`), each connection's snapshot: only what is in its view, as changes against
+ * what it last received (`interest/`), with the `seq` of its last input applied (`ack`), for the
+ * client's reconciliation; and the AFK check. One entity whose update throws is logged and
+ * removed; the others play on.
  *
  * Connections: only with a valid match ticket for this match (`createConnState`; identity from
  * the ticket, never from arguments). Inputs go through the connection's `InputGuard`; a flood

@@ -31,8 +31,9 @@ export const RESULTS_KEEP_MS = 60_000;
 /**
  * Kills and deaths reach the match's stored state at most this often while the loop runs (and
  * whenever the loop stops or someone reads the scores): every stored change is a storage write,
- * and each `input` reply waits for the one pending. Kill events go out at once all the same; a
- * crash loses at most this much of the scores, along with the world itself (vars).
+ * and the reply of any action called meanwhile waits for the one pending. The kills still reach
+ * the players in the snapshot of their tick; a crash loses at most this much of the scores,
+ * along with the world itself (vars).
  */
 export const SCORE_STORE_MS = 1000;
 /** `resync` (a full snapshot) at most this often per connection; more often is refused. */

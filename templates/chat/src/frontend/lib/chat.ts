@@ -9,10 +9,18 @@ import { createRivetKit } from "troupe/react";
 import type { ChatRegistry } from "../../actors/index.js";
 import { refreshToken } from "./api.js";
 import { reasonCode } from "./errors.js";
+import { SEND_WAIT_SECONDS } from "./pending.js";
 import { ReconnectTracker } from "./reconnecting.js";
 import { SESSION_KEY } from "./session.js";
 
-export const { useActor } = createRivetKit<ChatRegistry>();
+/**
+ * Every connection waits `SEND_WAIT_SECONDS` for the server before a call (a send) fails: the
+ * banner and the "Not sent" note say that figure, so it is the rule, not a copy of the client's
+ * default.
+ */
+const CONNECT_OPTIONS = { queueTimeout: SEND_WAIT_SECONDS * 1000 };
+
+export const { useActor } = createRivetKit<ChatRegistry>(undefined, { connect: CONNECT_OPTIONS });
 
 export const sessionStore = new SessionStore({
   storageKey: SESSION_KEY,

@@ -23,8 +23,9 @@ export interface PendingMessage {
 }
 
 /**
- * How long a send waits for the connection before it fails (`queueTimeout`, the client's default):
- * the banner and the "Not sent" note say it.
+ * How long a send waits for the connection before it fails: every connection of the page is
+ * opened with it as its `queueTimeout` (lib/chat.ts), and the banner and the "Not sent" note say
+ * it.
  */
 export const SEND_WAIT_SECONDS = 15;
 
