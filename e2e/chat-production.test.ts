@@ -14,6 +14,7 @@ import { freePort, waitFor } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readStartScript, serverEnv, startChatProduction } from "./support/chat-server.js";
 import { CHAT_DIR, CHAT_SERVER_ENTRY } from "./support/paths.js";
+import { expectRailwayConfig } from "./support/railway.js";
 
 /** Runs the `start` script to its end (a refusal), with `env` as the whole deploy environment. */
 async function startToExit(env: Record<string, string>) {
@@ -46,6 +47,10 @@ describe("the production build", () => {
     expect(built).not.toMatch(/from "(vite|tsx)"/);
     const pkg = JSON.parse(await readFile(join(CHAT_DIR, "package.json"), "utf8"));
     expect(pkg.dependencies.tsx).toBeUndefined();
+  });
+
+  it("railway.json deploys with exactly these build and start scripts, one replica, a drain", () => {
+    expectRailwayConfig(CHAT_DIR);
   });
 });
 

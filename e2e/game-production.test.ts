@@ -12,6 +12,7 @@ import { freePort, waitFor } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readStartScript, serverEnv, startChatProduction } from "./support/chat-server.js";
 import { GAME_DIR, GAME_SERVER_ENTRY } from "./support/paths.js";
+import { expectRailwayConfig } from "./support/railway.js";
 
 async function startToExit(env: Record<string, string>) {
   const base = serverEnv({}, GAME_DIR);
@@ -39,6 +40,10 @@ describe("the game's production build", () => {
     expect(built).not.toMatch(/from "(vite|tsx|phaser)"/);
     const pkg = JSON.parse(await readFile(join(GAME_DIR, "package.json"), "utf8"));
     expect(pkg.dependencies.tsx).toBeUndefined();
+  });
+
+  it("railway.json deploys with exactly these build and start scripts, one replica, a drain", () => {
+    expectRailwayConfig(GAME_DIR);
   });
 
   it("refuses to start without DATABASE_URL, in one sentence, exit 1", async () => {

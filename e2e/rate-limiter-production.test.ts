@@ -16,6 +16,7 @@ import { freePort, startTcpProxy, waitFor } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readStartScript, serverEnv, startChatProduction } from "./support/chat-server.js";
 import { RATE_LIMITER_DIR, RATE_LIMITER_SERVER_ENTRY } from "./support/paths.js";
+import { expectRailwayConfig } from "./support/railway.js";
 
 const secret = randomBytes(32).toString("hex");
 const ADMIN_PASSWORD = "deploy-check-password";
@@ -76,15 +77,7 @@ describe("the rate limiter's production build", () => {
     const pkg = JSON.parse(await readFile(join(RATE_LIMITER_DIR, "package.json"), "utf8"));
     expect(pkg.dependencies.tsx).toBeUndefined();
     // railway.json names exactly these scripts.
-    const railway = JSON.parse(await readFile(join(RATE_LIMITER_DIR, "railway.json"), "utf8"));
-    expect(railway.build.buildCommand).toMatch(
-      / && pnpm --filter @troupe\/template-rate-limiter build$/,
-    );
-    expect(railway.deploy.startCommand).toBe(
-      "exec pnpm --filter @troupe/template-rate-limiter start",
-    );
-    expect(railway.deploy.numReplicas).toBe(1);
-    expect(railway.deploy.drainingSeconds).toBeGreaterThan(0);
+    expectRailwayConfig(RATE_LIMITER_DIR);
   });
 });
 

@@ -5,12 +5,14 @@
 // through a pseudo-terminal from `script`, the screen rendered by @xterm/headless; the
 // transcript is what create-app/README.md shows).
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
@@ -177,6 +179,30 @@ describe("non-interactive runs", () => {
     // The package built from the repo is the one the tests packed (same assembly).
     expect(existsSync(join(PACKAGE_DIR, "assets", "templates", "game"))).toBe(true);
   });
+
+  it("from the repo: pnpm create-app <relative name> writes into the folder pnpm was run in", async () => {
+    // pnpm runs the root's script in the repo's root and says where it was run in INIT_CWD,
+    // which it sets itself (a value given to it is replaced): run from a scratch folder with
+    // `--dir`, as from anywhere else.
+    const here = await scratchDir();
+    const name = `rel-app-${randomBytes(3).toString("hex")}`;
+    try {
+      const { stdout } = await run(
+        "pnpm",
+        ["--dir", REPO_ROOT, "create-app", name, "--template", "chat", "--no-install", "--no-git"],
+        { cwd: here },
+      );
+      expect(existsSync(join(REPO_ROOT, name))).toBe(false);
+      expect(readdirSync(here)).toEqual([name]);
+      expect(JSON.parse(readFileSync(join(here, name, "package.json"), "utf8")).name).toBe(name);
+      expect(stdout).toContain(`chat template written to ${join(here, name)}`);
+      // Relative to where the person is, in the package manager they ran it with.
+      expect(stdout).toContain(`cd ${name} && pnpm install && pnpm dev`);
+    } finally {
+      // What a broken resolution would have written into the repo.
+      rmSync(join(REPO_ROOT, name), { recursive: true, force: true });
+    }
+  });
 });
 
 /** Renders what a terminal of `cols` columns shows after `data`: the transcript. */
@@ -185,10 +211,19 @@ async function render(data: string, cols: number): Promise<string> {
   await new Promise<void>((resolve) => term.write(data, resolve));
   const lines: string[] = [];
   const buffer = term.buffer.active;
+  // Trimmed at the end of each line: xterm keeps the spaces a program wrote there (clack's
+  // wrapped hints end with one), which a README cannot keep.
   for (let i = 0; i < buffer.length; i++)
-    lines.push(buffer.getLine(i)?.translateToString(true) ?? "");
+    lines.push((buffer.getLine(i)?.translateToString(true) ?? "").trimEnd());
   term.dispose();
   return lines.join("\n").trimEnd();
+}
+
+/** The screens under create-app/README.md's "Interactive run": while it asks, and at the end. */
+function readmeTranscript(): string[] {
+  const readme = readFileSync(join(PACKAGE_DIR, "README.md"), "utf8");
+  const section = /^## Interactive run\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? "";
+  return [...section.matchAll(/^```\n([\s\S]*?)\n```$/gm)].map((m) => m[1]!);
 }
 
 describe("interactive", () => {
@@ -245,10 +280,17 @@ describe("interactive", () => {
     expect(existsSync(join(dir, "my-pty-app", "node_modules"))).toBe(false);
     expect(existsSync(join(dir, "my-pty-app", ".git"))).toBe(true);
     // For create-app/README.md (artifacts/ is git-ignored).
+    const end = screen.replaceAll(dir, "/tmp/demo");
     mkdirSync(join(PACKAGE_DIR, "artifacts"), { recursive: true });
     writeFileSync(
       join(PACKAGE_DIR, "artifacts", "interactive-transcript.txt"),
-      `While it asks for the template:\n\n${asking}\n\nAt the end:\n\n${screen.replaceAll(dir, "/tmp/demo")}\n`,
+      `While it asks for the template:\n\n${asking}\n\nAt the end:\n\n${end}\n`,
     );
+    // What the README shows is this run's screens: a change to the prompts, the templates or
+    // the final note that the README does not follow fails here.
+    expect(
+      readmeTranscript(),
+      "create-app/README.md's transcript differs from this run's screens (written to create-app/artifacts/interactive-transcript.txt): update the README",
+    ).toEqual([asking, end]);
   });
 });

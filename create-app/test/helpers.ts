@@ -11,10 +11,13 @@
  * await app.stop("SIGTERM");
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join, relative } from "node:path";
+import { basename, join, relative, sep } from "node:path";
+import { stripVTControlCharacters } from "node:util";
+import { EMBEDDED_ROOT } from "troupe/db";
+import { freePort, waitFor } from "troupe/test";
 import { afterAll, expect } from "vitest";
 
 const scratch: string[] = [];
@@ -99,6 +102,8 @@ export interface RunningApp {
   exited: Promise<string>;
   /** Sends `signal` to the command's own process only, as a platform signals its container's main process. */
   signal(signal: NodeJS.Signals): void;
+  /** Ctrl-C as a terminal sends it: SIGINT to the whole process group; resolves with the exit. */
+  interrupt(): Promise<string>;
   /** Stops the whole process group (SIGKILL after `graceMs`) and waits for the exit. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<string>;
 }
@@ -112,12 +117,16 @@ process.once("exit", () => {
   }
 });
 
-/** Starts `command` through `sh -c` (as a package manager or a platform runs a command line). */
+/**
+ * Starts `command` through `sh -c` (as a package manager or a platform runs a command line), or
+ * through `shell`: `bash` for a line a person types in a terminal, whose shell waits for the
+ * foreground command after a Ctrl-C (`sh`, Debian's dash, would exit at once and leave it running).
+ */
 export function startApp(
   command: string,
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
+  opts: { cwd: string; env: NodeJS.ProcessEnv; shell?: "sh" | "bash" },
 ): RunningApp {
-  const child: ChildProcess = spawn("sh", ["-c", command], {
+  const child: ChildProcess = spawn(opts.shell ?? "sh", ["-c", command], {
     cwd: opts.cwd,
     env: opts.env,
     detached: true,
@@ -141,6 +150,10 @@ export function startApp(
     exited,
     signal: (signal) => {
       if (!done) process.kill(pid, signal);
+    },
+    interrupt() {
+      if (!done) process.kill(-pid, "SIGINT");
+      return exited;
     },
     async stop(signal = "SIGTERM", graceMs = 15_000) {
       if (done) return exited;
@@ -249,4 +262,106 @@ export async function expectDrainOnSigterm(app: RunningApp, drainingSeconds: num
     ),
   ]);
   expect([code, app.output()]).toEqual(["0", expect.any(String)]);
+}
+
+/** The two commands the app's README opens with (its first code block), without their comments. */
+export function readmeCommands(app: string): { run: string; test: string } {
+  const readme = readFileSync(join(app, "README.md"), "utf8");
+  const block = /^```sh\n([\s\S]*?)\n```$/m.exec(readme)?.[1] ?? "";
+  const [run, test, ...rest] = block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim());
+  expect([run, test, rest], `the README's first block:\n${block}`).toEqual([
+    expect.any(String),
+    expect.any(String),
+    [],
+  ]);
+  return { run: run!, test: test! };
+}
+
+/**
+ * Live processes (zombies are not running) whose working directory is inside one of `paths` or
+ * whose command line names one: what an app run there started (npm or pnpm, tsx watch, the
+ * server, Vite, a Postgres server with its data directory under one of them).
+ */
+export function processesUnder(paths: string[]): { pid: number; command: string }[] {
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      const command = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (paths.some((p) => cwd === p || cwd.startsWith(p + sep) || command.includes(p))) {
+        found.push({ pid: Number(entry), command });
+      }
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/**
+ * The README's run command as a person types it in a terminal, in the installed app: it starts
+ * the development server with the app's own embedded Postgres (its folder under the data root,
+ * named in `src/main.ts`), prints its ready line, and /api/health answers 200 with the database
+ * up at the URL it printed. Then Ctrl-C: it ends, and nothing it started is left running
+ * (the package manager, tsx watch, the server, Vite, Postgres, which shut down cleanly). The
+ * development database is removed afterwards.
+ */
+export async function expectDevRunStopsOnCtrlC(app: string, command: string): Promise<void> {
+  const embeddedName = /embeddedName: "([^"]+)"/.exec(
+    readFileSync(join(app, "src", "main.ts"), "utf8"),
+  )?.[1];
+  expect(embeddedName, "src/main.ts names no development database").toBeDefined();
+  const dataDir = join(EMBEDDED_ROOT, embeddedName!);
+  const port = await freePort();
+  const dev = startApp(command, {
+    cwd: app,
+    env: cleanEnv({ PORT: String(port), TROUPE_PG_ROOT: EMBEDDED_ROOT }),
+    shell: "bash",
+  });
+  try {
+    let exit: string | undefined;
+    void dev.exited.then((code) => (exit = code));
+    const url = await waitFor(
+      () => {
+        if (exit !== undefined) throw new Error(`${command} exited (${exit}):\n${dev.output()}`);
+        return /^\[[\w-]+\] ready on (http:\/\/\S+)/m.exec(dev.output())?.[1];
+      },
+      { timeout: 240_000, interval: 250, what: `${command}'s ready line` },
+    );
+    expect(url).toBe(`http://localhost:${port}`);
+    const health = await waitForHealth(dev, `${url}/api/health`);
+    expect(await health.json()).toMatchObject({ database: "up" });
+    expect(processesUnder([dataDir]).map((p) => p.command)).toContainEqual(
+      expect.stringMatching(/\/postgres -D /),
+    );
+
+    // It ends on the Ctrl-C as a command in a terminal does: 0 (pnpm), or by the SIGINT itself
+    // (npm ends itself with the signal its script's shell died of; a terminal shows 130).
+    const code = await dev.interrupt();
+    expect(["0", "130", "SIGINT"], `exit ${code}; output:\n${dev.output()}`).toContain(code);
+    // Gone when the command has returned, not some time later.
+    expect(processesUnder([app, dataDir])).toEqual([]);
+    // A clean shutdown removes it; a killed server leaves it.
+    expect(existsSync(join(dataDir, "pg", "postmaster.pid"))).toBe(false);
+    expect(dev.output()).not.toMatch(/\n\s+at /);
+  } finally {
+    await dev.stop("SIGKILL");
+    for (const { pid } of processesUnder([app, dataDir])) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Vitest's summary in `output` (colours or not) says every test file passed. */
+export function expectSuitePassed(output: string): void {
+  // Vitest colours its summary where it thinks a terminal or CI wants it: read it plain.
+  const plain = stripVTControlCharacters(output);
+  expect(plain).toMatch(/Test Files\s+\d+ passed/);
+  expect(plain).not.toMatch(/Test Files\s+\d+ failed/);
 }

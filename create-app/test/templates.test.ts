@@ -5,7 +5,9 @@
 // settings: health 200, a write natural to the app (a finished match on the leaderboard, a
 // conversation with a saved note, a tenant with a key that has spent its quota), made through
 // the app's typed client where the app has one for outside callers, SIGTERM drains and exits 0
-// within drainingSeconds, and a second start still has the write.
+// within drainingSeconds, and a second start still has the write. The AI agent's README's two
+// commands are run with pnpm too: `pnpm install && pnpm dev` (then Ctrl-C), and, opt-in as the
+// chat's `npm test`, `pnpm test`.
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, delimiter, join } from "node:path";
@@ -20,8 +22,11 @@ import type { LimiterRegistry } from "../../templates/rate-limiter/src/actors/in
 import {
   cleanCopy,
   cleanEnv,
+  expectDevRunStopsOnCtrlC,
   expectDrainOnSigterm,
   expectStandalonePackages,
+  expectSuitePassed,
+  readmeCommands,
   run,
   scratchDir,
   startApp,
@@ -259,6 +264,13 @@ async function yarnPath(): Promise<string> {
 }
 
 const LOCKFILES = { npm: "package-lock.json", pnpm: "pnpm-lock.yaml", yarn: "yarn.lock" };
+/**
+ * The app whose README's two commands are run here with pnpm (the chat's are run with npm in
+ * chat-app.test.ts): the one whose own suite is the quickest. Measured in the repo on the shared
+ * 2-core machine (load about 8): the AI agent's 76 to 79 s, the game's 144 s, the rate
+ * limiter's 266 s (its worker test alone 146 s), the chat's about 3 minutes.
+ */
+const PNPM_README_APP = "ai-agent";
 const cases: { template: string; pm: "pnpm" | "yarn" }[] = [
   ...others.map((template) => ({ template, pm: "pnpm" as const })),
   // Yarn 1 once, on the app with the fewest dependencies.
@@ -306,6 +318,31 @@ describe.each(cases)("the $template template, installed with $pm", ({ template, 
       });
       expect(`${again.stdout}${again.stderr}`).not.toMatch(/awaiting approval/i);
     }
+  });
+
+  it.runIf(pm === "pnpm" && template === PNPM_README_APP)(
+    "the README's run command serves with its own embedded Postgres; Ctrl-C stops it all",
+    async () => {
+      expect(app, "the app was not generated").toBeDefined();
+      const { run: command } = readmeCommands(app);
+      expect(command).toBe("pnpm install && pnpm dev");
+      await expectDevRunStopsOnCtrlC(app, command);
+    },
+  );
+
+  // The app's own suite: opt-in, as the chat's with npm (CREATE_APP_APP_TESTS=1, which .ci/run
+  // sets), against this run's Postgres.
+  it.runIf(
+    pm === "pnpm" && template === PNPM_README_APP && process.env.CREATE_APP_APP_TESTS === "1",
+  )("the README's test command passes (`pnpm test`)", async () => {
+    expect(app, "the app was not generated").toBeDefined();
+    const { test: command } = readmeCommands(app);
+    expect(command).toBe("pnpm test");
+    const { stdout } = await run("sh", ["-c", command], {
+      cwd: app,
+      env: envWith({ DATABASE_URL: inject("databaseUrl"), NO_COLOR: "1" }),
+    });
+    expectSuitePassed(stdout);
   });
 
   it("deploys: railway.json's build and start in a clean copy, a write, SIGTERM, a new start still has it", async () => {
