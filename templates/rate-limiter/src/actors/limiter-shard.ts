@@ -37,8 +37,9 @@ import { capacityOf, type Rule, ruleMatches, windowSecondsOf } from "../limiter/
 import type { CheckRequest, PolicyStatus, Verdict } from "../limiter/verdict.js";
 import {
   decodeRequest,
+  requestCount,
   VerdictEncoder,
-  type WireRequest,
+  type WireRequests,
   type WireVerdicts,
 } from "../limiter/wire.js";
 import {
@@ -201,7 +202,7 @@ export function createLimiterShard(services: LimiterServices, tuning: LimiterTun
        * Synchronous unless it must wait (a stalled shard in tests, or a lease from the
        * coordinator), so the runtime answers it without a timer or extra turns.
        */
-      check: (c, batch: WireRequest[]): WireVerdicts | Promise<WireVerdicts> => {
+      check: (c, batch: WireRequests): WireVerdicts | Promise<WireVerdicts> => {
         const stall = services.faults?.beforeCheck?.(c.key[0]!, Number(c.key[1]));
         if (stall) return stall.then(() => decideBatch(c, batch, tuning));
         return decideBatch(c, batch, tuning);
@@ -266,15 +267,16 @@ type ShardContext = {
  */
 function decideBatch(
   c: ShardContext,
-  batch: WireRequest[],
+  batch: WireRequests,
   tuning: LimiterTuning,
   verdicts = new VerdictEncoder(),
   from = 0,
   now = Date.now(),
 ): WireVerdicts | Promise<WireVerdicts> {
   const config = c.vars.config!;
-  for (let i = from; i < batch.length; i++) {
-    const req = decodeRequest(batch[i]!);
+  const n = requestCount(batch);
+  for (let i = from; i < n; i++) {
+    const req = decodeRequest(batch, i);
     if (req.keyHash !== undefined) {
       const refused = keyRefusal(config, req.keyHash, req.key);
       if (refused) {
@@ -306,7 +308,7 @@ function decideBatch(
 /** Request `i` needs a lease first; the rest of the batch follows. */
 async function decideAfterLease(
   c: ShardContext,
-  batch: WireRequest[],
+  batch: WireRequests,
   tuning: LimiterTuning,
   verdicts: VerdictEncoder,
   i: number,

@@ -19,7 +19,13 @@ import { type ParsedApiKey, parseApiKey } from "./api-keys.js";
 import { Batcher, type Gather } from "./batcher.js";
 import { shardOf } from "./hash.js";
 import type { CheckRequest, Verdict } from "./verdict.js";
-import { decodeVerdict, encodeRequest } from "./wire.js";
+import {
+  decodeVerdict,
+  encodeRequests,
+  POLICY_FIELDS,
+  VERDICT_FIELDS,
+  type WireVerdicts,
+} from "./wire.js";
 
 type ShardHandle = ReturnType<Client<LimiterRegistry>["limiterShard"]["getOrCreate"]>;
 type TenantHandle = ReturnType<Client<LimiterRegistry>["tenantLimiter"]["getOrCreate"]>;
@@ -68,6 +74,14 @@ export type Authentication =
  */
 const knownKeys = new Map<string, { key: KnownKey; at: number }>();
 
+/** Every verdict of a batch's wire form, in order. */
+function decodeVerdicts(wire: WireVerdicts): Verdict[] {
+  const n = (wire.length - 1 - (wire[0] as number) * POLICY_FIELDS) / VERDICT_FIELDS;
+  const out: Verdict[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = decodeVerdict(wire, i);
+  return out;
+}
+
 export class Limiter {
   private readonly shardHandles = new Map<string, ShardHandle>();
   private readonly tenantHandles = new Map<string, TenantHandle>();
@@ -105,10 +119,7 @@ export class Limiter {
       const id = JSON.stringify([tenantId, shard]);
       const handle = this.shard(tenantId, shard);
       batcher = new Batcher(
-        (reqs: CheckRequest[]) =>
-          handle
-            .check(reqs.map(encodeRequest))
-            .then((wire) => reqs.map((_, i) => decodeVerdict(wire, i))),
+        (reqs: CheckRequest[]) => handle.check(encodeRequests(reqs)).then(decodeVerdicts),
         {
           maxBatch: MAX_BATCH,
           maxWaiting: MAX_WAITING,

@@ -1,18 +1,28 @@
 import { describe, expect, test } from "vitest";
 import type { Verdict } from "./verdict.js";
-import { decodeRequest, decodeVerdict, encodeRequest, VerdictEncoder } from "./wire.js";
+import {
+  decodeRequest,
+  decodeVerdict,
+  encodeRequests,
+  requestCount,
+  VerdictEncoder,
+} from "./wire.js";
 
 describe("wire form of a batch", () => {
-  test("requests round-trip, defaults included", () => {
+  test("requests round-trip, defaults included, as one flat array", () => {
     const full = { key: "k", method: "POST", path: "/v1/x", cost: 3, ruleId: "r", keyHash: "ab" };
-    expect(decodeRequest(encodeRequest(full))).toEqual(full);
-    const bare = { key: "k", method: "GET", path: "/" };
-    expect(decodeRequest(encodeRequest(bare))).toEqual({
+    const bare = { key: "k2", method: "GET", path: "/" };
+    const wire = JSON.parse(JSON.stringify(encodeRequests([full, bare])));
+    expect(wire.every((v: unknown) => typeof v === "string" || typeof v === "number")).toBe(true);
+    expect(requestCount(wire)).toBe(2);
+    expect(decodeRequest(wire, 0)).toEqual(full);
+    expect(decodeRequest(wire, 1)).toEqual({
       ...bare,
       cost: undefined,
       ruleId: undefined,
       keyHash: undefined,
     });
+    expect(requestCount(encodeRequests([]))).toBe(0);
   });
 
   test("verdicts round-trip, each policy listed once", () => {
@@ -30,7 +40,8 @@ describe("wire form of a batch", () => {
     const enc = new VerdictEncoder();
     for (const v of verdicts) enc.push(v);
     const wire = JSON.parse(JSON.stringify(enc.result));
-    expect(wire.p).toHaveLength(1);
+    expect(wire[0]).toBe(1); // one policy
+    expect(wire.every((v: unknown) => typeof v === "string" || typeof v === "number")).toBe(true);
     expect(verdicts.map((_, i) => decodeVerdict(wire, i))).toEqual(verdicts);
   });
 
@@ -44,7 +55,7 @@ describe("wire form of a batch", () => {
     ];
     const enc = new VerdictEncoder();
     for (const v of verdicts) enc.push(v);
-    expect(enc.result.p).toHaveLength(2);
+    expect(enc.result[0]).toBe(2);
     expect(verdicts.map((_, i) => decodeVerdict(enc.result, i))).toEqual(verdicts);
   });
 });
