@@ -50,6 +50,7 @@ import {
   webSocketPair,
 } from "./workers.js";
 
+export type { Client } from "../client/types.js";
 export { DurableObjectDriver } from "./storage.js";
 export type { DurableObjectState, WorkersWebSocket } from "./workers.js";
 
@@ -66,8 +67,11 @@ const INTERNAL_ORIGIN = "http://troupe.internal";
  */
 const INTERNAL_HEADER = "x-troupe-internal";
 
+/** The Workers `ExecutionContext` a Worker's `fetch` gets (the members Hono's `app.fetch` expects too). */
 export interface WorkerContext {
   waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
+  props: any;
 }
 
 export interface CloudflareHandlerOptions<TEnv> {
