@@ -11,6 +11,7 @@ import { waitFor } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { registry } from "./fixtures/cloudflare/worker.js";
+import { loggedText } from "./logged.js";
 
 const ENTRY = join(import.meta.dirname, "fixtures/cloudflare/worker.ts");
 // The machine is shared and noisy: workerd's start and the first Durable Object take a while.
@@ -58,7 +59,7 @@ describe("troupe/cloudflare on workerd", () => {
     expect(await res.json()).toEqual({
       runtime: "troupe",
       version: 1,
-      actorNames: ["counter", "room", "vault"],
+      actorNames: ["counter", "room", "vault", "flaky"],
     });
   });
 
@@ -257,6 +258,64 @@ describe("troupe/cloudflare on workerd", () => {
     await again.increment(1);
     await waitFor(() => counts.includes(43), { ...SLOW, what: "an event after the restart" });
     await conn.dispose();
+  });
+
+  test("one alarm multiplexes an actor's schedule: entries fire in time order, across a restart", {
+    timeout: 120_000,
+  }, async () => {
+    const handle = client.counter.getOrCreate(["multiplex"]);
+    // Scheduled out of time order, so the one Durable Object alarm moves earlier and later.
+    expect(
+      await handle.scheduleMany([
+        [9000, "third"],
+        [300, "first"],
+        [6000, "second"],
+      ]),
+    ).toBe(3);
+    await waitFor(async () => (await handle.fired()).length > 0, {
+      ...SLOW,
+      what: "the first entry",
+    });
+    // The others are seconds away: still pending when workerd stops.
+    expect(await handle.fired()).toEqual(["first"]);
+    expect(await handle.pending()).toBe(2);
+    await restart();
+    const again = client.counter.getOrCreate(["multiplex"]);
+    await waitFor(async () => (await again.fired()).length === 3, {
+      ...SLOW,
+      what: "the two entries set before the restart",
+    });
+    expect(await again.fired()).toEqual(["first", "second", "third"]);
+    expect(await again.pending()).toBe(0);
+  });
+
+  test("an alarm whose actor cannot be woken is tried again until it runs, past the platform's own retries", {
+    timeout: 120_000,
+  }, async () => {
+    // Cloudflare retries a throwing alarm() at most six times (from 2 s, doubling): seven failed
+    // wakes would drop the schedule there. The runtime re-arms the alarm itself instead.
+    const handle = client.flaky.getOrCreate(["wake"]);
+    await handle.noteWhileAsleep(200, "ran", 7);
+    // Nothing may call the actor meanwhile (a call would wake it and use up a failure): the
+    // Worker's log says how the alarm is doing.
+    const retries = () =>
+      loggedText(worker.output()).filter((line) =>
+        line.message.startsWith("could not run an alarm"),
+      );
+    await waitFor(() => retries().length >= 7, { ...SLOW, what: "seven failed alarm runs" });
+    await waitFor(async () => (await handle.notes()).includes("ran"), {
+      ...SLOW,
+      what: "the scheduled action after seven failed wakes",
+    });
+    expect(await handle.notes()).toEqual(["ran"]);
+    expect(await handle.wakeFailuresLeft()).toBe(0);
+    expect(retries()).toEqual(
+      Array.from({ length: 7 }, (_, i) => ({
+        level: "error",
+        message: "could not run an alarm; retrying in 1 s",
+        error: `wake refused (${6 - i} more to go)`,
+      })),
+    );
   });
 
   test("an alarm whose time passed while workerd was down fires when it is back", async () => {
