@@ -62,7 +62,7 @@ export function nodeOnly(target: TargetName, reason: string): typeof test {
  * Worker serves every suite's registry, and keeps logging between tests).
  */
 export function loggedOn(
-  t: Served<unknown>,
+  t: Pick<Served<unknown>, "output">,
   logger: CapturedLogger,
   picked: string[],
   keep: (line: LoggedLine) => boolean = () => true,
