@@ -288,7 +288,7 @@ export function createHandler<TUse extends Record<string, AnyActorDefinition>, T
         last = data;
         driver.saveConnection({ id: tracked.conn.id, actorId: tracking.actorId, data });
       };
-      const { peer, events } = hibernatablePeer(ws, persist);
+      const { peer, events } = hibernatablePeer(ws, persist, maxIncoming);
       return {
         peer,
         events,
