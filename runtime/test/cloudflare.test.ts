@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ActorError, type Client, createClient } from "troupe/client";
 import { type RunningWorkerd, startWorkerd } from "troupe/cloudflare/local";
-import { waitFor } from "troupe/test";
+import { freePort, waitFor } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { registry } from "./fixtures/cloudflare/worker.js";
@@ -23,7 +23,9 @@ let client: Client<typeof registry>;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "troupe-cf-test-"));
-  worker = await startWorkerd({ entry: ENTRY, dataDir });
+  // One port for the life of the file, so that a client's connection can find workerd again
+  // after a restart.
+  worker = await startWorkerd({ entry: ENTRY, dataDir, port: await freePort() });
   client = createClient<typeof registry>(`${worker.url}/api/troupe`);
 }, 120_000);
 
@@ -316,6 +318,33 @@ describe("troupe/cloudflare on workerd", () => {
         error: `wake refused (${6 - i} more to go)`,
       })),
     );
+  });
+
+  test("a connection reconnects by itself across a workerd restart, with its subscriptions", {
+    timeout: 120_000,
+  }, async () => {
+    const own = createClient<typeof registry>(`${worker.url}/api/troupe`);
+    try {
+      const conn = own.counter
+        .getOrCreate(["reconnects"])
+        .connect({ reconnectInitialDelay: 50, reconnectMaxDelay: 500 });
+      const counts: number[] = [];
+      conn.on("newCount", (n: number) => counts.push(n));
+      const statuses: string[] = [];
+      conn.onStatusChange((s) => statuses.push(s));
+      const errors: string[] = [];
+      conn.onError((e) => errors.push(e.code));
+      expect(await conn.increment(1)).toBe(1);
+      await restart();
+      // Sent while the connection finds its way back: it waits for it, then runs.
+      expect(await conn.increment(10)).toBe(11);
+      await waitFor(() => counts.includes(11), { ...SLOW, what: "an event after the restart" });
+      expect(counts).toEqual([1, 11]);
+      expect(statuses).toEqual(["connecting", "connected", "connecting", "connected"]);
+      expect(errors).toEqual(["network_error"]); // once per outage, as on Node
+    } finally {
+      await own.dispose();
+    }
   });
 
   test("an alarm whose time passed while workerd was down fires when it is back", async () => {
