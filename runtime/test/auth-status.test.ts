@@ -1,59 +1,22 @@
 // Refusals of the authentication hooks (`onBeforeCreate`, `onBeforeConnect`, `createConnState`)
 // answer 401 or 403 on every HTTP route when they say `Unauthorized` / `Forbidden` (or a plain
 // `UserError` with code `unauthorized` / `forbidden`, as the RivetKit docs throw), keep their own
-// codes, and refuse a WebSocket `init` with that code and close 4001.
-import { actor, Forbidden, setup, Unauthorized, UserError } from "troupe";
+// codes, and refuse a WebSocket `init` with that code and close 4001; on Node and on workerd.
 import { ActorError } from "troupe/client";
-import { setupTest, type TestRuntime } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { authStatusRegistry, type Params } from "./fixtures/suites/auth-status.js";
 import { openRaw } from "./protocol-client.js";
+import { type Served, serve, TARGETS } from "./spec-targets.js";
 
-type Params = { token?: string } | undefined;
-
-/** Token "user:<name>" names a user; "expired" is a stale one; a vault is keyed by its owner. */
-function who(params: Params): string {
-  const token = params?.token;
-  if (!token) throw new Unauthorized("Sign in first.");
-  if (token === "expired") throw new Unauthorized("The token expired.", { code: "token_expired" });
-  if (!token.startsWith("user:")) throw new UserError("Not a token.", { code: "unauthorized" });
-  return token.slice(5);
-}
-
-const vault = actor({
-  onBeforeCreate: (_c, { key, params }) => {
-    if (key[0] !== who(params as Params)) throw new Forbidden("A vault is created by its owner.");
-  },
-  state: { items: 0 },
-  createConnState: (c, params: Params): { user: string } => {
-    const user = who(params);
-    if (user !== c.key[0]) {
-      throw new Forbidden("Not your vault.", { code: "not_your_vault", metadata: { user } });
-    }
-    return { user };
-  },
-  actions: { whoami: (c) => c.conn!.state.user },
+const registry = authStatusRegistry();
+let t: Served<typeof registry> | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
 });
-
-/** `onBeforeConnect` alone, refusing with the docs' plain `UserError` code "forbidden". */
-const door = actor({
-  state: {},
-  onBeforeConnect: (_c, params: Params) => {
-    if (params?.token !== "open sesame") throw new UserError("Forbidden", { code: "forbidden" });
-  },
-  actions: {
-    knock: () => "come in",
-    refuse: () => {
-      throw new UserError("No.", { code: "nope" });
-    },
-  },
-});
-
-const registry = setup({ use: { vault, door } });
-let t: TestRuntime<typeof registry>;
-afterEach(() => t?.close());
 
 async function post(path: string, body: unknown) {
-  const res = await fetch(`${t.endpoint}${path}`, {
+  const res = await fetch(`${t!.endpoint}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -64,9 +27,12 @@ async function post(path: string, body: unknown) {
 
 const vaultOf = (owner: string, mode = "getOrCreate") => ({ name: "vault", key: [owner], mode });
 
-describe("authentication refusals", () => {
-  test("HTTP resolve and actions: 401 without or with a bad token, 403 for someone else's", async () => {
-    t = await setupTest(registry);
+// On workerd the actors outlive a test (one process per file): each test uses vaults of its own.
+describe.each(TARGETS)("authentication refusals on %s", (target) => {
+  test("HTTP resolve and actions: 401 without or with a bad token, 403 for someone else's", {
+    timeout: 120_000,
+  }, async () => {
+    t = await serve(target, registry);
     const cases: [Params, number, string][] = [
       [undefined, 401, "unauthorized"],
       [{ token: "expired" }, 401, "token_expired"],
@@ -108,7 +74,7 @@ describe("authentication refusals", () => {
   });
 
   test("onBeforeConnect's plain UserError with code forbidden is a 403; other codes stay 400", async () => {
-    t = await setupTest(registry);
+    t = await serve(target, registry);
     const door = { name: "door", key: ["front"], mode: "getOrCreate" };
     const refused = await post("/actors/action/knock", {
       actor: door,
@@ -125,7 +91,7 @@ describe("authentication refusals", () => {
   });
 
   test("WebSocket init: the refusal's code in the error frame, then close 4001", async () => {
-    t = await setupTest(registry);
+    t = await serve(target, registry);
     await t.client.vault.getOrCreate(["alice"], { params: { token: "user:alice" } }).resolve();
     for (const [params, code] of [
       [undefined, "unauthorized"],
@@ -141,9 +107,9 @@ describe("authentication refusals", () => {
   });
 
   test("the typed client gets the code as an ActorError and its connection stops", async () => {
-    t = await setupTest(registry);
+    t = await serve(target, registry);
     const err = await t.client.vault
-      .getOrCreate(["alice"], { params: { token: "user:eve" } })
+      .getOrCreate(["carol"], { params: { token: "user:eve" } })
       .whoami()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ActorError);

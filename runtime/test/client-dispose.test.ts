@@ -1,9 +1,12 @@
 // client.dispose() (RivetKit 2.3): closes every connection and raw WebSocket the client opened;
-// later calls fail with client_disposed. The client's reserved names cannot be actor names.
+// later calls fail with client_disposed (on Node and on workerd). The client's reserved names
+// cannot be actor names.
 import { actor, setup } from "troupe";
 import { type ActorError, createClient } from "troupe/client";
-import { setupTest, type TestRuntime, waitFor } from "troupe/test";
+import { waitFor } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { clientDisposeRegistry, OPEN_LIST, openCounts } from "./fixtures/suites/client-dispose.js";
+import { type Served, serve, TARGETS } from "./spec-targets.js";
 
 /** The error a call fails with; a call that succeeds fails the test. */
 function failure(call: Promise<unknown>): Promise<ActorError> {
@@ -15,46 +18,26 @@ function failure(call: Promise<unknown>): Promise<ActorError> {
   );
 }
 
-/** Server-side view of what is open, across actors. */
-const open = { conns: 0, sockets: 0 };
-
-const room = actor({
-  state: { n: 0 },
-  onConnect: () => {
-    open.conns++;
-  },
-  onDisconnect: () => {
-    open.conns--;
-  },
-  onWebSocket: (_c, websocket) => {
-    open.sockets++;
-    websocket.addEventListener("close", () => {
-      open.sockets--;
-    });
-  },
-  onRequest: () => new Response("ok"),
-  actions: { bump: (c) => ++c.state.n },
+const registry = clientDisposeRegistry();
+let t: Served<typeof registry> | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
 });
 
-/** Calls `room` through the in-process client, then tries to dispose that shared client. */
-const caller = actor({
-  state: {},
-  actions: {
-    disposeShared: async (c) => {
-      const client = c.client<typeof registry>();
-      const error = await failure(client.dispose());
-      return { code: error.code, after: await client.room.getOrCreate(["in"]).bump() };
-    },
-  },
-});
+/** What the server has open, across the rooms (as their hooks recorded it). */
+async function serverOpen(): Promise<{ conns: number; sockets: number }> {
+  return openCounts(await t!.seen(OPEN_LIST));
+}
+const SLOW = { timeout: 60_000, interval: 50 };
 
-const registry = setup({ use: { room, caller } });
-let t: TestRuntime<typeof registry>;
-afterEach(() => t?.close());
-
-describe("client.dispose()", () => {
-  test("closes every connection and raw socket; later calls fail with client_disposed", async () => {
-    t = await setupTest(registry);
+// On workerd the actors outlive a test (one process per file): each test uses keys of its own.
+describe.each(TARGETS)("client.dispose() on %s", (target) => {
+  test("closes every connection and raw socket; later calls fail with client_disposed", {
+    timeout: 120_000,
+  }, async () => {
+    t = await serve(target, registry);
+    await t.clearSeen(OPEN_LIST);
     const client = createClient<typeof registry>(t.endpoint);
     const a = client.room.getOrCreate(["a"]);
     const b = client.room.getOrCreate(["b"]);
@@ -63,14 +46,26 @@ describe("client.dispose()", () => {
     expect(await connA.bump()).toBe(1);
     expect(await connB.bump()).toBe(1);
     const socket = await a.webSocket("/");
-    await waitFor(() => open.conns === 2 && open.sockets === 1, { what: "2 conns and 1 socket" });
+    await waitFor(
+      async () => {
+        const open = await serverOpen();
+        return open.conns === 2 && open.sockets === 1;
+      },
+      { ...SLOW, what: "2 conns and 1 socket" },
+    );
 
     await client.dispose();
     expect(connA.status).toBe("disconnected");
     expect(connB.status).toBe("disconnected");
     expect((await failure(connA.bump())).code).toBe("connection_disposed");
-    await waitFor(() => open.conns === 0 && open.sockets === 0, { what: "everything closed" });
-    await waitFor(() => socket.readyState === 3, { what: "the raw socket closed" });
+    await waitFor(
+      async () => {
+        const open = await serverOpen();
+        return open.conns === 0 && open.sockets === 0;
+      },
+      { ...SLOW, what: "everything closed" },
+    );
+    await waitFor(() => socket.readyState === 3, { ...SLOW, what: "the raw socket closed" });
 
     for (const call of [
       a.bump(),
@@ -92,19 +87,26 @@ describe("client.dispose()", () => {
   });
 
   test("dispose() after connections and sockets ended by themselves is quiet", async () => {
-    t = await setupTest(registry);
+    t = await serve(target, registry);
+    await t.clearSeen(OPEN_LIST);
     const client = createClient<typeof registry>(t.endpoint);
-    const conn = client.room.getOrCreate(["a"]).connect();
+    const conn = client.room.getOrCreate(["quiet"]).connect();
     expect(await conn.bump()).toBe(1);
     await conn.dispose();
-    const socket = await client.room.getOrCreate(["a"]).webSocket("/");
+    const socket = await client.room.getOrCreate(["quiet"]).webSocket("/");
     socket.close();
-    await waitFor(() => open.conns === 0 && open.sockets === 0, { what: "everything closed" });
+    await waitFor(
+      async () => {
+        const open = await serverOpen();
+        return open.conns === 0 && open.sockets === 0;
+      },
+      { ...SLOW, what: "everything closed" },
+    );
     await client.dispose();
   });
 
   test("the in-process client of c.client() is shared: its dispose() refuses, calls go on", async () => {
-    t = await setupTest(registry);
+    t = await serve(target, registry);
     expect(await t.client.caller.getOrCreate(["c"]).disposeShared()).toEqual({
       code: "client_not_disposable",
       after: 1,
@@ -115,6 +117,7 @@ describe("client.dispose()", () => {
 describe("reserved names", () => {
   test("setup() refuses an actor named like a client method", () => {
     for (const name of ["dispose", "then"]) {
+      const room = actor({ state: {}, actions: {} });
       expect(() => setup({ use: { [name]: room } })).toThrow(
         `an actor cannot be named "${name}": the client reserves that name (dispose, then)`,
       );

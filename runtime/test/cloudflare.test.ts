@@ -7,10 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ActorError, type Client, createClient } from "troupe/client";
 import { type RunningWorkerd, startWorkerd } from "troupe/cloudflare/local";
-import { waitFor } from "troupe/test";
+import { freePort, waitFor } from "troupe/test";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { registry } from "./fixtures/cloudflare/worker.js";
+import { loggedText } from "./logged.js";
 
 const ENTRY = join(import.meta.dirname, "fixtures/cloudflare/worker.ts");
 // The machine is shared and noisy: workerd's start and the first Durable Object take a while.
@@ -22,7 +23,9 @@ let client: Client<typeof registry>;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "troupe-cf-test-"));
-  worker = await startWorkerd({ entry: ENTRY, dataDir });
+  // One port for the life of the file, so that a client's connection can find workerd again
+  // after a restart.
+  worker = await startWorkerd({ entry: ENTRY, dataDir, port: await freePort() });
   client = createClient<typeof registry>(`${worker.url}/api/troupe`);
 }, 120_000);
 
@@ -58,7 +61,7 @@ describe("troupe/cloudflare on workerd", () => {
     expect(await res.json()).toEqual({
       runtime: "troupe",
       version: 1,
-      actorNames: ["counter", "room", "vault"],
+      actorNames: ["counter", "room", "vault", "flaky"],
     });
   });
 
@@ -257,6 +260,91 @@ describe("troupe/cloudflare on workerd", () => {
     await again.increment(1);
     await waitFor(() => counts.includes(43), { ...SLOW, what: "an event after the restart" });
     await conn.dispose();
+  });
+
+  test("one alarm multiplexes an actor's schedule: entries fire in time order, across a restart", {
+    timeout: 120_000,
+  }, async () => {
+    const handle = client.counter.getOrCreate(["multiplex"]);
+    // Scheduled out of time order, so the one Durable Object alarm moves earlier and later.
+    expect(
+      await handle.scheduleMany([
+        [9000, "third"],
+        [300, "first"],
+        [6000, "second"],
+      ]),
+    ).toBe(3);
+    await waitFor(async () => (await handle.fired()).length > 0, {
+      ...SLOW,
+      what: "the first entry",
+    });
+    // The others are seconds away: still pending when workerd stops.
+    expect(await handle.fired()).toEqual(["first"]);
+    expect(await handle.pending()).toBe(2);
+    await restart();
+    const again = client.counter.getOrCreate(["multiplex"]);
+    await waitFor(async () => (await again.fired()).length === 3, {
+      ...SLOW,
+      what: "the two entries set before the restart",
+    });
+    expect(await again.fired()).toEqual(["first", "second", "third"]);
+    expect(await again.pending()).toBe(0);
+  });
+
+  test("an alarm whose actor cannot be woken is tried again until it runs, past the platform's own retries", {
+    timeout: 120_000,
+  }, async () => {
+    // Cloudflare retries a throwing alarm() at most six times (from 2 s, doubling): seven failed
+    // wakes would drop the schedule there. The runtime re-arms the alarm itself instead.
+    const handle = client.flaky.getOrCreate(["wake"]);
+    await handle.noteWhileAsleep(200, "ran", 7);
+    // Nothing may call the actor meanwhile (a call would wake it and use up a failure): the
+    // Worker's log says how the alarm is doing.
+    const retries = () =>
+      loggedText(worker.output()).filter((line) =>
+        line.message.startsWith("could not run an alarm"),
+      );
+    await waitFor(() => retries().length >= 7, { ...SLOW, what: "seven failed alarm runs" });
+    await waitFor(async () => (await handle.notes()).includes("ran"), {
+      ...SLOW,
+      what: "the scheduled action after seven failed wakes",
+    });
+    expect(await handle.notes()).toEqual(["ran"]);
+    expect(await handle.wakeFailuresLeft()).toBe(0);
+    expect(retries()).toEqual(
+      Array.from({ length: 7 }, (_, i) => ({
+        level: "error",
+        message: "could not run an alarm; retrying in 1 s",
+        error: `wake refused (${6 - i} more to go)`,
+      })),
+    );
+  });
+
+  test("a connection reconnects by itself across a workerd restart, with its subscriptions", {
+    timeout: 120_000,
+  }, async () => {
+    const own = createClient<typeof registry>(`${worker.url}/api/troupe`);
+    try {
+      const conn = own.counter
+        .getOrCreate(["reconnects"])
+        .connect({ reconnectInitialDelay: 50, reconnectMaxDelay: 500 });
+      const counts: number[] = [];
+      conn.on("newCount", (n: number) => counts.push(n));
+      const statuses: string[] = [];
+      conn.onStatusChange((s) => statuses.push(s));
+      const errors: string[] = [];
+      conn.onError((e) => errors.push(e.code));
+      expect(await conn.increment(1)).toBe(1);
+      await restart();
+      // Sent while the connection finds its way back: it waits for it, then runs.
+      expect(await conn.increment(10)).toBe(11);
+      await waitFor(() => counts.includes(11), { ...SLOW, what: "an event after the restart" });
+      expect(counts).toEqual([1, 11]);
+      expect(statuses).toEqual(["connecting", "connected", "connecting", "connected"]);
+      expect(errors).toEqual(["network_error"]); // once per outage, as on Node
+    } finally {
+      await own.dispose();
+    }
   });
 
   test("an alarm whose time passed while workerd was down fires when it is back", async () => {

@@ -1,16 +1,25 @@
-// The targets the spec-examples tests run on: "node" (setupTest: the registry served in this
-// process, memory storage) and "workerd" (the same registries bundled into
-// fixtures/spec-examples/worker.ts and served by troupe/cloudflare on a real workerd process, one
-// per test file). A test body gets a client and runs unchanged on both.
+// The targets the suites that go through troupe/client or the protocol run on: "node" (setupTest:
+// the registry served in this process, memory storage) and "workerd" (the same registries bundled
+// into fixtures/spec-examples/worker.ts and served by troupe/cloudflare on a real workerd process,
+// one per test file). A test body gets a client and runs unchanged on both; a case that cannot
+// hold on Workers by nature is declared with `nodeOnly(target, reason)` (runtime/README.md,
+// "Cloudflare Workers", lists each difference and why).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AnyActorDefinition, Registry } from "troupe";
 import { type Client, createClient } from "troupe/client";
 import { type RunningWorkerd, startWorkerd } from "troupe/cloudflare/local";
-import { type ManualClock, type SetupTestOptions, setupTest } from "troupe/test";
-import { afterAll } from "vitest";
+import {
+  type CapturedLogger,
+  type ManualClock,
+  type SetupTestOptions,
+  setupTest,
+} from "troupe/test";
+import { afterAll, test } from "vitest";
 import { DURABLE_OBJECTS } from "./fixtures/spec-examples/names.js";
+import { clearRecorded, recorded } from "./fixtures/suites/seen.js";
+import { type LoggedLine, logged, loggedText } from "./logged.js";
 
 export type TargetName = "node" | "workerd";
 export const TARGETS: TargetName[] = ["node", "workerd"];
@@ -25,7 +34,41 @@ export interface Served<R> {
   clock?: ManualClock;
   /** workerd only: what the process printed lately (the Worker's log lines among it). */
   output?: () => string;
+  /** What the fixtures' hooks recorded in the list `name` (fixtures/suites/seen.ts). */
+  seen(name: string): Promise<string[]>;
+  /** Empties the list `name`. */
+  clearSeen(name: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * `test`, or on workerd a skipped test whose title says why: for a case that cannot hold on
+ * Workers by nature (Node-only internals, a manual clock, sleep that is eviction there). Each
+ * reason is listed in runtime/README.md ("Differences, and why").
+ */
+export function nodeOnly(target: TargetName, reason: string): typeof test {
+  if (target === "node") return test;
+  return ((name: string, ...rest: unknown[]) =>
+    (test.skip as (...args: unknown[]) => void)(
+      `${name} [Node only: ${reason}]`,
+      ...rest,
+    )) as unknown as typeof test;
+}
+
+/**
+ * What the registry logged, as `logged()` shapes it: on Node from the capturing logger the
+ * registry was set up with, on workerd from the Worker's lines in workerd's output (the fixture
+ * Worker's registries log with the default logger). `keep` picks the test's own lines (the
+ * Worker serves every suite's registry, and keeps logging between tests).
+ */
+export function loggedOn(
+  t: Pick<Served<unknown>, "output">,
+  logger: CapturedLogger,
+  picked: string[],
+  keep: (line: LoggedLine) => boolean = () => true,
+): LoggedLine[] {
+  const lines = t.output ? loggedText(t.output(), ...picked) : logged(logger, ...picked);
+  return lines.filter(keep);
 }
 
 let worker: Promise<{ running: RunningWorkerd; dataDir: string }> | undefined;
@@ -65,7 +108,15 @@ export async function serve<TUse extends Record<string, AnyActorDefinition>>(
 ): Promise<Served<Registry<TUse>>> {
   if (target === "node") {
     const t = await setupTest(registry, options);
-    return { client: t.client, endpoint: t.endpoint, url: t.url, clock: t.clock, close: t.close };
+    return {
+      client: t.client,
+      endpoint: t.endpoint,
+      url: t.url,
+      clock: t.clock,
+      seen: async (name) => recorded(name),
+      clearSeen: async (name) => clearRecorded(name),
+      close: t.close,
+    };
   }
   const running = await workerd();
   const endpoint = `${running.url}${registry.basePath}`;
@@ -75,6 +126,15 @@ export async function serve<TUse extends Record<string, AnyActorDefinition>>(
     endpoint,
     url: running.url,
     output: () => running.output(),
+    seen: async (name) => {
+      const res = await fetch(`${running.url}/seen/${encodeURIComponent(name)}`);
+      return (await res.json()) as string[];
+    },
+    clearSeen: async (name) => {
+      await (
+        await fetch(`${running.url}/seen/${encodeURIComponent(name)}`, { method: "DELETE" })
+      ).text();
+    },
     close: () => client.dispose(),
   };
 }

@@ -50,11 +50,15 @@ import {
   webSocketPair,
 } from "./workers.js";
 
+export type { Client } from "../client/types.js";
 export { DurableObjectDriver } from "./storage.js";
 export type { DurableObjectState, WorkersWebSocket } from "./workers.js";
 
 /** The binding name of the Durable Object namespace in `wrangler.jsonc`, unless told otherwise. */
 export const DEFAULT_BINDING = "ACTOR_DO";
+
+/** How long after a failed alarm run it is tried again (as Node's alarm timer does). */
+const ALARM_RETRY_MS = 1000;
 
 /** Where the Worker's own calls go (never leaves the Worker: routed in process to the stubs). */
 const INTERNAL_ORIGIN = "http://troupe.internal";
@@ -66,8 +70,11 @@ const INTERNAL_ORIGIN = "http://troupe.internal";
  */
 const INTERNAL_HEADER = "x-troupe-internal";
 
+/** The Workers `ExecutionContext` a Worker's `fetch` gets (the members Hono's `app.fetch` expects too). */
 export interface WorkerContext {
   waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
+  props: any;
 }
 
 export interface CloudflareHandlerOptions<TEnv> {
@@ -281,7 +288,7 @@ export function createHandler<TUse extends Record<string, AnyActorDefinition>, T
         last = data;
         driver.saveConnection({ id: tracked.conn.id, actorId: tracking.actorId, data });
       };
-      const { peer, events } = hibernatablePeer(ws, persist);
+      const { peer, events } = hibernatablePeer(ws, persist, maxIncoming);
       return {
         peer,
         events,
@@ -393,15 +400,50 @@ export function createHandler<TUse extends Record<string, AnyActorDefinition>, T
       this.sockets.delete(ws);
     }
 
-    /** The Durable Object alarm: runs the due scheduled actions of the actor(s) stored here. */
+    /**
+     * The Durable Object alarm: runs the due scheduled actions of the actor(s) stored here.
+     *
+     * A scheduled action that throws is logged and dropped by the engine, as on Node. When the
+     * run itself fails (the actor cannot be woken, storage refuses), the alarm is set again a
+     * second later and the handler returns, as Node's timer does: Cloudflare would retry a
+     * throwing handler only six times (from 2 s, doubling) and then drop the alarm. An alarm
+     * whose handler never finishes (the object is reset mid-run) is still retried by the
+     * platform, within those same six tries.
+     */
     async alarm(): Promise<void> {
-      const { engine, driver } = await this.start();
+      // The platform's alarm is spent once this runs: whatever is still scheduled afterwards
+      // needs a new one, even at the same time (an alarm that came a little early).
+      this.alarms?.fired();
+      let runtime: Runtime;
+      try {
+        runtime = await this.start();
+      } catch (err) {
+        await this.retryAlarm(err);
+        return;
+      }
+      const { engine, driver } = runtime;
       const ids = new Set((await driver.listAlarms()).map((a) => a.actorId));
       for (const inst of engine.placement.live()) {
         if (inst.nextAlarmTime !== null) ids.add(inst.id);
       }
-      // A throw makes the platform retry the alarm later (at-least-once, as on Node).
-      for (const id of ids) await engine.runAlarm(id);
+      let failure: { error: unknown } | undefined;
+      for (const id of ids) {
+        try {
+          await engine.runAlarm(id);
+        } catch (error) {
+          failure ??= { error };
+          log.error("could not run an alarm; retrying in 1 s", { actorId: id, error });
+        }
+      }
+      if (failure) await this.retryAlarm(failure.error, false);
+      await this.alarms?.settled();
+    }
+
+    /** Sets the alarm a second from now (kept in storage, like any alarm). */
+    private async retryAlarm(error: unknown, logIt = true): Promise<void> {
+      if (logIt) log.error("could not run an alarm; retrying in 1 s", { error });
+      if (this.alarms) this.alarms.retryAt(Date.now() + ALARM_RETRY_MS);
+      else await this.state.storage.setAlarm(Date.now() + ALARM_RETRY_MS);
       await this.alarms?.settled();
     }
   }
@@ -724,14 +766,27 @@ class DurableObjectAlarms implements AlarmService {
 
   close(): void {}
 
+  /** The platform's alarm went off: it is no longer set, whatever time it had. */
+  fired(): void {
+    this.current = null;
+  }
+
+  /** A run failed: the alarm goes off again at `at`, or sooner if an actor's alarm is due sooner. */
+  retryAt(at: number): void {
+    this.current = undefined;
+    this.apply(at);
+  }
+
   /** Resolves once the alarm writes asked for so far are done. */
   settled(): Promise<void> {
     return this.pending;
   }
 
-  private apply(): void {
+  private apply(retryAt?: number): void {
     let soonest: number | null = null;
     for (const at of this.next.values()) if (soonest === null || at < soonest) soonest = at;
+    // A retry waits its delay even when an actor's alarm is already past due.
+    if (retryAt !== undefined) soonest = soonest === null ? retryAt : Math.max(soonest, retryAt);
     if (soonest === this.current) return;
     this.current = soonest;
     const write = soonest === null ? this.storage.deleteAlarm() : this.storage.setAlarm(soonest);

@@ -5,12 +5,25 @@
  * methods, which call the returned `events`.
  *
  * What the platform does not offer: server-sent pings (the runtime answers clients' pings itself,
- * and a dead peer's socket closes), and `bufferedAmount` (the slow-consumer limit cannot apply).
+ * and a dead peer's socket closes), `bufferedAmount` (the slow-consumer limit cannot apply), and a
+ * frame size limit below its own (32 MiB): frames over `maxIncomingMessageSize` are refused here
+ * with 1009, as Node's `ws` server does.
  */
+import { CLOSE } from "../instance/connections.js";
 import type { PeerSocket } from "../protocol/websocket.js";
 import type { WorkersWebSocket } from "./workers.js";
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Whether a frame is over `max` bytes (a string counts as its UTF-8). */
+function overLimit(data: string | ArrayBuffer, max: number): boolean {
+  if (typeof data !== "string") return data.byteLength > max;
+  // At least one byte a UTF-16 unit, at most three: encode only when it could go either way.
+  if (data.length > max) return true;
+  if (data.length * 3 <= max) return false;
+  return encoder.encode(data).byteLength > max;
+}
 
 export interface SocketEvents {
   message(data: string | ArrayBuffer): void;
@@ -21,6 +34,8 @@ export function hibernatablePeer(
   ws: WorkersWebSocket,
   /** Runs before a frame answering a call goes out (to store the connection's state first). */
   beforeReply: () => void,
+  /** The registry's `maxIncomingMessageSize`, in bytes. */
+  maxMessageSize: number,
 ): { peer: PeerSocket; events: SocketEvents } {
   let onMessage: ((data: string, isBinary: boolean) => void) | undefined;
   let onClose: (() => void) | undefined;
@@ -53,6 +68,11 @@ export function hibernatablePeer(
   };
   const events: SocketEvents = {
     message: (data) => {
+      if (closed) return;
+      if (overLimit(data, maxMessageSize)) {
+        if (ws.readyState <= 1) ws.close(CLOSE.tooBig, "message_too_large");
+        return;
+      }
       if (typeof data === "string") onMessage?.(data, false);
       else onMessage?.("", true);
     },
