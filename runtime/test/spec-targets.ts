@@ -30,6 +30,11 @@ export interface Served<R> {
   endpoint: string;
   /** The server root (the Worker's own routes on workerd). */
   url: string;
+  /**
+   * Node only: the engine's in-process client (the app's own, trusted). On workerd it is the
+   * Worker's `env.TROUPE`, reachable only through a route of the fixture Worker.
+   */
+  inProcess?: Client<R>;
   /** Node only: the manual clock (setupTest's default). */
   clock?: ManualClock;
   /** workerd only: what the process printed lately (the Worker's log lines among it). */
@@ -110,6 +115,7 @@ export async function serve<TUse extends Record<string, AnyActorDefinition>>(
     const t = await setupTest(registry, options);
     return {
       client: t.client,
+      inProcess: t.engine.client() as Client<Registry<TUse>>,
       endpoint: t.endpoint,
       url: t.url,
       clock: t.clock,
