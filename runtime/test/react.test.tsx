@@ -1,29 +1,20 @@
 // @vitest-environment happy-dom
-// troupe/react: useActor and useEvent against a real server, rendered with React Testing Library.
+// troupe/react: useActor and useEvent against a real server, rendered with React Testing Library,
+// on Node and on workerd (a Worker's URL is all the kit needs).
+
+import { request } from "node:http";
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { StrictMode, useState } from "react";
-import { actor, setup, UserError } from "troupe";
-import type { ActorConn } from "troupe/client";
 import { createRivetKit } from "troupe/react";
-import { freePort, setupTest, type TestRuntime } from "troupe/test";
+import { freePort } from "troupe/test";
 import { afterEach, describe, expect, test } from "vitest";
+import { reactRegistry } from "./fixtures/suites/react.js";
+import { type Served, serve, TARGETS } from "./spec-targets.js";
 
-const counter = actor({
-  state: { count: 0 },
-  createConnState: (_c, params: { token?: string } | undefined): { ok: boolean } => {
-    if (params?.token === "bad") throw new UserError("Invalid token", { code: "invalid_token" });
-    return { ok: true };
-  },
-  actions: {
-    increment: (c, amount: number) => {
-      c.state.count += amount;
-      c.broadcast("newCount", c.state.count);
-      return c.state.count;
-    },
-  },
-});
-const registry = setup({ use: { counter } });
-let t: TestRuntime<typeof registry> | undefined;
+const registry = reactRegistry();
+let t: Served<typeof registry> | undefined;
+/** How long a Durable Object may take to answer on a busy machine. */
+const SLOW = { timeout: 60_000 };
 
 afterEach(async () => {
   cleanup();
@@ -35,36 +26,71 @@ function kit() {
   return createRivetKit<typeof registry>(t!.endpoint);
 }
 
-/** How many connections the live actor for `key` holds (0 if it is not running). */
-const liveConns = async (key: string) =>
-  t!.engine.placement.live().find((i) => i.key[0] === key)?.conns.size ?? 0;
+/**
+ * How many connections the actor for `key` holds, asked over HTTP through node:http (the global
+ * fetch is happy-dom's here, a browser's, which a cross-origin answer without CORS would refuse).
+ */
+function liveConns(key: string): Promise<number> {
+  const body = JSON.stringify({
+    actor: { name: "counter", key: [key], mode: "getOrCreate" },
+    args: [],
+  });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${t!.endpoint}/actors/action/conns`,
+      { method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => {
+          const json = JSON.parse(text);
+          if (json.error) reject(new Error(`conns: ${json.error.code}`));
+          else resolve(json.output as number);
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
-describe("troupe/react", () => {
-  test("useActor connects, actions go through the connection, useEvent receives events", async () => {
-    t = await setupTest(registry, { clock: "system" });
+// On workerd the actors outlive a test (one process per file): each test uses keys of its own.
+describe.each(TARGETS)("troupe/react on %s", (target) => {
+  test("useActor connects, actions go through the connection, useEvent receives events", {
+    timeout: 120_000,
+  }, async () => {
+    t = await serve(target, registry, { clock: "system" });
     const { useActor } = kit();
     function Counter() {
       const c = useActor({ name: "counter", key: ["a"] });
       const [count, setCount] = useState(0);
+      const [reply, setReply] = useState<number | null>(null);
       c.useEvent("newCount", (n: number) => setCount(n));
       return (
         <div>
           <span data-testid="status">{c.connStatus}</span>
           <span data-testid="count">{count}</span>
-          <button type="button" onClick={() => c.connection?.increment(2)}>
+          <span data-testid="reply">{reply ?? "-"}</span>
+          <button type="button" onClick={() => c.connection?.increment(2).then(setReply)}>
             add
           </button>
         </div>
       );
     }
     render(<Counter />);
-    await waitFor(() => expect(screen.getByTestId("status").textContent).toBe("connected"));
+    await waitFor(() => expect(screen.getByTestId("status").textContent).toBe("connected"), SLOW);
     fireEvent.click(screen.getByText("add"));
-    await waitFor(() => expect(screen.getByTestId("count").textContent).toBe("2"));
+    await waitFor(() => expect(screen.getByTestId("count").textContent).toBe("2"), SLOW);
+    // The reply too (the event may come first): the call is over before the test ends, whose
+    // cleanup would otherwise dispose the connection under it.
+    await waitFor(() => expect(screen.getByTestId("reply").textContent).toBe("2"), SLOW);
   });
 
   test("components asking for the same actor share one connection; unmount closes it", async () => {
-    t = await setupTest(registry, { clock: "system" });
+    t = await serve(target, registry, { clock: "system" });
     const { useActor } = kit();
     function Status({ id }: { id: string }) {
       const c = useActor({ name: "counter", key: ["shared"] });
@@ -76,30 +102,30 @@ describe("troupe/react", () => {
         <Status id="two" />
       </StrictMode>,
     );
-    await waitFor(() => expect(screen.getByTestId("two").textContent).toBe("connected"));
+    await waitFor(() => expect(screen.getByTestId("two").textContent).toBe("connected"), SLOW);
     expect(await liveConns("shared")).toBe(1);
     view.unmount();
-    await waitFor(async () => expect(await liveConns("shared")).toBe(0));
+    await waitFor(async () => expect(await liveConns("shared")).toBe(0), SLOW);
   });
 
   test("a key change closes the old connection and opens a new one", async () => {
-    t = await setupTest(registry, { clock: "system" });
+    t = await serve(target, registry, { clock: "system" });
     const { useActor } = kit();
     function Room({ room }: { room: string }) {
       const c = useActor({ name: "counter", key: [room] });
       return <span data-testid="s">{`${room}:${c.connStatus}`}</span>;
     }
     const view = render(<Room room="r1" />);
-    await waitFor(() => expect(screen.getByTestId("s").textContent).toBe("r1:connected"));
+    await waitFor(() => expect(screen.getByTestId("s").textContent).toBe("r1:connected"), SLOW);
     expect(await liveConns("r1")).toBe(1);
     view.rerender(<Room room="r2" />);
-    await waitFor(() => expect(screen.getByTestId("s").textContent).toBe("r2:connected"));
-    await waitFor(async () => expect(await liveConns("r1")).toBe(0));
+    await waitFor(() => expect(screen.getByTestId("s").textContent).toBe("r2:connected"), SLOW);
+    await waitFor(async () => expect(await liveConns("r1")).toBe(0), SLOW);
     expect(await liveConns("r2")).toBe(1);
   });
 
   test("enabled: false stays idle; a refused connect shows its error code", async () => {
-    t = await setupTest(registry, { clock: "system" });
+    t = await serve(target, registry, { clock: "system" });
     const { useActor } = kit();
     function Gate({ token, enabled }: { token: string; enabled: boolean }) {
       const c = useActor({ name: "counter", key: ["gate"], params: { token }, enabled });
@@ -110,15 +136,16 @@ describe("troupe/react", () => {
     await act(() => new Promise((r) => setTimeout(r, 50)));
     expect(await liveConns("gate")).toBe(0);
     view.rerender(<Gate token="bad" enabled={true} />);
-    await waitFor(() =>
-      expect(screen.getByTestId("g").textContent).toBe("disconnected:invalid_token"),
+    await waitFor(
+      () => expect(screen.getByTestId("g").textContent).toBe("disconnected:invalid_token"),
+      SLOW,
     );
     view.rerender(<Gate token="good" enabled={true} />);
-    await waitFor(() => expect(screen.getByTestId("g").textContent).toBe("connected:-"));
+    await waitFor(() => expect(screen.getByTestId("g").textContent).toBe("connected:-"), SLOW);
   });
 
   test("remounting after a refusal tries again, with the current getParams", async () => {
-    t = await setupTest(registry, { clock: "system" });
+    t = await serve(target, registry, { clock: "system" });
     const { useActor } = kit();
     let token = "bad";
     function Gate() {
@@ -126,24 +153,27 @@ describe("troupe/react", () => {
       return <span data-testid="r">{`${c.connStatus}:${c.error?.code ?? "-"}`}</span>;
     }
     const first = render(<Gate />);
-    await waitFor(() =>
-      expect(screen.getByTestId("r").textContent).toBe("disconnected:invalid_token"),
+    await waitFor(
+      () => expect(screen.getByTestId("r").textContent).toBe("disconnected:invalid_token"),
+      SLOW,
     );
     first.unmount();
     token = "good";
     // Mounted again at once: the shared entry is still there, but its connection is over.
     render(<Gate />);
-    await waitFor(() => expect(screen.getByTestId("r").textContent).toBe("connected:-"));
+    await waitFor(() => expect(screen.getByTestId("r").textContent).toBe("connected:-"), SLOW);
     expect(await liveConns("retry")).toBe(1);
   });
+});
 
+describe("troupe/react without a server", () => {
   test("the kit's connect options reach every connection it opens (queueTimeout)", async () => {
     // Nothing listens here: an action waits for a connection until the kit's queueTimeout, whose
     // figure the error names (the client's own default is 15000 ms).
     const { useActor } = createRivetKit<typeof registry>(`http://127.0.0.1:${await freePort()}`, {
       connect: { queueTimeout: 300, reconnectMaxDelay: 100 },
     });
-    let connection: ActorConn<typeof counter> | null = null;
+    let connection: { increment(amount: number): Promise<number> } | null = null;
     function Counter() {
       const c = useActor({ name: "counter", key: ["offline"] });
       connection = c.connection;

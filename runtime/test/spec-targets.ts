@@ -15,6 +15,7 @@ import {
   type ManualClock,
   type SetupTestOptions,
   setupTest,
+  type TestRuntime,
 } from "troupe/test";
 import { afterAll, test } from "vitest";
 import { DURABLE_OBJECTS } from "./fixtures/spec-examples/names.js";
@@ -30,6 +31,11 @@ export interface Served<R> {
   endpoint: string;
   /** The server root (the Worker's own routes on workerd). */
   url: string;
+  /**
+   * Node only: the engine's in-process client (the app's own, trusted). On workerd it is the
+   * Worker's `env.TROUPE`, reachable only through a route of the fixture Worker.
+   */
+  inProcess?: Client<R>;
   /** Node only: the manual clock (setupTest's default). */
   clock?: ManualClock;
   /** workerd only: what the process printed lately (the Worker's log lines among it). */
@@ -38,6 +44,12 @@ export interface Served<R> {
   seen(name: string): Promise<string[]>;
   /** Empties the list `name`. */
   clearSeen(name: string): Promise<void>;
+  /**
+   * Restarts the server on the same storage: on Node a new `setupTest` with the same options
+   * (pass file storage for state to survive; the fields above then name the new server), on
+   * workerd the file's workerd process, on its port and data directory.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,34 +119,49 @@ export async function serve<TUse extends Record<string, AnyActorDefinition>>(
   options: SetupTestOptions = {},
 ): Promise<Served<Registry<TUse>>> {
   if (target === "node") {
-    const t = await setupTest(registry, options);
-    return {
+    const fromNode = (t: TestRuntime<Registry<TUse>>) => ({
       client: t.client,
+      inProcess: t.engine.client() as Client<Registry<TUse>>,
       endpoint: t.endpoint,
       url: t.url,
       clock: t.clock,
+      close: t.close,
+    });
+    const served: Served<Registry<TUse>> = {
+      ...fromNode(await setupTest(registry, options)),
       seen: async (name) => recorded(name),
       clearSeen: async (name) => clearRecorded(name),
-      close: t.close,
+      restart: async () => {
+        await served.close();
+        Object.assign(served, fromNode(await setupTest(registry, options)));
+      },
     };
+    return served;
   }
   const running = await workerd();
-  const endpoint = `${running.url}${registry.basePath}`;
-  const client = createClient<Registry<TUse>>(endpoint);
-  return {
-    client,
-    endpoint,
-    url: running.url,
+  // The port is workerd's of the moment: a restart may move it.
+  const fromWorkerd = () => {
+    const endpoint = `${running.url}${registry.basePath}`;
+    const client = createClient<Registry<TUse>>(endpoint);
+    return { client, endpoint, url: running.url, close: () => client.dispose() };
+  };
+  const served: Served<Registry<TUse>> = {
+    ...fromWorkerd(),
     output: () => running.output(),
     seen: async (name) => {
-      const res = await fetch(`${running.url}/seen/${encodeURIComponent(name)}`);
+      const res = await fetch(`${served.url}/seen/${encodeURIComponent(name)}`);
       return (await res.json()) as string[];
     },
     clearSeen: async (name) => {
       await (
-        await fetch(`${running.url}/seen/${encodeURIComponent(name)}`, { method: "DELETE" })
+        await fetch(`${served.url}/seen/${encodeURIComponent(name)}`, { method: "DELETE" })
       ).text();
     },
-    close: () => client.dispose(),
+    restart: async () => {
+      await served.close();
+      await running.restart();
+      Object.assign(served, fromWorkerd());
+    },
   };
+  return served;
 }

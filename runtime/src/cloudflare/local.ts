@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { get } from "node:http";
 import { builtinModules, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -138,8 +139,7 @@ export async function startWorkerd(options: WorkerdOptions): Promise<RunningWork
         throw new Error(`workerd exited before serving:\n${lines.slice(-30).join("\n")}`);
       }
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/__troupe_workerd_probe`);
-        await res.arrayBuffer();
+        await probe(port);
         return;
       } catch {
         // not listening yet
@@ -177,6 +177,22 @@ export async function startWorkerd(options: WorkerdOptions): Promise<RunningWork
     },
   };
   return running;
+}
+
+/**
+ * Resolves once workerd answers an HTTP request on `port` (any status). Through node:http rather
+ * than the global fetch, which a DOM test environment (happy-dom, jsdom) replaces with a browser's
+ * that refuses a cross-origin answer without CORS headers.
+ */
+function probe(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = get(`http://127.0.0.1:${port}/__troupe_workerd_probe`, (res) => {
+      res.resume();
+      res.once("end", () => resolve());
+      res.once("error", reject);
+    });
+    req.once("error", reject);
+  });
 }
 
 /**
