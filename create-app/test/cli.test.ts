@@ -232,7 +232,11 @@ function readmeTranscript(): string[] {
  * in some runs (the chat's description then wraps a word earlier, and boxes are narrower).
  */
 function words(screen: string): string {
-  return screen.replace(/─+/g, "─").replace(/\s+/g, " ").trim();
+  return screen
+    .replace(/^│ */gm, "") // the left gutter, wherever a line was wrapped
+    .replace(/─+/g, "─")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 describe("interactive", () => {
