@@ -30,7 +30,7 @@ export {
   rawRequest,
   repeatedChunks,
 } from "./raw-request.js";
-export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
+export { proxyUrl, startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 export { type WaitOptions, waitFor } from "./wait.js";
 
 export interface SetupTestOptions {

@@ -76,3 +76,21 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     close: stop,
   };
 }
+
+/**
+ * A proxy in front of the server a connection URL points to (`postgres://…`, any URL with a
+ * host and port), and that URL through the proxy: what a test cuts to take the database away
+ * from an app.
+ *
+ * @example
+ * const { url, proxy } = await proxyUrl(scratch.url);
+ * const app = await startApp({ databaseUrl: url });
+ * await proxy.cut();
+ */
+export async function proxyUrl(target: string): Promise<{ url: string; proxy: TcpProxy }> {
+  const url = new URL(target);
+  const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+  url.hostname = "127.0.0.1";
+  url.port = String(proxy.port);
+  return { url: url.toString(), proxy };
+}

@@ -1,7 +1,7 @@
 // /api/health tells the truth about the database (troupe/server's healthRoute): 503 with the
 // reason naming its host:port while the database refuses connections, 200 once it is back, and
 // the model's name in both answers.
-import { captureLogger, startTcpProxy, type TcpProxy } from "troupe/test";
+import { captureLogger, proxyUrl, type TcpProxy } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../test/helpers.js";
 
@@ -26,11 +26,9 @@ describe("/api/health", () => {
     app = await startTestApp({
       logger,
       appDatabaseUrl: async (scratchUrl) => {
-        const url = new URL(scratchUrl);
-        proxy = await startTcpProxy(url.hostname, Number(url.port));
-        url.hostname = "127.0.0.1";
-        url.port = String(proxy.port);
-        return url.toString();
+        const through = await proxyUrl(scratchUrl);
+        proxy = through.proxy;
+        return through.url;
       },
     });
     const up = { ok: true, database: "up", model: "offline stand-in model" };

@@ -1,7 +1,7 @@
 // Health and start-up tell the truth about the database: /api/health answers 503 with the
 // reason while the database refuses connections or stops answering (bounded in time), and a
 // start against a dead DATABASE_URL fails with one sentence naming its host:port.
-import { captureLogger, freePort, startTcpProxy, type TcpProxy } from "troupe/test";
+import { captureLogger, freePort, proxyUrl, type TcpProxy } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestApp, TEST_SECRET, type TestApp } from "../test/helpers.js";
 import { startChatServer } from "./server.js";
@@ -38,11 +38,9 @@ describe("/api/health", () => {
     app = await startTestApp({
       logger,
       appDatabaseUrl: async (scratchUrl) => {
-        const url = new URL(scratchUrl);
-        proxy = await startTcpProxy(url.hostname, Number(url.port));
-        url.hostname = "127.0.0.1";
-        url.port = String(proxy.port);
-        return url.toString();
+        const through = await proxyUrl(scratchUrl);
+        proxy = through.proxy;
+        return through.url;
       },
     });
     expect(await health(app.url)).toEqual({ status: 200, body: { ok: true, database: "up" } });
@@ -64,11 +62,9 @@ describe("/api/health", () => {
     app = await startTestApp({
       logger,
       appDatabaseUrl: async (scratchUrl) => {
-        const url = new URL(scratchUrl);
-        proxy = await startTcpProxy(url.hostname, Number(url.port));
-        url.hostname = "127.0.0.1";
-        url.port = String(proxy.port);
-        return url.toString();
+        const through = await proxyUrl(scratchUrl);
+        proxy = through.proxy;
+        return through.url;
       },
     });
     expect((await health(app.url)).status).toBe(200);

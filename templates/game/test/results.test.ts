@@ -3,7 +3,7 @@
  * moment), the leaderboard and player pages reading them, the match destroyed afterwards; and a
  * server restart in the middle of a match, which resumes and ends when it was due to.
  */
-import { captureLogger, startTcpProxy, type TcpProxy } from "troupe/test";
+import { captureLogger, proxyUrl, type TcpProxy } from "troupe/test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MatchResults } from "../src/db/results.js";
 import { codeOf, type Player, startTestApp, type TestApp, waitFor } from "./helpers.js";
@@ -160,10 +160,9 @@ describe("the end of a match", () => {
         finishRetryMs: 200,
       },
       appDatabaseUrl: async (scratchUrl) => {
-        const url = new URL(scratchUrl);
-        proxy = await startTcpProxy(url.hostname, Number(url.port));
-        url.port = String(proxy.port);
-        return url.toString();
+        const through = await proxyUrl(scratchUrl);
+        proxy = through.proxy;
+        return through.url;
       },
     });
     const ada = await app.play("Ada");

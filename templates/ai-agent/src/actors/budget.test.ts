@@ -1,6 +1,6 @@
 // The daily token budget per user (kept by the user's agentList, across all conversations) and
 // usage in SQL; and every message and tool call reaching SQL after a database outage.
-import { captureLogger, startTcpProxy, type TcpProxy } from "troupe/test";
+import { captureLogger, proxyUrl, type TcpProxy } from "troupe/test";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { errorOf, startTestApp, type TestApp, type TestUser, waitFor } from "../../test/helpers.js";
 import { utcDay } from "./services.js";
@@ -88,11 +88,9 @@ describe("SQL after a database outage", () => {
     app = await startTestApp({
       logger,
       appDatabaseUrl: async (scratch) => {
-        const url = new URL(scratch);
-        proxy = await startTcpProxy(url.hostname, Number(url.port));
-        url.hostname = "127.0.0.1";
-        url.port = String(proxy.port);
-        return url.toString();
+        const through = await proxyUrl(scratch);
+        proxy = through.proxy;
+        return through.url;
       },
     });
   });
